@@ -1,0 +1,102 @@
+"""Flat graph -> torch.fx GraphModule, built directly (no tracing).
+
+One placeholder for the input, one `call_module` per op whose qualified name is
+the node's path plus the op's name (`d1.3.h.conv1`), one `call_function` per
+merge (a `call_module` for merges with weights, such as `dwsum`). Each fx node
+carries its spec location and inferred shape in `node.meta["linkc"]`, so every
+later stage can point back into the YAML.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+import torch
+from torch import fx, nn
+
+from ..topology.flat import INPUT, FlatGraph, FlatNode
+from ..topology.merges import MergeOptions
+from . import functional
+
+
+def resolve_target(target: str) -> Callable[..., Any]:
+    """'package.module:Name' from a registry entry -> the object it names."""
+    module_name, _, attr = target.partition(":")
+    if not module_name.startswith(("torch", "linkc.")):
+        raise ValueError(f"lowering target {target!r} is outside torch and linkc")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def put_module(root: nn.Module, path: str, module: nn.Module) -> None:
+    """Install `module` at dotted `path`, creating plain containers on the way."""
+    *parents, name = path.split(".")
+    owner = root
+    for part in parents:
+        child = owner._modules.get(part)
+        if child is None:
+            child = nn.Module()
+            owner.add_module(part, child)
+        owner = child
+    owner.add_module(name, module)
+
+
+def _meta(fx_node: fx.Node, node: FlatNode, shape, loc, what: str) -> fx.Node:
+    fx_node.meta["linkc"] = {"id": node.id, "what": what, "shape": tuple(shape),
+                             "loc": str(loc) if loc else None}
+    return fx_node
+
+
+def _lower_merge(graph: fx.Graph, root: nn.Module, node: FlatNode,
+                 inputs: list[fx.Node]) -> fx.Node:
+    merge = node.effective_merge()
+    lowering = merge.lowering_for(node.input_shapes, node.pad)
+    options = MergeOptions(pad=node.pad, weights=tuple(x.weight for x in node.inputs))
+    kwargs = lowering.kwargs(node.input_shapes, options)
+    target = resolve_target(lowering.target)
+    if merge.params:
+        path = f"{node.id}.merge"
+        put_module(root, path, target(**kwargs))
+        out = graph.call_module(path, tuple(inputs))
+    else:
+        out = graph.call_function(target, tuple(inputs), kwargs)
+    return _meta(out, node, node.merged_shape, node.loc, f"merge:{merge.name}")
+
+
+def lower(g: FlatGraph) -> fx.GraphModule:
+    """Checked flat graph (shapes inferred) -> GraphModule whose state_dict reads like the spec."""
+    root = nn.Module()
+    graph = fx.Graph()
+    x = graph.placeholder("x")
+    x.meta["linkc"] = {"id": INPUT, "what": "input", "shape": tuple(g.input_shape), "loc": None}
+    values: dict[str, fx.Node] = {INPUT: x}
+    for node_id in g.order:
+        node = g.nodes[node_id]
+        inputs = []
+        for inp, shape in zip(node.inputs, node.input_shapes):
+            value = values[inp.src]
+            if inp.slice is not None:
+                value = _meta(graph.call_function(functional.channel_slice, (value, *inp.slice)),
+                              node, shape, inp.loc, "slice")
+            inputs.append(value)
+        value = _lower_merge(graph, root, node, inputs) if node.effective_merge() else inputs[0]
+        for call in node.ops:
+            lowering = call.op.lowering
+            module = resolve_target(lowering.target)(**lowering.kwargs(call.in_shape, call.args))
+            path = f"{node.id}.{call.name}"
+            put_module(root, path, module)
+            value = _meta(graph.call_module(path, (value,)), node, call.out_shape, call.loc,
+                          f"op:{call.op.name}")
+        values[node_id] = value
+    graph.output(values[g.output])
+    graph.lint()
+    gm = fx.GraphModule(root, graph, class_name=_class_name(g.name))
+    gm.meta["linkc"] = {"name": g.name, "input_shape": tuple(g.input_shape),
+                        "output_shape": tuple(g.nodes[g.output].shape)}
+    return gm
+
+
+def _class_name(name: str) -> str:
+    words = "".join(ch if ch.isalnum() else " " for ch in name).split()
+    cls = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
+    return cls if cls[0].isalpha() else f"Model{cls}"

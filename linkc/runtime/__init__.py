@@ -1,0 +1,1 @@
+"""Runtime support for training and running compiled linkc models."""

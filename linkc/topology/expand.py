@@ -1,0 +1,366 @@
+"""Blocks, repeats and connect patterns -> one flat graph of nodes.
+
+Expansion works in two phases. First every scope is built: each node of the
+spec becomes a leaf `FlatNode`, a block instance (its own scope), or a repeat
+of those, and each `from:` becomes a *pending* reference. Then all pending
+references are resolved, so nodes may refer to nodes defined later in the file
+and into block instances (`d1.3.h`, `dmr.y1`). Cycles are found later, by the
+graph checks, with the whole graph in view.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Loc, SpecError, unknown
+from .expr import MappingEnv, evaluate
+from .flat import INPUT, FlatGraph, FlatInput, FlatNode, OpCall
+from .load import Document, LDict, LList, locate
+from .merges import MERGES, MergeDef
+from .opitems import parse_op_item
+from .schema import BlockSpec, NodeSpec, RefSpec, Spec
+from .scope import Alias, Instance, Lazy, Leaf, MissingOptional, Repeated, Scope, resolve
+
+RESERVED = {"i", "n", INPUT, "prev"}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ExpandLimits:
+    max_nodes: int = 100_000
+    max_repeat: int = 10_000
+    max_block_depth: int = 32
+
+
+@dataclass
+class _Pending:
+    """A `from:` item waiting for every scope to exist before it is resolved."""
+
+    node: FlatNode
+    scope: Scope
+    text: str
+    loc: Loc | None
+    weight: Any = 1
+    slice: tuple[Any, Any] | None = None
+    optional: bool = False
+
+
+def _raw(doc: Document, path: tuple) -> Any:
+    node: Any = doc.root
+    for step in path:
+        node = node[step]
+    return node
+
+
+class Expander:
+    def __init__(self, spec: Spec, doc: Document, limits: ExpandLimits):
+        self.spec = spec
+        self.doc = doc
+        self.limits = limits
+        self.nodes: dict[str, FlatNode] = {}
+        self.pending: list[_Pending] = []
+        self.block_stack: list[str] = []
+
+    def loc(self, path: tuple, key: bool = False) -> Loc | None:
+        return locate(self.doc.root, path, key=key)
+
+    # ---------------------------------------------------------------- params
+    def top_scope(self) -> Scope:
+        values: dict[str, Any] = {}
+        for name, raw in self.spec.params.items():
+            path = ("params", name)
+            self.check_name(name, self.loc(path, key=True), "param")
+            values[name] = evaluate(raw, MappingEnv(values), self.loc(path))
+        return Scope(prefix="", parent=None, values=values, top=True)
+
+    def check_name(self, name: str, loc: Loc | None, kind: str) -> None:
+        if name in RESERVED:
+            raise SpecError(f"'{name}' is a reserved name and cannot name a {kind}", loc,
+                            f"reserved names: {', '.join(sorted(RESERVED))}")
+        if not _NAME.match(name):
+            raise SpecError(f"{kind} name '{name}' is not an identifier", loc,
+                            "use letters, digits and underscores, not starting with a digit")
+
+    # ----------------------------------------------------------------- scopes
+    def build_scope(self, scope: Scope, nodes: dict[str, NodeSpec], path: tuple) -> None:
+        for name, node in nodes.items():
+            npath = (*path, name)
+            self.check_name(name, self.loc(npath, key=True), "node")
+            if name in scope.table:  # an in port of the same name
+                raise SpecError(f"node '{name}' has the same name as an in port of its block",
+                                self.loc(npath, key=True))
+            scope.table[name] = self.build_node(scope, name, node, npath)
+
+    def merge_of(self, node: NodeSpec, path: tuple, default: str | None = None) -> MergeDef | None:
+        name = node.merge or default
+        if name is None:
+            return None
+        merge = MERGES.lookup(name)
+        if merge is None:
+            raise unknown("merge", name, MERGES.names(), self.loc((*path, "merge")))
+        if node.pad and not merge.padded:
+            raise SpecError(f"'pad: {node.pad}' does not apply to merge '{merge.name}'",
+                            self.loc((*path, "pad"), key=True))
+        return merge
+
+    def new_node(self, node_id: str, scope: Scope, merge: MergeDef | None, pad: str | None,
+                 loc: Loc | None, kind: str = "node", doc: str | None = None) -> FlatNode:
+        if len(self.nodes) >= self.limits.max_nodes:
+            raise SpecError(f"the expanded graph has more than {self.limits.max_nodes} nodes", loc,
+                            "reduce repeat counts; to allow it, raise ExpandLimits.max_nodes")
+        flat = FlatNode(node_id, [], merge, pad, [], scope, loc, kind, doc)
+        self.nodes[node_id] = flat
+        return flat
+
+    def build_node(self, scope: Scope, name: str, node: NodeSpec, path: tuple):
+        loc = self.loc(path, key=True)
+        if node.block and node.ops:
+            raise SpecError(f"node '{name}' has both 'block' and 'ops'", loc,
+                            "put the ops in a node of their own that reads this one")
+        if node.args and not node.block:
+            raise SpecError(f"'args' of node '{name}' need a 'block'", self.loc((*path, "args"),
+                                                                                key=True))
+        if node.connect and node.repeat is None:
+            raise SpecError(f"'connect' of node '{name}' needs a 'repeat'",
+                            self.loc((*path, "connect"), key=True))
+        if node.repeat is None:
+            if node.block:
+                return self.instantiate(scope, name, node, path, scope.id_of(name), None,
+                                        self.refs_of(node, path, scope))
+            flat = self.new_node(scope.id_of(name), scope, self.merge_of(node, path), node.pad,
+                                 loc, doc=node.doc)
+            self.add_ops(flat, node, path, scope)
+            self.feed(flat, self.refs_of(node, path, scope))
+            return Leaf(flat.id)
+        return self.build_repeat(scope, name, node, path)
+
+    # ---------------------------------------------------------------- repeats
+    def build_repeat(self, scope: Scope, name: str, node: NodeSpec, path: tuple) -> Repeated:
+        rloc = self.loc((*path, "repeat"))
+        count = evaluate(node.repeat, scope, rloc)
+        if isinstance(count, float) and count.is_integer():
+            count = int(count)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise SpecError(f"repeat count must be a positive integer, got {count!r}", rloc)
+        if count > self.limits.max_repeat:
+            raise SpecError(f"repeat count {count} is over the limit of {self.limits.max_repeat}",
+                            rloc, "to allow it, raise ExpandLimits.max_repeat")
+        dense = node.connect == "dense"
+        merge = self.merge_of(node, path, "concat" if dense else None)
+        base_refs = self.refs_of(node, path, scope)
+        node_id = scope.id_of(name)
+        instances: list = []
+        prev_scope: Scope | None = None
+        for i in range(count):
+            if dense:
+                feed = base_refs + [self.value_ref(inst, scope) for inst in instances]
+            elif i == 0:
+                feed = base_refs
+            else:
+                feed = self.out_refs(instances[-1], scope, path)
+            iid = f"{node_id}.{i}"
+            values = {"i": i, "n": count}
+            if node.block:
+                inst = self.instantiate(scope, name, node, path, iid, values, feed, merge,
+                                        prev=prev_scope)
+                prev_scope = inst.scope
+            else:
+                flat = self.new_node(iid, scope, merge, node.pad, self.loc(path, key=True),
+                                     doc=node.doc)
+                self.add_ops(flat, node, path, scope.with_values(values))
+                self.feed(flat, feed)
+                inst = Leaf(flat.id)
+            instances.append(inst)
+        dense_id = None
+        if dense:
+            out = self.new_node(node_id, scope, merge, node.pad, self.loc(path, key=True), "dense")
+            self.feed(out, base_refs + [self.value_ref(inst, scope) for inst in instances])
+            dense_id = out.id
+        return Repeated(instances, dense_id, name)
+
+    def value_ref(self, inst, scope: Scope) -> tuple:
+        """A reference to an instance's single output, as a pending-ref tuple."""
+        if isinstance(inst, Leaf):
+            return (_FixedRef(inst.id), None, 1, None, False)
+        if len(inst.outs) != 1:
+            raise SpecError(f"a dense repeat needs blocks with one out port; "
+                            f"'{inst.node_name}' has {len(inst.outs)}")
+        return (inst.scope, inst.outs[0], 1, None, False)
+
+    def out_refs(self, inst, scope: Scope, path: tuple) -> list[tuple]:
+        if isinstance(inst, Leaf):
+            return [(_FixedRef(inst.id), None, 1, None, False)]
+        return [(inst.scope, out, 1, None, False) for out in inst.outs]
+
+    # ----------------------------------------------------------------- blocks
+    def instantiate(self, scope: Scope, name: str, node: NodeSpec, path: tuple, prefix: str,
+                    repeat_values: dict | None, feed: list[tuple], merge: MergeDef | None = None,
+                    prev: Scope | None = None) -> Instance:
+        block_name = node.block
+        bloc = self.loc((*path, "block"))
+        block = self.spec.blocks.get(block_name)
+        if block is None:
+            raise unknown("block", block_name, self.spec.blocks, bloc)
+        if block_name in self.block_stack:
+            cycle = " -> ".join([*self.block_stack, block_name])
+            raise SpecError(f"block '{block_name}' instantiates itself ({cycle})", bloc)
+        if len(self.block_stack) >= self.limits.max_block_depth:
+            raise SpecError(f"blocks nested deeper than {self.limits.max_block_depth}", bloc)
+        bpath = ("blocks", block_name)
+        caller = scope.with_values(repeat_values or {})
+        inst_scope = Scope(prefix=prefix, parent=scope.root(), values=dict(repeat_values or {}),
+                           prev=prev, repeated=repeat_values is not None)
+        self.bind_params(inst_scope, caller, block, node, path, bpath)
+        ins = [block.in_] if isinstance(block.in_, str) else list(block.in_)
+        outs = [block.out] if isinstance(block.out, str) else list(block.out)
+        for port in ins:
+            self.check_name(port, self.loc((*bpath, "in")), "port")
+        self.bind_ports(inst_scope, ins, feed, merge or self.merge_of(node, path), node, path)
+        self.block_stack.append(block_name)
+        try:
+            self.build_scope(inst_scope, block.nodes, (*bpath, "nodes"))
+        finally:
+            self.block_stack.pop()
+        for out in outs:
+            if out not in inst_scope.table:
+                raise unknown("node", out, inst_scope.table, self.loc((*bpath, "out")))
+        return Instance(inst_scope, outs, name)
+
+    def bind_params(self, inst: Scope, caller: Scope, block: BlockSpec, node: NodeSpec,
+                    path: tuple, bpath: tuple) -> None:
+        declared = block.params if isinstance(block.params, dict) else dict.fromkeys(block.params)
+        for pname in declared:
+            self.check_name(pname, self.loc((*bpath, "params")), "block param")
+        for arg, raw in node.args.items():
+            if arg not in declared:
+                raise unknown(f"argument of block '{node.block}'", arg, declared,
+                              self.loc((*path, "args", arg), key=True))
+            inst.values[arg] = Lazy(raw, caller, self.loc((*path, "args", arg)))
+        for pname, default in declared.items():
+            if pname in node.args:
+                continue
+            if default is None:
+                raise SpecError(f"block '{node.block}' needs argument '{pname}'",
+                                self.loc(path, key=True), f"add args: {{{pname}: ...}}")
+            inst.values[pname] = Lazy(default, inst, self.loc((*bpath, "params", pname)))
+
+    def bind_ports(self, inst: Scope, ins: list[str], feed: list[tuple], merge: MergeDef | None,
+                   node: NodeSpec, path: tuple) -> None:
+        loc = self.loc((*path, "from"))
+        if len(ins) == len(feed):
+            for port, ref in zip(ins, feed):
+                rscope, text, weight, slc, optional = ref[:5]
+                if isinstance(rscope, _FixedRef) or weight != 1 or slc is not None or optional:
+                    flat = self.new_node(inst.id_of(port), inst, None, None, loc, "port")
+                    self.feed(flat, [ref])
+                    inst.table[port] = Leaf(flat.id)
+                else:
+                    inst.table[port] = Alias(rscope, text, loc)
+            return
+        if len(ins) == 1:
+            if merge is None:
+                raise SpecError(f"node '{path[-1]}' gives {len(feed)} inputs to a block with one "
+                                "in port, but has no 'merge'", loc,
+                                "add merge: add, concat, mean, dwsum, wsum or mul")
+            flat = self.new_node(inst.id_of(ins[0]), inst, merge, node.pad, loc, "port")
+            self.feed(flat, feed)
+            inst.table[ins[0]] = Leaf(flat.id)
+            return
+        raise SpecError(f"node '{path[-1]}' gives {len(feed)} inputs to a block with "
+                        f"{len(ins)} in ports ({', '.join(ins)})", loc,
+                        "the 'from' list is matched to the in ports in order")
+
+    # ------------------------------------------------------------ references
+    def refs_of(self, node: NodeSpec, path: tuple, scope: Scope) -> list[tuple]:
+        items = node.from_ if isinstance(node.from_, list) else [node.from_]
+        listed = isinstance(node.from_, list)
+        refs = []
+        for j, item in enumerate(items):
+            ipath = (*path, "from", j) if listed else (*path, "from")
+            if isinstance(item, RefSpec):
+                refs.append((scope, item.ref, item.weight, item.slice, item.optional,
+                             self.loc((*ipath, "ref"))))
+            else:
+                refs.append((scope, *_split_slice(item, self.loc(ipath)), self.loc(ipath)))
+        return refs
+
+    def feed(self, flat: FlatNode, refs: list[tuple]) -> None:
+        for ref in refs:
+            rscope, text, weight, slc, optional = ref[:5]
+            loc = ref[5] if len(ref) > 5 else flat.loc
+            if isinstance(rscope, _FixedRef):
+                flat.inputs.append(FlatInput(rscope.id, rscope.id, loc, flat.scope, weight, slc))
+                continue
+            self.pending.append(_Pending(flat, rscope, text, loc, weight, slc, optional))
+            flat.inputs.append(None)  # placeholder, filled in order by resolve_pending
+
+    def resolve_pending(self) -> None:
+        slots: dict[int, int] = {}
+        for p in self.pending:
+            index = slots.setdefault(id(p.node), 0)
+            while p.node.inputs[index] is not None:
+                index += 1
+            try:
+                src = resolve(p.scope, p.text, p.loc, optional=p.optional)
+                label = p.text if p.slice is None else f"{p.text}[{p.slice[0]}:{p.slice[1]}]"
+                p.node.inputs[index] = FlatInput(src, label, p.loc, p.scope, p.weight, p.slice)
+            except MissingOptional:
+                p.node.inputs[index] = _DROPPED
+            slots[id(p.node)] = index + 1
+        for flat in self.nodes.values():
+            flat.inputs = [x for x in flat.inputs if x is not _DROPPED]
+            if not flat.inputs:
+                raise SpecError(f"node '{flat.id}' has no inputs left (only optional references "
+                                "that do not exist here)", flat.loc)
+
+    # -------------------------------------------------------------------- ops
+    def add_ops(self, flat: FlatNode, node: NodeSpec, path: tuple, scope: Scope) -> None:
+        flat.scope = scope
+        raw_ops = _raw(self.doc, path).get("ops", []) if node.ops else []
+        counts: dict[str, int] = {}
+        for k, item in enumerate(raw_ops):
+            loc = raw_ops.item_locs[k] if isinstance(raw_ops, LList) else flat.loc
+            op, raw = parse_op_item(item, loc)
+            counts[op.name] = counts.get(op.name, 0) + 1
+            flat.ops.append(OpCall(op, raw, loc, f"{op.name}{counts[op.name]}"))
+
+
+@dataclass(frozen=True)
+class _FixedRef:
+    """A reference already resolved to a flat id (instances of op-only repeats)."""
+
+    id: str
+
+
+_DROPPED = object()
+
+
+def _split_slice(text: str, loc: Loc | None) -> tuple:
+    """'name[a:b]' -> (name, 1, (a, b), False); 'name' -> (name, 1, None, False)."""
+    text = text.strip()
+    if "[" not in text and "]" not in text:
+        return text, 1, None, False
+    m = re.fullmatch(r"([^\[\]]+)\[([^\[\]:]*):([^\[\]:]*)\]", text)
+    if not m:
+        raise SpecError(f"malformed channel slice '{text}'", loc,
+                        "write NAME[start:stop], quoted inside [...] flow lists: \"s[0:k]\"")
+    name, a, b = m.group(1).strip(), m.group(2).strip(), m.group(3).strip()
+    return name, 1, (a or 0, b or None), False
+
+
+def expand(spec: Spec, doc: Document, limits: ExpandLimits = ExpandLimits()) -> FlatGraph:
+    """Checked spec -> flat graph with unresolved shapes (see `infer_shapes`)."""
+    ex = Expander(spec, doc, limits)
+    top = ex.top_scope()
+    ex.build_scope(top, spec.nodes, ("nodes",))
+    for name, block in spec.blocks.items():
+        ex.check_name(name, ex.loc(("blocks", name), key=True), "block")
+    ex.resolve_pending()
+    out_loc = ex.loc(("output",))
+    output = resolve(top, spec.output, out_loc)
+    if output == INPUT:
+        raise SpecError("the output is the input itself", out_loc)
+    return FlatGraph(spec.name, doc.source, tuple(spec.input), ex.nodes, output, out_loc,
+                     dict(top.values), scope=top, train=spec.train, paper=spec.paper)

@@ -1,0 +1,140 @@
+"""DAG checks, topological order and shape inference over the flat graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .errors import SpecError
+from .expr import evaluate
+from .flat import INPUT, FlatGraph, FlatInput, FlatNode
+from .merges import MergeInput, MergeOptions
+from .registry import Shape, ShapeError, bind_args
+
+
+@dataclass(frozen=True)
+class ShapeLimits:
+    """Caps on what a spec may ask for, checked before any tensor exists."""
+
+    max_channels: int = 1 << 16
+    max_spatial: int = 1 << 14
+    max_elements: int = 1 << 28  # of one sample's activation
+
+
+def to_networkx(g: FlatGraph) -> nx.DiGraph:
+    dag = nx.DiGraph()
+    dag.add_node(INPUT)
+    for node in g.nodes.values():
+        dag.add_node(node.id)
+        for x in node.inputs:
+            dag.add_edge(x.src, node.id)
+    return dag
+
+
+def check_graph(g: FlatGraph) -> nx.DiGraph:
+    """Reject cycles, order the nodes, and warn about nodes the output never reads."""
+    dag = to_networkx(g)
+    if not nx.is_directed_acyclic_graph(dag):
+        cycle = [u for u, _ in nx.find_cycle(dag)]
+        first = g.nodes[cycle[0]]
+        raise SpecError(f"the graph has a cycle: {' -> '.join([*cycle, cycle[0]])}", first.loc,
+                        "a node cannot depend on its own output; break the loop")
+    index = {name: i for i, name in enumerate(g.nodes)}
+    index[INPUT] = -1
+    order = [n for n in nx.lexicographical_topological_sort(dag, key=index.get) if n != INPUT]
+    used = nx.ancestors(dag, g.output) | {g.output}
+    for node_id in order:
+        node = g.nodes[node_id]
+        if node_id not in used and node.kind == "node":
+            g.diagnostics.warn(f"node '{node_id}' does not reach the output '{g.output}' "
+                               "(it is left out of the model)", node.loc)
+    g.order = [n for n in order if n in used]
+    return dag
+
+
+def _check_limits(shape: Shape, where, limits: ShapeLimits) -> None:
+    if shape[0] > limits.max_channels:
+        raise SpecError(f"{shape[0]} channels is over the limit of {limits.max_channels}", where,
+                        "to allow it, raise ShapeLimits.max_channels")
+    if any(d > limits.max_spatial for d in shape[1:]):
+        raise SpecError(f"spatial size {list(shape[1:])} is over the limit of "
+                        f"{limits.max_spatial}", where, "to allow it, raise ShapeLimits.max_spatial")
+    elements = 1
+    for d in shape:
+        elements *= d
+    if elements > limits.max_elements:
+        raise SpecError(f"one sample's activation {list(shape)} has {elements} elements, over "
+                        f"the limit of {limits.max_elements}", where,
+                        "to allow it, raise ShapeLimits.max_elements")
+
+
+def _int_bound(value, x: FlatInput, what: str) -> int:
+    v = evaluate(value, x.scope, x.loc)
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise SpecError(f"slice {what} of '{x.label}' must be an integer, got {v!r}", x.loc)
+    return v
+
+
+def _input_shape(g: FlatGraph, x: FlatInput) -> Shape:
+    shape = g.shape_of(x.src)
+    weight = evaluate(x.weight_raw, x.scope, x.loc)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        raise SpecError(f"weight of '{x.label}' must be a number, got {weight!r}", x.loc)
+    x.weight = float(weight)
+    if x.slice_raw is None:
+        x.slice = None
+        return shape
+    start = _int_bound(x.slice_raw[0], x, "start")
+    stop = shape[0] if x.slice_raw[1] is None else _int_bound(x.slice_raw[1], x, "stop")
+    if not 0 <= start < stop <= shape[0]:
+        raise SpecError(f"channel slice [{start}:{stop}] of '{x.src}' is out of range: it has "
+                        f"{shape[0]} channels", x.loc, "slices are [start:stop) with "
+                        "0 <= start < stop <= channels")
+    x.slice = (start, stop)
+    return (stop - start, *shape[1:])
+
+
+def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits) -> None:
+    shapes = node.input_shapes = [_input_shape(g, x) for x in node.inputs]
+    if len(shapes) > 1 and node.merge is None:
+        raise SpecError(f"node '{node.id}' has {len(shapes)} inputs but no 'merge'",
+                        node.inputs[1].loc or node.loc,
+                        "add merge: add, concat, mean, dwsum, wsum or mul")
+    merge = node.effective_merge()
+    if merge is None:
+        shape = shapes[0]
+    else:
+        inputs = [MergeInput(s, x.label, str(x.loc) if x.loc else "?")
+                  for s, x in zip(shapes, node.inputs)]
+        options = MergeOptions(pad=node.pad, weights=tuple(x.weight for x in node.inputs))
+        try:
+            shape = merge.infer(inputs, options)
+        except ShapeError as exc:
+            raise SpecError(f"node '{node.id}': {exc.message}", node.loc, exc.hint) from None
+    node.merged_shape = shape
+    for call in node.ops:
+        call.in_shape = shape
+        call.args = bind_args(call.op, call.raw, node.scope, call.loc)
+        try:
+            shape = call.op.infer(shape, call.args)
+        except ShapeError as exc:
+            raise SpecError(f"node '{node.id}': {exc.message} (input shape {list(call.in_shape)})",
+                            call.loc, exc.hint) from None
+        _check_limits(shape, call.loc, limits)
+        call.out_shape = shape
+    node.shape = shape
+
+
+def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph:
+    """Check the DAG and give every node used by the output its shape."""
+    if len(g.input_shape) == 2:
+        raise SpecError("input must be [C, H, W] (images) or [F] (vectors)", g.output_loc)
+    _check_limits(g.input_shape, g.output_loc, limits)
+    check_graph(g)
+    g.scope.shape_lookup = g.shape_of
+    for node_id in g.order:
+        _infer_node(g, g.nodes[node_id], limits)
+    return g

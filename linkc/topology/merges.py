@@ -1,0 +1,139 @@
+"""The merge registry: how a node combines its inputs.
+
+`add` (`+`), `concat` (`‖`, `||`, `cat`), `mean` (`avg`), `dwsum` (DelugeNet's
+cross-layer depthwise sum), `wsum` (fixed signed weights from the references,
+ResNet-s) and `mul` (gates). Each entry has a shape rule over all inputs, the
+function or module that lowers it, and its glyph for diagrams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .registry import Lowering, Registry, Shape, ShapeError
+
+
+@dataclass(frozen=True)
+class MergeInput:
+    """One input of a merge, described for error messages."""
+
+    shape: Shape
+    label: str  # how the reference was written, e.g. "d1.3.h" or "stem[0:12]"
+    origin: str  # "file:line:col" of the reference
+
+
+@dataclass(frozen=True)
+class MergeDef:
+    name: str
+    infer: Callable[[list[MergeInput], "MergeOptions"], Shape]
+    lowering: Lowering
+    glyph: str
+    doc: str
+    weighted: bool = False  # reads the `weight:` of its references
+    pad_lowering: Lowering | None = None  # accepts `pad: zeros`, lowered by this when widths differ
+    params: bool = False  # carries learnable parameters (lowered as a module)
+
+    @property
+    def padded(self) -> bool:
+        return self.pad_lowering is not None
+
+    def lowering_for(self, shapes: list[Shape], pad: str | None) -> Lowering:
+        if pad == "zeros" and self.pad_lowering and len({s[0] for s in shapes}) > 1:
+            return self.pad_lowering
+        return self.lowering
+
+
+@dataclass(frozen=True)
+class MergeOptions:
+    pad: str | None = None
+    weights: tuple[float, ...] = ()
+
+
+MERGES = Registry("merge")
+
+
+def _describe(x: MergeInput) -> str:
+    return f"'{x.label}' {list(x.shape)} (from {x.origin})"
+
+
+def _same_rank(inputs: list[MergeInput], merge: str) -> None:
+    first = inputs[0]
+    for x in inputs[1:]:
+        if len(x.shape) != len(first.shape):
+            raise ShapeError(f"{merge} of a feature map and a vector: {_describe(first)} "
+                             f"and {_describe(x)}")
+
+
+def _same_spatial(inputs: list[MergeInput], merge: str) -> None:
+    _same_rank(inputs, merge)
+    first = inputs[0]
+    for x in inputs[1:]:
+        if x.shape[1:] != first.shape[1:]:
+            raise ShapeError(
+                f"{merge} of inputs with different spatial sizes: {_describe(first)} and "
+                f"{_describe(x)}", "downsample the larger one (a strided conv or pool) first")
+
+
+def _equal_shapes(merge: str, allow_pad: bool = False):
+    def infer(inputs: list[MergeInput], options: MergeOptions) -> Shape:
+        _same_spatial(inputs, merge)
+        channels = [x.shape[0] for x in inputs]
+        if len(set(channels)) > 1:
+            if not (allow_pad and options.pad == "zeros"):
+                a = inputs[0]
+                b = next(x for x in inputs if x.shape[0] != a.shape[0])
+                hint = ("add 'pad: zeros' to zero-pad the narrower inputs (PyramidNet shortcut), "
+                        "or project with a 1x1 conv") if allow_pad else "project with a 1x1 conv"
+                raise ShapeError(f"{merge} needs equal channels: {_describe(a)} and "
+                                 f"{_describe(b)}", hint)
+        return (max(channels), *inputs[0].shape[1:])
+    return infer
+
+
+def _concat_shape(inputs: list[MergeInput], options: MergeOptions) -> Shape:
+    _same_spatial(inputs, "concat")
+    return (sum(x.shape[0] for x in inputs), *inputs[0].shape[1:])
+
+
+def _mul_shape(inputs: list[MergeInput], options: MergeOptions) -> Shape:
+    # A vector (C,) broadcasts over the spatial dims of a (C, H, W) map: the
+    # squeeze-and-excitation gate `mul(x, sigmoid(fc(gap(x))))`.
+    widest = max(inputs, key=lambda x: len(x.shape))
+    for x in inputs:
+        if x.shape == widest.shape:
+            continue
+        if len(x.shape) == 1 and x.shape[0] == widest.shape[0]:
+            continue
+        if len(x.shape) == len(widest.shape) and x.shape[0] == widest.shape[0] and all(
+                d == 1 for d in x.shape[1:]):
+            continue
+        raise ShapeError(f"mul cannot broadcast {_describe(x)} against {_describe(widest)}",
+                         "inputs must have equal shapes, or be a per-channel gate (C,)")
+    return widest.shape
+
+
+_F = "linkc.compiler.functional:"
+
+_weights = lambda shapes, options: dict(weights=options.weights)  # noqa: E731
+
+MERGES.add(MergeDef("add", _equal_shapes("add", allow_pad=True), Lowering(_F + "add"), "+",
+                    "elementwise sum (ResNet's inner link)",
+                    pad_lowering=Lowering(_F + "add_padded")), aliases=("+",))
+MERGES.add(MergeDef("concat", _concat_shape, Lowering(_F + "concat"), "‖",
+                    "concatenation on channels (DenseNet's outer link)"),
+           aliases=("‖", "||", "cat"))
+MERGES.add(MergeDef("mean", _equal_shapes("mean", allow_pad=True), Lowering(_F + "mean"), "avg",
+                    "elementwise average (merge-and-run)",
+                    pad_lowering=Lowering(_F + "mean_padded")), aliases=("avg",))
+MERGES.add(MergeDef("wsum", _equal_shapes("wsum", allow_pad=True), Lowering(_F + "wsum", _weights),
+                    "w", "sum with fixed scalar weights from the references (ResNet-s)",
+                    weighted=True, pad_lowering=Lowering(_F + "wsum_padded", _weights)))
+MERGES.add(MergeDef("dwsum", _equal_shapes("dwsum"),
+                    Lowering("linkc.compiler.modules:DepthwiseSum",
+                             lambda shapes, options: dict(inputs=len(shapes),
+                                                          channels=shapes[0][0])),
+                    "w", "learnable weight per input and channel plus a bias (DelugeNet)",
+                    params=True))
+MERGES.add(MergeDef("mul", _mul_shape, Lowering(_F + "mul"), "×",
+                    "elementwise product with per-channel broadcasting (gates)"))

@@ -1,0 +1,105 @@
+"""Reading one item of an `ops:` list: `bn`, `{conv: [64, 3]}`, `"conv(64, 3, stride=2)"`.
+
+The call form is parsed with `ast` (never evaluated); its argument texts become
+expressions that shape inference evaluates. In YAML flow syntax a comma always
+splits an item, so `[conv(16, 3)]` arrives as `conv(16` and `3)`: that is
+recognised by the unbalanced parentheses and reported with the fix.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from .errors import Loc, SpecError, unknown
+from .load import LDict, LList
+from .ops import OPS
+from .registry import OpDef, RawArgs
+
+
+def _shift(loc: Loc | None, offset: int) -> Loc | None:
+    return Loc(loc.source, loc.line, loc.col + offset) if loc else None
+
+
+def _split_by_flow(text: str, loc: Loc | None) -> SpecError:
+    head = text.split("(")[0].strip() or "conv"
+    return SpecError(
+        f"'{text}' has unbalanced parentheses: YAML flow syntax split an op call at a comma",
+        loc,
+        f"inside [...] or {{...}} a comma always separates items; write the mapping form "
+        f"{{{head}: [a, b]}} or quote the call: \"{head}(a, b)\"")
+
+
+def _lookup(name: str, loc: Loc | None) -> OpDef:
+    op = OPS.lookup(name)
+    if op is None:
+        raise unknown("op", name, OPS.names(), loc)
+    return op
+
+
+def _parse_call(text: str, loc: Loc | None) -> tuple[OpDef, RawArgs]:
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise SpecError(f"cannot parse op call '{text}': {exc.msg}", loc) from None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+        raise SpecError(f"'{text}' is not an op call like conv(64, 3, stride=2)", loc)
+    op = _lookup(call.func.id, loc)
+    raw = RawArgs()
+    for arg in call.args:
+        if isinstance(arg, ast.Starred):
+            raise SpecError(f"argument unpacking is not allowed in '{text}'", loc)
+        raw.positional.append((_arg_value(arg), _shift(loc, arg.col_offset)))
+    for kw in call.keywords:
+        if kw.arg is None:
+            raise SpecError(f"'**' is not allowed in '{text}'", loc)
+        raw.keyword[kw.arg] = (_arg_value(kw.value), _shift(loc, kw.value.col_offset))
+        raw.keyword_locs[kw.arg] = _shift(loc, kw.col_offset)
+    return op, raw
+
+
+def _arg_value(node: ast.AST) -> Any:
+    """Literal numbers and booleans stay values; anything else is expression text."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
+        return node.value
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return ast.unparse(node)
+
+
+def parse_op_item(item: Any, loc: Loc | None) -> tuple[OpDef, RawArgs]:
+    """One `ops:` item -> its op definition and arguments as written."""
+    if isinstance(item, str):
+        text = item.strip()
+        if text.count("(") != text.count(")"):
+            raise _split_by_flow(text, loc)
+        if "(" in text:
+            return _parse_call(text, loc)
+        return _lookup(text, loc), RawArgs()
+    if isinstance(item, dict):
+        if len(item) != 1:
+            raise SpecError(f"an op mapping has exactly one key (the op name), got {len(item)}: "
+                            f"{', '.join(map(str, item))}", loc,
+                            "write each op as its own list item")
+        (name, value), = item.items()
+        key_loc = item.key_locs[name] if isinstance(item, LDict) else loc
+        value_loc = item.value_locs[name] if isinstance(item, LDict) else loc
+        op = _lookup(str(name), key_loc)
+        raw = RawArgs()
+        if isinstance(value, dict):
+            for key, v in value.items():
+                vloc = value.value_locs[key] if isinstance(value, LDict) else value_loc
+                raw.keyword[key] = (v, vloc)
+                raw.keyword_locs[key] = value.key_locs[key] if isinstance(value, LDict) else vloc
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                if isinstance(v, (dict, list)):
+                    raise SpecError(f"{name} arguments are numbers or expressions, not "
+                                    f"{type(v).__name__}s", value.item_locs[i]
+                                    if isinstance(value, LList) else value_loc)
+                raw.positional.append((v, value.item_locs[i] if isinstance(value, LList)
+                                       else value_loc))
+        elif value is not None:
+            raw.positional.append((value, value_loc))
+        return op, raw
+    raise SpecError(f"an op is a name or a one-key mapping, got {type(item).__name__}", loc)

@@ -1,0 +1,146 @@
+"""What every op and merge declares, and how op arguments are read and checked.
+
+An entry is data: a name, a pydantic model of its arguments (field order is the
+positional order), a shape rule, and a `Lowering` that names the torch module or
+function that implements it. The lowering is a dotted name resolved by the
+compiler, so `topology/` stays free of torch while each op is still declared in
+exactly one place.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import Loc, SpecError, did_you_mean
+from .expr import Env, evaluate
+
+Shape = tuple[int, ...]
+
+
+class ShapeError(Exception):
+    """Raised by shape rules; the caller attaches the location."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class Args(BaseModel):
+    """Base of op argument models: no unknown keys, values checked strictly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoArgs(Args):
+    pass
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """`target` is 'module.path:Name' of an nn.Module class (or a function for
+    merges); `kwargs(in_shape(s), args)` gives its constructor arguments."""
+
+    target: str
+    kwargs: Callable[..., dict[str, Any]] = lambda *_: {}
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    args: type[Args]
+    infer: Callable[[Shape, Any], Shape]
+    lowering: Lowering
+    doc: str
+    traits: frozenset[str] = frozenset()
+
+    def signature(self) -> str:
+        fields = self.args.model_fields
+        parts = [n if f.is_required() else f"{n}={f.default!r}" for n, f in fields.items()]
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
+
+
+@dataclass
+class RawArgs:
+    """Op arguments as written, with the location of each value."""
+
+    positional: list[tuple[Any, Loc | None]] = field(default_factory=list)
+    keyword: dict[str, tuple[Any, Loc | None]] = field(default_factory=dict)
+    keyword_locs: dict[str, Loc | None] = field(default_factory=dict)
+
+
+def _is_numeric(annotation: Any) -> bool:
+    """True when a field holds numbers, so a string there is an expression."""
+    if annotation in (int, float, bool):
+        return annotation is not bool
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None), typing.Annotated):
+        return any(_is_numeric(a) for a in typing.get_args(annotation))
+    return False
+
+
+def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None) -> Args:
+    """Match positionals to fields, evaluate expressions, validate with the model."""
+    fields = op.args.model_fields
+    names = list(fields)
+    values: dict[str, tuple[Any, Loc | None]] = {}
+    if len(raw.positional) > len(names):
+        extra_loc = raw.positional[len(names)][1]
+        raise SpecError(f"{op.name} takes at most {len(names)} positional argument(s), "
+                        f"got {len(raw.positional)}", extra_loc or loc, f"signature: {op.signature()}")
+    for name, item in zip(names, raw.positional):
+        values[name] = item
+    for name, item in raw.keyword.items():
+        key_loc = raw.keyword_locs.get(name) or item[1] or loc
+        if name not in fields:
+            hint = did_you_mean(name, names) or f"signature: {op.signature()}"
+            raise SpecError(f"{op.name} has no argument '{name}'", key_loc, hint)
+        if name in values:
+            raise SpecError(f"{op.name} argument '{name}' given twice (positionally and by name)",
+                            key_loc)
+        values[name] = item
+    evaluated: dict[str, Any] = {}
+    for name, (value, vloc) in values.items():
+        if isinstance(value, str) and _is_numeric(fields[name].annotation):
+            value = evaluate(value, env, vloc or loc)
+        evaluated[name] = value
+    try:
+        return op.args.model_validate(evaluated)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = err["loc"][0] if err["loc"] else None
+        where = values.get(name, (None, loc))[1] or loc
+        if err["type"] == "missing":
+            raise SpecError(f"{op.name} needs argument '{name}'", loc,
+                            f"signature: {op.signature()}") from None
+        got = evaluated.get(name)
+        raise SpecError(f"{op.name} argument '{name}': {err['msg'].lower()} (got {got!r})",
+                        where, f"signature: {op.signature()}") from None
+
+
+class Registry(dict):
+    """A name -> definition table that refuses duplicate names and aliases."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+        self.aliases: dict[str, str] = {}
+
+    def add(self, definition, aliases: tuple[str, ...] = ()):
+        for name in (definition.name, *aliases):
+            if name in self or name in self.aliases:
+                raise ValueError(f"{self.kind} '{name}' registered twice")
+        self[definition.name] = definition
+        for alias in aliases:
+            self.aliases[alias] = definition.name
+        return definition
+
+    def lookup(self, name: str):
+        return self.get(self.aliases.get(name, name))
+
+    def names(self) -> list[str]:
+        return [*self, *self.aliases]

@@ -1,0 +1,145 @@
+"""Pydantic models of the spec: validation, error messages and JSON Schema at once.
+
+Validation errors are mapped back to the YAML position of the offending key or
+value (`to_spec_error`). Op items are validated by the op registry, which knows
+each op's arguments; here they are typed loosely but described fully in the
+JSON Schema (see `linkc.topology.jsonschema`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+
+from .errors import SpecError, did_you_mean
+from .load import Document, LDict, locate
+
+Number = Union[int, float]
+Scalar = Union[int, float, str]  # a number or an expression
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RefSpec(_Model):
+    """A reference written as a mapping, for weights, slices and optional refs."""
+
+    ref: str = Field(description="node name, `input`, dotted path `d1.3.h`, or `prev.NAME`")
+    weight: Scalar = Field(1, description="scalar weight used by `wsum` (e.g. -1)")
+    slice: Optional[tuple[Scalar, Scalar]] = Field(
+        None, description="channel range [start, stop) taken from the reference")
+    optional: bool = Field(False, description="drop this reference when it does not exist "
+                                              "(a `prev` reference in the first instance)")
+
+
+Ref = Union[str, RefSpec]
+OpItem = Union[str, dict[str, Any]]
+
+
+class NodeSpec(_Model):
+    """A node: `value = ops(merge(from...))`, or an instance of a block."""
+
+    from_: Union[Ref, list[Ref]] = Field(alias="from", description="the node's inputs")
+    merge: Optional[str] = Field(None, description="add (+), concat (‖ || cat), mean (avg), "
+                                                   "dwsum, wsum or mul; required for 2+ inputs")
+    pad: Optional[Literal["zeros"]] = Field(None, description="zero-pad narrower inputs of add")
+    ops: list[OpItem] = Field(default_factory=list, description="ops applied after the merge")
+    block: Optional[str] = Field(None, description="instantiate this block")
+    args: dict[str, Scalar] = Field(default_factory=dict, description="block arguments")
+    repeat: Optional[Union[PositiveInt, str]] = Field(None, description="number of instances")
+    connect: Optional[Literal["chain", "dense"]] = Field(
+        None, description="chain: each instance feeds the next; dense: each takes all before")
+    doc: Optional[str] = Field(None, description="free text shown in diagrams")
+
+
+class BlockSpec(_Model):
+    """A template of nodes with named in and out ports."""
+
+    params: Union[list[str], dict[str, Scalar]] = Field(
+        default_factory=list, description="parameter names, or names with default values")
+    in_: Union[str, list[str]] = Field(alias="in", description="input port name(s)")
+    nodes: dict[str, NodeSpec] = Field(description="the block's nodes")
+    out: Union[str, list[str]] = Field(description="output port name(s): node or port names")
+    doc: Optional[str] = None
+
+
+class Spec(_Model):
+    """A linkc topology spec."""
+
+    linkc: Literal[1] = Field(description="format version")
+    name: str = Field(description="model name")
+    doc: Optional[str] = Field(None, description="free text")
+    params: dict[str, Scalar] = Field(default_factory=dict,
+                                      description="named numbers; expressions may use earlier ones")
+    input: list[PositiveInt] = Field(min_length=1, max_length=3,
+                                     description="one sample's shape, channels first")
+    blocks: dict[str, BlockSpec] = Field(default_factory=dict)
+    nodes: dict[str, NodeSpec] = Field(min_length=1)
+    output: str = Field(description="the node whose value the model returns")
+    train: Optional[dict[str, Any]] = Field(None, description="training settings (linkc train)")
+    paper: Optional[dict[str, Any]] = Field(
+        None, description="the paper's figures this spec reproduces, e.g. {params: 0.8M}")
+
+
+def _fields_of(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_at(path: tuple) -> type[BaseModel] | None:
+    """Which model a path into the spec lands in (for did-you-mean on keys)."""
+    model: type[BaseModel] | None = Spec
+    i = 0
+    while i < len(path) and model is not None:
+        step = path[i]
+        if model is Spec and step in ("nodes", "blocks"):
+            model, i = (NodeSpec if step == "nodes" else BlockSpec), i + 2
+        elif model is BlockSpec and step == "nodes":
+            model, i = NodeSpec, i + 2
+        elif model is NodeSpec and step == "from":
+            model, i = RefSpec, len(path)
+        else:
+            return model
+    return model
+
+
+def to_spec_error(exc: ValidationError, doc: Document) -> SpecError:
+    """The most useful error of a pydantic ValidationError, at its YAML position."""
+    errors = exc.errors()
+    rank = {"extra_forbidden": 0, "missing": 1}
+    err = min(errors, key=lambda e: rank.get(e["type"], 2))
+    path = tuple(s for s in err["loc"] if isinstance(s, (str, int)))
+    # Union members show up as path steps like 'str' or 'list[...]'; drop what is
+    # not really in the document so the position is that of the real value.
+    real: list = []
+    node: Any = doc.root
+    for step in path:
+        if isinstance(node, dict) and step in node or isinstance(node, list) and \
+                isinstance(step, int) and step < len(node):
+            real.append(step)
+            node = node[step]
+    where = ".".join(str(s) for s in real) or "the spec"
+    if err["type"] == "extra_forbidden":
+        key = path[-1]
+        model = _model_at(tuple(real[:-1]))
+        hint = did_you_mean(key, _fields_of(model)) if model else None
+        return SpecError(f"unknown key '{key}' in {'.'.join(map(str, real[:-1])) or 'the spec'}",
+                         locate(doc.root, tuple(real), key=True), hint)
+    if err["type"] == "missing":
+        key = path[-1]
+        return SpecError(f"missing required key '{key}' in {where}", locate(doc.root, tuple(real)))
+    value = node if real == list(path[: len(real)]) else None
+    return SpecError(f"{where}: {err['msg'][0].lower()}{err['msg'][1:]} (got {value!r})",
+                     locate(doc.root, tuple(real)))
+
+
+def parse_spec(doc: Document) -> Spec:
+    """Validate located data as a `Spec`."""
+    if isinstance(doc.root, LDict) and "linkc" not in doc.root:
+        raise SpecError("missing 'linkc: 1' (the spec format version) at the top of the spec",
+                        doc.root.loc, "add the line 'linkc: 1'")
+    try:
+        return Spec.model_validate(doc.root)
+    except ValidationError as exc:
+        raise to_spec_error(exc, doc) from None
