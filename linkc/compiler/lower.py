@@ -58,8 +58,9 @@ def _lower_merge(graph: fx.Graph, root: nn.Module, node: FlatNode,
         path = f"{node.id}.merge"
         put_module(root, path, target(**kwargs))
         out = graph.call_module(path, tuple(inputs))
-    else:
-        out = graph.call_function(target, tuple(inputs), kwargs)
+    else:  # named after the node it computes, so generated code reads like the spec
+        out = graph.create_node("call_function", target, tuple(inputs), kwargs,
+                                name=node.id.replace(".", "_"))
     return _meta(out, node, node.merged_shape, node.loc, f"merge:{merge.name}")
 
 

@@ -1,0 +1,37 @@
+"""linkc: compile neural-network topologies written in YAML into PyTorch modules.
+
+    import linkc
+    model = linkc.compile("specs/densenet_bc_100.yaml")   # a torch.fx.GraphModule
+
+The steps are also available one by one in `linkc.topology` (load, expand,
+infer_shapes; no torch needed) and `linkc.compiler` (lower, passes, codegen).
+Importing `linkc` does not import torch; the functions that need it do.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Sequence
+
+from .topology import SpecError, build
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import fx
+
+__version__ = "0.1.0"
+__all__ = ["SpecError", "build", "compile", "render", "__version__"]
+
+
+def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
+            mode: str = "train") -> "fx.GraphModule":
+    """Spec path or YAML text -> GraphModule (with the given passes, or none)."""
+    from .compiler import compile_graph
+
+    return compile_graph(build(spec), passes=passes or (), mode=mode)
+
+
+def render(spec: str | os.PathLike, path: str | os.PathLike, **options) -> None:
+    """Draw the spec's DAG to `path` (.svg, .png, .pdf, .dot, .mmd)."""
+    from .render import render_file
+
+    render_file(build(spec), path, **options)

@@ -1,0 +1,116 @@
+"""The `linkc` command line: parse arguments, call the library, map errors to exit codes.
+
+Each subcommand lives in `linkc/commands/<name>.py` with `add_arguments(parser)`
+and `run(args) -> int`. Exit codes: 0 success, 2 bad spec, data or usage,
+1 anything else, always as a short message rather than a traceback
+(set LINKC_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Sequence
+
+COMMANDS = {
+    "check": "validate a spec, infer every shape, print a summary",
+    "compile": "lower a spec to a torch.fx module and write model.py + weights",
+    "render": "draw the DAG (.svg .png .pdf .dot .mmd)",
+    "analyze": "parameters, MACs, activation memory and path statistics",
+    "train": "train a spec (digits by default; CIFAR, image folders, synthetic)",
+    "evaluate": "accuracy and loss of trained weights",
+    "bench": "throughput and memory against hand-written PyTorch",
+    "export": "export to ONNX, torch.export or TorchScript",
+    "schema": "write the JSON Schema of the spec language",
+    "zoo": "list the model zoo with parameter counts next to the papers'",
+}
+
+
+class UsageError(Exception):
+    """Bad command-line usage: exit 2."""
+
+
+def _available() -> dict[str, object]:
+    found = {}
+    for name in COMMANDS:
+        try:
+            found[name] = importlib.import_module(f"linkc.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"linkc.commands.{name}":
+                raise
+    return found
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="linkc", description="Compile neural-network topologies written in YAML into "
+                                  "PyTorch modules.")
+    parser.add_argument("--version", action="version", version=f"linkc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = _available()
+    for name, module in commands.items():
+        p = sub.add_parser(name, help=COMMANDS[name], description=module.__doc__)
+        module.add_arguments(p)
+    return parser, commands
+
+
+class _Parser(argparse.ArgumentParser):
+    pass
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .topology.errors import SpecError
+
+    errors: list[type[BaseException]] = [SpecError, UsageError]
+    for module, name in (("linkc.runtime.data", "DataError"),
+                         ("linkc.runtime.checkpoint", "CheckpointError"),
+                         ("linkc.runtime.config", "ConfigError"),
+                         ("linkc.compiler.passes", "PassError"),
+                         ("linkc.render", "RenderError"),
+                         ("linkc.compiler.export", "ExportError")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, commands = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage message
+        return 0 if exc.code == 0 else 2
+    if not args.command:
+        parser.print_help()
+        return 2
+    module = commands[args.command]
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("linkc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
+        if os.environ.get("LINKC_DEBUG"):
+            raise
+        user = _user_errors()
+        if isinstance(exc, user):
+            print(str(exc), file=sys.stderr)
+            return 2
+        if isinstance(exc, MemoryError):
+            print("linkc: out of memory; try a smaller batch size or input", file=sys.stderr)
+            return 1
+        print(f"linkc: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in linkc, not in your spec; run again with LINKC_DEBUG=1 "
+              "for the traceback.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

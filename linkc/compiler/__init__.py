@@ -1,0 +1,20 @@
+"""Flat graph -> torch.fx GraphModule -> passes -> artifacts."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import fx
+
+from ..topology.flat import FlatGraph
+from .lower import lower
+from .passes import run_passes
+
+__all__ = ["compile_graph", "lower", "run_passes"]
+
+
+def compile_graph(g: FlatGraph, passes: Sequence[str] = (), mode: str = "train",
+                  dump_after: str | None = None, dump=print) -> fx.GraphModule:
+    """Lower a checked graph and run the named passes in order."""
+    gm = lower(g)
+    return run_passes(gm, passes, mode=mode, dump_after=dump_after, dump=dump)
