@@ -23,11 +23,12 @@ __all__ = ["SpecError", "build", "compile", "render", "__version__"]
 
 
 def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
-            mode: str = "train") -> "fx.GraphModule":
-    """Spec path or YAML text -> GraphModule (with the given passes, or none)."""
+            mode: str = "train", limits=None) -> "fx.GraphModule":
+    """Spec path or YAML text -> GraphModule (with the given passes, or none).
+    `limits` (a `linkc.topology.Limits`) raises the safety caps on untrusted specs."""
     from .compiler import compile_graph
 
-    return compile_graph(build(spec), passes=passes or (), mode=mode)
+    return compile_graph(build(spec, limits=limits), passes=passes or (), mode=mode)
 
 
 def render(spec: str | os.PathLike, path: str | os.PathLike, **options) -> None:

@@ -8,15 +8,17 @@ from .errors import Loc, SpecError, SpecWarning
 from .expand import ExpandLimits, expand as _expand
 from .flat import INPUT, FlatGraph, FlatNode
 from .graph import ShapeLimits, infer_shapes
+from .limits import Limits
 from .load import Document, LoadLimits, load
 from .merges import MERGES
 from .ops import OPS
+from .overrides import with_params
 from .schema import Spec, parse_spec
 
 __all__ = [
-    "INPUT", "MERGES", "OPS", "Document", "ExpandLimits", "FlatGraph", "FlatNode", "Loc",
-    "LoadLimits", "ShapeLimits", "Spec", "SpecError", "SpecWarning", "build", "expand",
-    "infer_shapes", "load", "parse_spec",
+    "INPUT", "MERGES", "OPS", "Document", "ExpandLimits", "FlatGraph", "FlatNode", "Limits",
+    "Loc", "LoadLimits", "ShapeLimits", "Spec", "SpecError", "SpecWarning", "build", "expand",
+    "infer_shapes", "load", "parse_spec", "with_params",
 ]
 
 
@@ -25,7 +27,13 @@ def expand(doc: Document, limits: ExpandLimits = ExpandLimits()) -> FlatGraph:
     return _expand(parse_spec(doc), doc, limits)
 
 
-def build(spec: str | os.PathLike | Document) -> FlatGraph:
-    """Path or YAML text -> checked flat graph with every shape inferred."""
-    doc = spec if isinstance(spec, Document) else load(spec)
-    return infer_shapes(expand(doc))
+def build(spec: str | os.PathLike | Document, params: dict | None = None,
+          limits: Limits | None = None) -> FlatGraph:
+    """Path or YAML text -> checked flat graph with every shape inferred.
+
+    `params` overrides the spec's top-level params (e.g. `{"L": 12}` for another
+    row of a paper's table); a name the spec does not declare is a SpecError.
+    `limits` raises or lowers the safety caps (see `linkc.topology.limits`)."""
+    limits = limits or Limits()
+    doc = spec if isinstance(spec, Document) else load(spec, limits.load)
+    return infer_shapes(expand(with_params(doc, params or {}), limits.expand), limits.shape)

@@ -24,6 +24,9 @@ class Source:
         return lines[lineno - 1] if 1 <= lineno <= len(lines) else ""
 
 
+_EXCERPT_WIDTH = 100
+
+
 @dataclass(frozen=True)
 class Loc:
     """A 1-based line and column in a source file."""
@@ -39,8 +42,14 @@ class Loc:
         text = self.source.line(self.line).rstrip("\n")
         if not text:
             return ""
+        col = self.col
+        if len(text) > _EXCERPT_WIDTH:  # e.g. '[[[[...' on one line: show a window
+            start = max(0, min(col - 1 - _EXCERPT_WIDTH // 2, len(text) - _EXCERPT_WIDTH))
+            text = ("..." if start else "") + text[start:start + _EXCERPT_WIDTH] + (
+                "..." if start + _EXCERPT_WIDTH < len(text) else "")
+            col = col - start + (3 if start else 0)
         gutter = f"{self.line:>5} | "
-        caret = " " * (len(gutter) - 2) + "| " + " " * max(self.col - 1, 0) + "^"
+        caret = " " * (len(gutter) - 2) + "| " + " " * max(col - 1, 0) + "^"
         return f"{gutter}{text}\n{caret}"
 
 
@@ -107,3 +116,9 @@ def unknown(kind: str, name: str, candidates: Iterable[str], loc: Loc | None) ->
         shown = ", ".join(candidates[:12]) + (", ..." if len(candidates) > 12 else "")
         hint = f"known {kind}s: {shown}"
     return SpecError(f"unknown {kind} '{name}'", loc, hint)
+
+
+def limit_hint(name: str, owner: str) -> str:
+    """How to raise one of the safety limits (see `linkc.topology.limits`), for hints."""
+    return (f"if you really mean it, raise the limit: linkc check --limit {name}=N "
+            f"(in Python: build(spec, limits=Limits().with_({name}=N)), field {owner}.{name})")

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Loc, SpecError, unknown
+from .errors import Loc, SpecError, limit_hint, unknown
 from .expr import MappingEnv, evaluate
 from .flat import INPUT, FlatGraph, FlatInput, FlatNode, OpCall
 from .load import Document, LDict, LList, locate
@@ -109,7 +109,7 @@ class Expander:
                  loc: Loc | None, kind: str = "node", doc: str | None = None) -> FlatNode:
         if len(self.nodes) >= self.limits.max_nodes:
             raise SpecError(f"the expanded graph has more than {self.limits.max_nodes} nodes", loc,
-                            "reduce repeat counts; to allow it, raise ExpandLimits.max_nodes")
+                            "reduce repeat counts; " + limit_hint("max_nodes", "ExpandLimits"))
         flat = FlatNode(node_id, [], merge, pad, [], scope, loc, kind, doc)
         self.nodes[node_id] = flat
         return flat
@@ -146,7 +146,7 @@ class Expander:
             raise SpecError(f"repeat count must be a positive integer, got {count!r}", rloc)
         if count > self.limits.max_repeat:
             raise SpecError(f"repeat count {count} is over the limit of {self.limits.max_repeat}",
-                            rloc, "to allow it, raise ExpandLimits.max_repeat")
+                            rloc, limit_hint("max_repeat", "ExpandLimits"))
         dense = node.connect == "dense"
         merge = self.merge_of(node, path, "concat" if dense else None)
         base_refs = self.refs_of(node, path, scope)
@@ -207,7 +207,8 @@ class Expander:
             cycle = " -> ".join([*self.block_stack, block_name])
             raise SpecError(f"block '{block_name}' instantiates itself ({cycle})", bloc)
         if len(self.block_stack) >= self.limits.max_block_depth:
-            raise SpecError(f"blocks nested deeper than {self.limits.max_block_depth}", bloc)
+            raise SpecError(f"blocks nested deeper than {self.limits.max_block_depth}", bloc,
+                            limit_hint("max_block_depth", "ExpandLimits"))
         bpath = ("blocks", block_name)
         caller = scope.with_values(repeat_values or {})
         inst_scope = Scope(prefix=prefix, parent=scope.root(), values=dict(repeat_values or {}),
@@ -322,7 +323,7 @@ class Expander:
         counts: dict[str, int] = {}
         for k, item in enumerate(raw_ops):
             loc = raw_ops.item_locs[k] if isinstance(raw_ops, LList) else flat.loc
-            op, raw = parse_op_item(item, loc)
+            op, raw = parse_op_item(item, loc, raw_ops[k + 1:])
             counts[op.name] = counts.get(op.name, 0) + 1
             flat.ops.append(OpCall(op, raw, loc, f"{op.name}{counts[op.name]}"))
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from .errors import SpecError
+from .errors import SpecError, limit_hint
 from .expr import evaluate
 from .flat import INPUT, FlatGraph, FlatInput, FlatNode
 from .merges import MergeInput, MergeOptions
@@ -20,6 +20,28 @@ class ShapeLimits:
     max_channels: int = 1 << 16
     max_spatial: int = 1 << 14
     max_elements: int = 1 << 28  # of one sample's activation
+    max_activations: int = 1 << 30  # elements of all of one sample's activations together
+    max_params: int = 1 << 28  # learnable parameters, estimated from each op's `params` rule
+
+
+@dataclass
+class _Totals:
+    """Running estimates of what lowering will allocate, checked as they grow."""
+
+    params: int = 0
+    activations: int = 0
+
+    def charge(self, params: int, elements: int, where, limits: ShapeLimits) -> None:
+        self.params += params
+        self.activations += elements
+        if self.params > limits.max_params:
+            raise SpecError(f"the model would have about {self.params:,} parameters by here, over "
+                            f"the limit of {limits.max_params:,}", where,
+                            limit_hint("max_params", "ShapeLimits"))
+        if self.activations > limits.max_activations:
+            raise SpecError(f"one sample's activations would take {self.activations:,} elements "
+                            f"by here, over the limit of {limits.max_activations:,}", where,
+                            limit_hint("max_activations", "ShapeLimits"))
 
 
 def to_networkx(g: FlatGraph) -> nx.DiGraph:
@@ -56,17 +78,17 @@ def check_graph(g: FlatGraph) -> nx.DiGraph:
 def _check_limits(shape: Shape, where, limits: ShapeLimits) -> None:
     if shape[0] > limits.max_channels:
         raise SpecError(f"{shape[0]} channels is over the limit of {limits.max_channels}", where,
-                        "to allow it, raise ShapeLimits.max_channels")
+                        limit_hint("max_channels", "ShapeLimits"))
     if any(d > limits.max_spatial for d in shape[1:]):
         raise SpecError(f"spatial size {list(shape[1:])} is over the limit of "
-                        f"{limits.max_spatial}", where, "to allow it, raise ShapeLimits.max_spatial")
+                        f"{limits.max_spatial}", where, limit_hint("max_spatial", "ShapeLimits"))
     elements = 1
     for d in shape:
         elements *= d
     if elements > limits.max_elements:
         raise SpecError(f"one sample's activation {list(shape)} has {elements} elements, over "
                         f"the limit of {limits.max_elements}", where,
-                        "to allow it, raise ShapeLimits.max_elements")
+                        limit_hint("max_elements", "ShapeLimits"))
 
 
 def _int_bound(value, x: FlatInput, what: str) -> int:
@@ -97,7 +119,14 @@ def _input_shape(g: FlatGraph, x: FlatInput) -> Shape:
     return (stop - start, *shape[1:])
 
 
-def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits) -> None:
+def _elements(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Totals) -> None:
     shapes = node.input_shapes = [_input_shape(g, x) for x in node.inputs]
     if len(shapes) > 1 and node.merge is None:
         raise SpecError(f"node '{node.id}' has {len(shapes)} inputs but no 'merge'",
@@ -114,6 +143,8 @@ def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits) -> None:
             shape = merge.infer(inputs, options)
         except ShapeError as exc:
             raise SpecError(f"node '{node.id}': {exc.message}", node.loc, exc.hint) from None
+        totals.charge(merge.count_params(shapes) if merge.params else 0, _elements(shape),
+                      node.loc, limits)
     node.merged_shape = shape
     for call in node.ops:
         call.in_shape = shape
@@ -124,6 +155,8 @@ def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits) -> None:
             raise SpecError(f"node '{node.id}': {exc.message} (input shape {list(call.in_shape)})",
                             call.loc, exc.hint) from None
         _check_limits(shape, call.loc, limits)
+        totals.charge(call.op.params(call.in_shape, call.args) if call.op.params else 0,
+                      _elements(shape), call.loc, limits)
         call.out_shape = shape
     node.shape = shape
 
@@ -135,6 +168,7 @@ def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph
     _check_limits(g.input_shape, g.output_loc, limits)
     check_graph(g)
     g.scope.shape_lookup = g.shape_of
+    totals = _Totals()
     for node_id in g.order:
-        _infer_node(g, g.nodes[node_id], limits)
+        _infer_node(g, g.nodes[node_id], limits, totals)
     return g

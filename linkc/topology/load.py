@@ -20,7 +20,7 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import Loc, Source, SpecError
+from .errors import Loc, Source, SpecError, limit_hint
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,56 @@ def _loc(source: Source, node: Node) -> Loc:
     return Loc(source, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _depth_error(limits: LoadLimits, loc: Loc | None) -> SpecError:
+    return SpecError(f"YAML nesting deeper than {limits.max_depth} levels", loc,
+                     "a topology never needs this; " + limit_hint("max_depth", "LoadLimits"))
+
+
+def _items_error(limits: LoadLimits, loc: Loc | None) -> SpecError:
+    return SpecError(
+        f"the document expands to more than {limits.max_items} values "
+        "(an alias bomb, or a spec far larger than any topology needs)", loc,
+        "remove the repeated aliases; " + limit_hint("max_items", "LoadLimits"))
+
+
+def check_expansion(root: Node, source: Source, limits: LoadLimits) -> None:
+    """Refuse alias bombs and alias-built nesting on the composed node graph, before
+    anything is converted: the size and height of every node are counted once
+    (aliases share their node), so a billion-laughs document costs a few
+    thousand steps, not a billion values."""
+    done: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded values, height)
+    active: set[int] = set()
+
+    def walk(node: Node, level: int) -> tuple[int, int]:
+        key = id(node)
+        if key in active:
+            raise SpecError("a YAML alias refers to the collection that contains it",
+                            _loc(source, node), "an alias must name a finished node")
+        if key not in done:
+            if level > limits.max_depth:
+                raise _depth_error(limits, _loc(source, node))
+            children: list[Node] = []
+            if isinstance(node, SequenceNode):
+                children = node.value
+            elif isinstance(node, MappingNode):
+                children = [n for pair in node.value for n in pair]
+            active.add(key)
+            size, height = 1, 0
+            for child in children:
+                child_size, child_height = walk(child, level + 1)
+                size, height = size + child_size, max(height, child_height)
+                if size > limits.max_items:
+                    raise _items_error(limits, _loc(source, child))
+            active.discard(key)
+            done[key] = (size, height + 1)
+        size, height = done[key]
+        if level + height - 1 > limits.max_depth:
+            raise _depth_error(limits, _loc(source, node))
+        return size, height
+
+    walk(root, 1)
+
+
 class _GuardedComposer(yaml.SafeLoader):
     """SafeLoader that refuses deep nesting while composing (before recursion blows up)."""
 
@@ -84,15 +134,20 @@ class _GuardedComposer(yaml.SafeLoader):
         self._depth += 1
         if self._depth > self._limits.max_depth:
             mark = self.peek_event().start_mark
-            raise SpecError(
-                f"YAML nesting deeper than {self._limits.max_depth} levels",
-                Loc(self._source, mark.line + 1, mark.column + 1),
-                "a topology never needs this; if yours does, raise LoadLimits.max_depth",
-            )
+            raise _depth_error(self._limits, Loc(self._source, mark.line + 1, mark.column + 1))
         try:
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def fetch_flow_collection_start(self, TokenClass):  # noqa: N803 - PyYAML hook
+        # The scanner looks ahead up to 1024 characters for a simple key, and its
+        # bookkeeping is quadratic in the flow depth: '[[[[...' would cost ~0.5 s
+        # before the composer's check sees the depth, so refuse it while scanning.
+        if self.flow_level >= self._limits.max_depth:
+            mark = self.get_mark()
+            raise _depth_error(self._limits, Loc(self._source, mark.line + 1, mark.column + 1))
+        super().fetch_flow_collection_start(TokenClass)
 
 
 class _Converter:
@@ -107,12 +162,7 @@ class _Converter:
     def convert(self, node: Node) -> Any:
         self.items += 1
         if self.items > self.limits.max_items:
-            raise SpecError(
-                f"the document expands to more than {self.limits.max_items} values "
-                "(an alias bomb, or a spec far larger than any topology needs)",
-                _loc(self.source, node),
-                "remove the repeated aliases; to allow it, raise LoadLimits.max_items",
-            )
+            raise _items_error(self.limits, _loc(self.source, node))
         if isinstance(node, MappingNode):
             return self._mapping(node)
         if isinstance(node, SequenceNode):
@@ -197,7 +247,7 @@ def read_source(spec: str | os.PathLike, limits: LoadLimits = DEFAULT_LIMITS) ->
         if size > limits.max_bytes:
             raise SpecError(
                 f"spec '{path}' is {size} bytes, over the {limits.max_bytes}-byte limit",
-                hint="raise LoadLimits.max_bytes if this is really a spec",
+                hint=limit_hint("max_bytes", "LoadLimits"),
             )
         raw = path.read_bytes()
         name = str(path)
@@ -205,7 +255,8 @@ def read_source(spec: str | os.PathLike, limits: LoadLimits = DEFAULT_LIMITS) ->
         raw = spec.encode("utf-8") if isinstance(spec, str) else bytes(spec)
         name = "<spec>"
         if len(raw) > limits.max_bytes:
-            raise SpecError(f"spec text is {len(raw)} bytes, over the {limits.max_bytes}-byte limit")
+            raise SpecError(f"spec text is {len(raw)} bytes, over the {limits.max_bytes}-byte limit",
+                            hint=limit_hint("max_bytes", "LoadLimits"))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -226,6 +277,7 @@ def load(spec: str | os.PathLike, limits: LoadLimits = DEFAULT_LIMITS) -> Docume
         if node is None:
             raise SpecError("the spec is empty", Loc(source, 1, 1),
                             "a spec starts with 'linkc: 1' and names its nodes and output")
+        check_expansion(node, source, limits)
         root = _Converter(loader, source, limits).convert(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -33,6 +33,11 @@ class MergeDef:
     weighted: bool = False  # reads the `weight:` of its references
     pad_lowering: Lowering | None = None  # accepts `pad: zeros`, lowered by this when widths differ
     params: bool = False  # carries learnable parameters (lowered as a module)
+    count_params: Callable[[list[Shape]], int] | None = None  # input shapes -> parameters
+
+    def __post_init__(self) -> None:
+        if self.params != (self.count_params is not None):
+            raise ValueError(f"merge '{self.name}': 'params' and a count_params rule go together")
 
     @property
     def padded(self) -> bool:
@@ -134,6 +139,6 @@ MERGES.add(MergeDef("dwsum", _equal_shapes("dwsum"),
                              lambda shapes, options: dict(inputs=len(shapes),
                                                           channels=shapes[0][0])),
                     "w", "learnable weight per input and channel plus a bias (DelugeNet)",
-                    params=True))
+                    params=True, count_params=lambda shapes: (len(shapes) + 1) * shapes[0][0]))
 MERGES.add(MergeDef("mul", _mul_shape, Lowering(_F + "mul"), "×",
                     "elementwise product with per-channel broadcasting (gates)"))

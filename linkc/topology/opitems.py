@@ -21,13 +21,22 @@ def _shift(loc: Loc | None, offset: int) -> Loc | None:
     return Loc(loc.source, loc.line, loc.col + offset) if loc else None
 
 
-def _split_by_flow(text: str, loc: Loc | None) -> SpecError:
-    head = text.split("(")[0].strip() or "conv"
+def _split_by_flow(text: str, loc: Loc | None, rest: list[Any] = ()) -> SpecError:
+    """The error for an op call cut at its commas; `rest` are the items after it,
+    from which the call as the user wrote it is put back together."""
+    parts = [text]
+    for item in rest:
+        if not isinstance(item, str) or "".join(parts).count("(") <= "".join(parts).count(")"):
+            break
+        parts.append(item.strip())
+    call = ", ".join(parts)
+    head, _, inner = call.partition("(")
+    inner = inner[:-1] if inner.endswith(")") else inner
     return SpecError(
-        f"'{text}' has unbalanced parentheses: YAML flow syntax split an op call at a comma",
-        loc,
-        f"inside [...] or {{...}} a comma always separates items; write the mapping form "
-        f"{{{head}: [a, b]}} or quote the call: \"{head}(a, b)\"")
+        f"'{text}' has unbalanced parentheses: YAML flow syntax split the op call "
+        f"'{call}' at its commas", loc,
+        f"inside [...] or {{...}} a comma always separates items; write "
+        f"{{{head.strip()}: [{inner}]}} or quote the call: \"{call}\"")
 
 
 def _lookup(name: str, loc: Loc | None) -> OpDef:
@@ -67,12 +76,13 @@ def _arg_value(node: ast.AST) -> Any:
     return ast.unparse(node)
 
 
-def parse_op_item(item: Any, loc: Loc | None) -> tuple[OpDef, RawArgs]:
-    """One `ops:` item -> its op definition and arguments as written."""
+def parse_op_item(item: Any, loc: Loc | None, following: list[Any] = ()) -> tuple[OpDef, RawArgs]:
+    """One `ops:` item -> its op definition and arguments as written. `following`
+    are the items after it in the list (to explain a call split by flow syntax)."""
     if isinstance(item, str):
         text = item.strip()
         if text.count("(") != text.count(")"):
-            raise _split_by_flow(text, loc)
+            raise _split_by_flow(text, loc, following)
         if "(" in text:
             return _parse_call(text, loc)
         return _lookup(text, loc), RawArgs()

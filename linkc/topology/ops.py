@@ -67,7 +67,8 @@ OPS.add(OpDef(
     Lowering("torch.nn:Conv2d", lambda s, a: dict(
         in_channels=s[0], out_channels=a.out, kernel_size=a.k, stride=a.stride,
         padding=_conv_pad(a), dilation=a.dilation, groups=a.groups, bias=a.bias)),
-    "2-D convolution", frozenset({"conv", "params"})))
+    "2-D convolution", frozenset({"conv", "params"}),
+    params=lambda s, a: a.out * (s[0] // a.groups) * a.k * a.k + (a.out if a.bias else 0)))
 
 
 # -------------------------------------------------------------- normalisation
@@ -80,7 +81,8 @@ OPS.add(OpDef(
     "bn", BNArgs, lambda s, a: s,
     Lowering("linkc.compiler.modules:BatchNorm", lambda s, a: dict(
         num_features=s[0], eps=a.eps, momentum=a.momentum, rank=len(s))),
-    "batch normalisation over channels", frozenset({"norm", "params", "shape_preserving"})))
+    "batch normalisation over channels", frozenset({"norm", "params", "shape_preserving"}),
+    params=lambda s, a: 2 * s[0]))
 
 
 # ----------------------------------------------------------------- activations
@@ -161,7 +163,8 @@ def _linear_shape(shape: Shape, a: LinearArgs) -> Shape:
 OPS.add(OpDef("linear", LinearArgs, _linear_shape,
               Lowering("torch.nn:Linear", lambda s, a: dict(
                   in_features=s[0], out_features=a.out, bias=a.bias)),
-              "fully connected layer", frozenset({"params"})))
+              "fully connected layer", frozenset({"params"}),
+              params=lambda s, a: s[0] * a.out + (a.out if a.bias else 0)))
 
 
 class DropoutArgs(Args):

@@ -57,6 +57,14 @@ class OpDef:
     lowering: Lowering
     doc: str
     traits: frozenset[str] = frozenset()
+    # (in_shape, args) -> number of learnable parameters; required with the "params"
+    # trait, so the parameter budget is checked before any weight is allocated.
+    params: Callable[[Shape, Any], int] | None = None
+
+    def __post_init__(self) -> None:
+        if ("params" in self.traits) != (self.params is not None):
+            raise ValueError(f"op '{self.name}': the 'params' trait and a params rule go "
+                             "together (one is missing)")
 
     def signature(self) -> str:
         fields = self.args.model_fields

@@ -1,0 +1,96 @@
+"""Path statistics of the DAG from the input to the output, by dynamic programming.
+
+A *path* is a sequence of flat-graph edges from the input to the output node;
+every entry of a node's `from` list is its own edge (a merge-and-run block reads
+the stem twice, once per stream, and so has two edges from it). The *length* of
+a path is the number of weighted layers on it: ops that carry parameters and are
+not normalisation, i.e. convolutions and linear layers. Identity shortcuts,
+merges (even `dwsum`), BN, activations and pooling add 0. Projection shortcuts
+are 1x1 convs and therefore count 1 (seed 003 leaves them out of its formulas;
+its claims are checked on networks without width changes).
+
+For every node we keep a polynomial: coefficient k is the number of paths of
+length k from the input to that node. A node's polynomial is the sum of its
+inputs' polynomials shifted by its own layer count. One pass over the
+topological order, Python ints throughout (a DenseNet has astronomically many
+paths); nothing is enumerated.
+
+`signed` counts multiply each path by the fixed weights of `wsum` references
+(the `-1` of ResNet-s): the net number of terms of each length in the expansion
+of the network's linearisation, the quantity seed 002 counts (X_L = (1+W_L)X_{L-1}
+- W_{L-1}X_{L-2} has one net path per length). Other merges weigh every edge 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..topology.flat import INPUT, FlatGraph, FlatNode
+
+
+def layer_count(node: FlatNode) -> int:
+    """Weighted layers (parameterised, non-normalisation ops) a node applies."""
+    return sum(1 for c in node.ops if "params" in c.op.traits and "norm" not in c.op.traits)
+
+
+def _add_shifted(acc: list, poly: list, scale: int = 1) -> None:
+    if len(acc) < len(poly):
+        acc.extend([0] * (len(poly) - len(acc)))
+    for k, c in enumerate(poly):
+        if c:
+            acc[k] += scale * c
+
+
+def _signed_weight(node: FlatNode, k: int) -> int:
+    merge = node.effective_merge()
+    if merge is None or not merge.weighted:
+        return 1
+    w = node.inputs[k].weight
+    if w != int(w):
+        raise ValueError(f"node '{node.id}': wsum weight {w} is not an integer; signed path "
+                         "counts need integer weights")
+    return int(w)
+
+
+def path_polynomials(g: FlatGraph, signed: bool = False) -> list[int]:
+    """Coefficient k: paths of length k from the input to the output (see module doc)."""
+    polys: dict[str, list[int]] = {INPUT: [1]}
+    for node_id in g.order:
+        node = g.nodes[node_id]
+        acc: list[int] = []
+        for k, inp in enumerate(node.inputs):
+            _add_shifted(acc, polys[inp.src], _signed_weight(node, k) if signed else 1)
+        shift = layer_count(node)
+        polys[node_id] = [0] * shift + acc if shift else acc
+    out = polys[g.output]
+    while len(out) > 1 and out[-1] == 0:
+        out = out[:-1]
+    return out
+
+
+@dataclass(frozen=True)
+class PathStats:
+    counts: dict[int, int]  # length -> number of paths (nonzero only)
+    signed: dict[int, int]  # length -> net signed number of paths (nonzero only)
+    total: int
+    mean: Fraction
+    shortest: int
+    longest: int
+
+    def as_dict(self) -> dict:
+        return {"definition": "length = weighted layers (conv, linear) on the path",
+                "total": self.total, "mean": float(self.mean),
+                "mean_exact": f"{self.mean.numerator}/{self.mean.denominator}",
+                "shortest": self.shortest, "longest": self.longest,
+                "counts": {str(k): v for k, v in self.counts.items()},
+                "signed_counts": {str(k): v for k, v in self.signed.items()}}
+
+
+def path_stats(g: FlatGraph) -> PathStats:
+    poly = path_polynomials(g)
+    counts = {k: c for k, c in enumerate(poly) if c}
+    signed = {k: c for k, c in enumerate(path_polynomials(g, signed=True)) if c}
+    total = sum(counts.values())
+    mean = Fraction(sum(k * c for k, c in counts.items()), total)
+    return PathStats(counts, signed, total, mean, min(counts), max(counts))

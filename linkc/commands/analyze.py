@@ -1,0 +1,87 @@
+"""Parameters (per node, per block, total), multiply-accumulates, activation memory
+for a batch, and path statistics of the DAG from input to output.
+
+A path's length is the number of weighted layers (convolutions and linear
+layers) on it: identity shortcuts count 0. Path counts are exact integers found
+by dynamic programming, never by enumerating paths. `--set L=12` overrides a
+top-level param of the spec (another row of a paper's table).
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def add_arguments(p) -> None:
+    p.add_argument("spec", help="the spec file (YAML)")
+    p.add_argument("--json", action="store_true", help="print everything as JSON")
+    p.add_argument("--batch", type=int, default=1, metavar="B",
+                   help="batch size for activation memory (default 1)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a top-level param (repeatable)")
+    p.add_argument("--nodes", action="store_true", help="also list every node (text output)")
+
+
+def parse_sets(items: list[str]) -> dict:
+    """['L=12', 'classes=100'] -> {'L': 12, 'classes': 100} (numbers, else expressions)."""
+    from ..cli import UsageError
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got '{item}'")
+        value = value.strip()
+        for kind in (int, float):
+            try:
+                out[name.strip()] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[name.strip()] = value
+    return out
+
+
+def _big(n: int) -> str:
+    return f"{n:,}" if n < 10**15 else f"{n:.3e}"
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def run(args) -> int:
+    from ..analyze import analyze
+    from ..cli import UsageError
+    from ..topology import build
+
+    if args.batch < 1:
+        raise UsageError(f"--batch must be a positive integer, got {args.batch}")
+    g = build(args.spec, parse_sets(args.set))
+    info = analyze(g, args.batch)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    paths, mem = info["paths"], info["memory"]
+    print(f"{info['name']}: input {info['input']} -> output {info['output_shape']}")
+    print(f"  parameters   {info['params']['total']:,}")
+    print(f"  MACs         {info['macs']:,} per sample")
+    print(f"  activations  {_mib(mem['stored_bytes'])} stored for backward, "
+          f"{_mib(mem['peak_inference_bytes'])} peak in inference (batch {mem['batch']}, fp32)")
+    print(f"  paths        {_big(paths['total'])}, length (weighted layers) "
+          f"{paths['shortest']}..{paths['longest']}, mean {paths['mean']:.4f}")
+    top = {k: v for k, v in info["params"]["blocks"].items() if "." not in k}
+    if top:
+        print("  parameters per block:")
+        for name, count in top.items():
+            print(f"    {name:<24} {count:>14,}")
+    if args.nodes:
+        print("  nodes:")
+        for n in info["nodes"]:
+            print(f"    {n['id']:<32} {str(n['shape']):<16} {n['params']:>12,} params "
+                  f"{n['macs']:>16,} MACs")
+    print("  paths per length:")
+    for k, c in paths["counts"].items():
+        print(f"    {k:>5} {_big(c)}")
+    return 0

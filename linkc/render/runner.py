@@ -1,0 +1,98 @@
+"""Running Graphviz: `dot` from PATH when present, else the `graphviz-pure` package.
+
+`graphviz-pure` (a pip dependency of linkc, a Rust port of Graphviz) makes a
+plain `pip install linkc` able to draw. It writes SVG and PNG but not PDF; when
+it is the only engine, a PDF is its PNG (at 150 dpi) wrapped into a PDF page by
+Pillow, and the result says so. Install Graphviz for a vector PDF.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .view import RenderError
+
+ENGINES = ("dot", "graphviz-pure")
+INSTALL_HINT = ("install one: `pip install graphviz-pure` (pure Python wheel, no system "
+                "packages), or Graphviz itself (`apt install graphviz`, `brew install "
+                "graphviz`, https://graphviz.org/download/); .dot and .mmd output needs neither")
+PDF_DPI = 150
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    path: str
+
+
+def find_engines() -> list[Engine]:
+    """The engines that exist, in order of preference. graphviz-pure is also looked
+    for next to the running Python, for a virtual environment that is not activated."""
+    found = []
+    for name in ENGINES:
+        path = shutil.which(name)
+        if path is None:
+            beside = Path(sys.executable).with_name(name)
+            path = str(beside) if beside.exists() else None
+        if path:
+            found.append(Engine(name, path))
+    return found
+
+
+def _run(engine: Engine, fmt: str, dot_text: str, out: Path, timeout: float,
+         extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([engine.path, f"-T{fmt}", *extra, "-o", str(out)], input=dot_text,
+                          text=True, capture_output=True, timeout=timeout)
+
+
+def run_graphviz(dot_text: str, out: Path, fmt: str, timeout: float = 600) -> list[str]:
+    """Lay out `dot_text` and write `out` in `fmt` (svg, png, pdf). Returns notes for
+    the user (e.g. a raster PDF). Raises RenderError when no engine can do it."""
+    engines = find_engines()
+    if not engines:
+        raise RenderError(f"cannot write {out.name}: no Graphviz found (neither `dot` nor "
+                          f"`graphviz-pure` is on PATH); {INSTALL_HINT}")
+    failures = []
+    for engine in engines:
+        try:
+            done = _run(engine, fmt, dot_text, out, timeout)
+        except subprocess.TimeoutExpired:
+            raise RenderError(f"{engine.name} took over {timeout:.0f} s to lay out the graph; "
+                              "draw fewer boxes with --depth (or write .dot and lay it out "
+                              "yourself)") from None
+        except OSError as exc:
+            failures.append(f"{engine.name}: {exc.strerror or exc}")
+            continue
+        if done.returncode == 0:
+            return []
+        message = (done.stderr or done.stdout).strip().splitlines()
+        if fmt == "pdf" and any("not recognized" in line for line in message):
+            return _raster_pdf(engine, dot_text, out, timeout)
+        failures.append(f"{engine.name} exited {done.returncode}: "
+                        + (message[-1] if message else "no message"))
+    raise RenderError(f"cannot write {out.name}: " + "; ".join(failures) + f". {INSTALL_HINT}")
+
+
+def _raster_pdf(engine: Engine, dot_text: str, out: Path, timeout: float) -> list[str]:
+    from PIL import Image
+
+    png = out.with_name(out.name + ".tmp.png")
+    try:
+        done = _run(engine, "png", dot_text, png, timeout, (f"-Gdpi={PDF_DPI}",))
+        if done.returncode != 0:
+            raise RenderError(f"cannot write {out.name}: {engine.name} failed: "
+                              f"{done.stderr.strip()}")
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own image
+        try:
+            with Image.open(png) as image:
+                image.convert("RGB").save(out, "PDF", resolution=PDF_DPI)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    finally:
+        png.unlink(missing_ok=True)
+    return [f"{engine.name} cannot write PDF, so {out.name} holds a {PDF_DPI} dpi image; "
+            "install Graphviz (`dot`) for a vector PDF"]
