@@ -126,6 +126,14 @@ def _elements(shape: Shape) -> int:
     return n
 
 
+def _origin(g: FlatGraph, src: str) -> str:
+    """Where a merge input was produced, for shape-mismatch messages."""
+    if src == INPUT:
+        return "the model input"
+    loc = g.nodes[src].loc
+    return f"node at line {loc.line}" if loc else f"node {src}"
+
+
 def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Totals) -> None:
     shapes = node.input_shapes = [_input_shape(g, x) for x in node.inputs]
     if len(shapes) > 1 and node.merge is None:
@@ -136,8 +144,7 @@ def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Tota
     if merge is None:
         shape = shapes[0]
     else:
-        inputs = [MergeInput(s, x.label, str(x.loc) if x.loc else "?")
-                  for s, x in zip(shapes, node.inputs)]
+        inputs = [MergeInput(s, x.label, _origin(g, x.src)) for s, x in zip(shapes, node.inputs)]
         options = MergeOptions(pad=node.pad, weights=tuple(x.weight for x in node.inputs))
         try:
             shape = merge.infer(inputs, options)
@@ -165,7 +172,7 @@ def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph
     """Check the DAG and give every node used by the output its shape."""
     if len(g.input_shape) == 2:
         raise SpecError("input must be [C, H, W] (images) or [F] (vectors)", g.output_loc)
-    _check_limits(g.input_shape, g.output_loc, limits)
+    _check_limits(g.input_shape, g.input_loc or g.output_loc, limits)
     check_graph(g)
     g.scope.shape_lookup = g.shape_of
     totals = _Totals()

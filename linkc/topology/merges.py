@@ -20,7 +20,7 @@ class MergeInput:
 
     shape: Shape
     label: str  # how the reference was written, e.g. "d1.3.h" or "stem[0:12]"
-    origin: str  # "file:line:col" of the reference
+    origin: str  # where it was produced, e.g. "node at line 7" or "the model input"
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ MERGES = Registry("merge")
 
 
 def _describe(x: MergeInput) -> str:
-    return f"'{x.label}' {list(x.shape)} (from {x.origin})"
+    return f"'{x.label}' {list(x.shape)} ({x.origin})"
 
 
 def _same_rank(inputs: list[MergeInput], merge: str) -> None:
