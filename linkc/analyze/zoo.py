@@ -11,7 +11,7 @@ or, when one file holds a whole table (the size as params), one row per size:
       source: "seed 003, Table 2"
       rows:
         - {set: {L: 12}, params: "0.4M"}
-        - {set: {L: 54}, params: "1.7M", note: "..."}
+        - {set: {L: 54}, params: "1.7M", label: "DMRNet-56", note: "..."}
 
 `set` overrides top-level params for that row. The match rule (issue 4): a count
 matches if it rounds to the printed figure ("0.4M" means [0.35M, 0.45M)) or is
@@ -80,8 +80,12 @@ class ZooRow:
     note: str | None = None
     error: str | None = None
 
+    title: str | None = None  # a row's `label`, e.g. "DMRNet-Wide-50"
+
     @property
     def label(self) -> str:
+        if self.title:
+            return f"{self.name}: {self.title}"
         sizes = ",".join(f"{k}={v}" for k, v in self.set.items())
         return f"{self.name} [{sizes}]" if sizes else self.name
 
@@ -134,7 +138,8 @@ def zoo_rows(directory: str | os.PathLike | None = None) -> list[ZooRow]:
             overrides = dict(spec.get("set") or {})
             row = ZooRow(path.name, str(doc.root.get("name", path.stem)), overrides,
                          paper=None if spec.get("params") is None else str(spec["params"]),
-                         source=spec.get("source"), note=spec.get("note"))
+                         source=spec.get("source"), note=spec.get("note"),
+                         title=spec.get("label"))
             try:
                 row.params = count_params(build(doc, overrides))
                 _judge(row, spec)

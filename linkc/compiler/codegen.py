@@ -84,6 +84,7 @@ def model_source(gm: fx.GraphModule, spec_name: str = "a spec") -> str:
     lines.append("# merge functions\n" + inspect.getsource(functional).split("import torch", 1)[1])
     lines.append(inspect.getsource(modules.DepthwiseSum))
     lines.append(inspect.getsource(modules.GlobalAvgPool))
+    lines.append(inspect.getsource(modules.DenseBottleneck))  # checkpoint_dense
     lines.extend(a + "\n" for a in aliases)
     lines.append(_model_class(gm, forward))
     return "\n".join(lines)

@@ -40,3 +40,69 @@ def BatchNorm(num_features: int, eps: float, momentum: float, rank: int) -> nn.M
     """BatchNorm2d for feature maps, BatchNorm1d for vectors."""
     cls = nn.BatchNorm2d if rank == 3 else nn.BatchNorm1d
     return cls(num_features, eps=eps, momentum=momentum)
+
+
+class DenseBottleneck(nn.Module):
+    """concat -> BN -> ReLU -> conv of a dense layer, recomputed in the backward pass.
+
+    Written by the checkpoint_dense pass. In training with autograd on, the block
+    runs under torch.utils.checkpoint (use_reentrant=False): none of the concatenation,
+    normalised or activated features is kept for the backward pass (only the
+    inputs, which the dense block keeps anyway), so training memory grows linearly
+    with depth. The recomputation does not update the running statistics a second
+    time. Under torch.compile the checkpoint is left to the compiler (inductor
+    decides what to recompute), so the traced function is the plain computation.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1,
+                 stride: int = 1, padding: int = 0, bias: bool = False, eps: float = 1e-5,
+                 momentum: float | None = 0.1):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.eps, self.momentum = eps, momentum
+        self.bn_weight = nn.Parameter(torch.ones(in_channels))
+        self.bn_bias = nn.Parameter(torch.zeros(in_channels))
+        self.register_buffer("running_mean", torch.zeros(in_channels))
+        self.register_buffer("running_var", torch.ones(in_channels))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        self.conv_weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size,
+                                                    kernel_size))
+        self.conv_bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+
+    def forward(self, *xs):
+        if not (self.training and torch.is_grad_enabled()) or torch.compiler.is_compiling():
+            return self._run(xs, True)
+        from torch.utils.checkpoint import checkpoint
+        calls = []
+
+        def run(*xs):  # the second call is the recomputation in backward
+            calls.append(1)
+            return self._run(xs, len(calls) == 1)
+        return checkpoint(run, *xs, use_reentrant=False)
+
+    def _run(self, xs, update_stats: bool):
+        x = torch.cat(xs, 1) if len(xs) > 1 else xs[0]
+        if self.training:
+            factor = self.momentum
+            if update_stats:
+                self.num_batches_tracked.add_(1)
+                if factor is None:  # cumulative average, as nn.BatchNorm2d does
+                    factor = 1.0 / float(self.num_batches_tracked)
+            # the recomputation updates throw-away copies (the same tensors must be saved)
+            mean, var = ((self.running_mean, self.running_var) if update_stats else
+                         (self.running_mean.clone(), self.running_var.clone()))
+            x = torch.nn.functional.batch_norm(x, mean, var, self.bn_weight, self.bn_bias,
+                                               True, factor or 0.0, self.eps)
+        else:
+            x = torch.nn.functional.batch_norm(x, self.running_mean, self.running_var,
+                                               self.bn_weight, self.bn_bias, False, 0.0,
+                                               self.eps)
+        return torch.nn.functional.conv2d(torch.relu(x), self.conv_weight, self.conv_bias,
+                                          self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+                f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, bias={self.conv_bias is not None}, eps={self.eps}, "
+                f"momentum={self.momentum}")

@@ -54,6 +54,8 @@ def _box(box: Box) -> str:
 
 def _edge(edge: Edge) -> str:
     attrs = dict(MARK_EDGE.get(edge.mark, {}))
+    if edge.weight != 1:
+        attrs["weight"] = str(edge.weight)
     if edge.label:
         attrs["label"] = edge.label
     return f"{quote(edge.src)} -> {quote(edge.dst)}" + (f" [{_attrs(attrs)}]" if attrs else "") + ";"
@@ -62,8 +64,8 @@ def _edge(edge: Edge) -> str:
 def _cluster(c: Cluster, view: View, children: dict, boxes: dict, indent: str) -> list[str]:
     depth = c.id.count(".")
     attrs = dict(label=c.label, style="rounded" + (",filled" if depth % 2 else ""),
-                 fillcolor="#fafafa", color="#9aa5b1", fontcolor="#44546a",
-                 **MARK_CLUSTER.get(c.mark, {}))
+                 fillcolor="#fafafa", color="#9aa5b1", fontcolor="#44546a")
+    attrs.update(MARK_CLUSTER.get(c.mark, {}))
     lines = [f"{indent}subgraph {quote('cluster_' + c.id)} {{",
              f"{indent}  graph [{_attrs(attrs)}];"]
     lines += _body(c.id, view, children, boxes, indent + "  ")

@@ -23,7 +23,7 @@ OUTPUT = "output"
 MAX_BOXES = 250  # the automatic depth keeps a diagram to at most this many boxes
 MAX_EDGES = 400  # and edges (dense blocks: Graphviz slows down and the picture blurs)
 MAX_LISTED_OPS = 8  # a collapsed box lists its ops up to this many, else counts them
-SPINE_WEIGHT = 8  # pulls each node's latest input straight above it
+SPINE_WEIGHT = 100  # pulls each node's latest input straight above it
 FANOUT_LABELS = 4  # above this fan-out, equal shape labels are written on one edge only
 
 
@@ -84,24 +84,6 @@ def groups(node: FlatNode) -> tuple[str, ...]:
 
 def full_depth(g: FlatGraph) -> int:
     return 1 + max((len(groups(g.nodes[n])) for n in g.order), default=0)
-
-
-def box_count(g: FlatGraph, depth: int) -> int:
-    """About how many boxes a diagram at this depth has (for choosing a default)."""
-    seen = set()
-    for n in g.order:
-        gr = groups(g.nodes[n])
-        seen.add(gr[depth - 1] if len(gr) >= depth else n)
-    return len(seen)
-
-
-def auto_depth(g: FlatGraph, max_boxes: int = MAX_BOXES) -> int:
-    """The deepest view with at most `max_boxes` boxes (at least depth 1)."""
-    best = 1
-    for d in range(1, full_depth(g) + 1):
-        if box_count(g, d) <= max_boxes:
-            best = d
-    return best
 
 
 def merge_glyph(node: FlatNode) -> str:
@@ -190,16 +172,19 @@ class _Builder:
         box.members.add(node.id)
         self.entry[node.id] = self.exit[node.id] = cid
 
-    def add_inputs(self, node: FlatNode) -> None:
+    def add_inputs(self, node: FlatNode, rank: dict[str, int]) -> None:
         dst = self.entry[node.id]
+        spine = max(range(len(node.inputs)), key=lambda i: rank[node.inputs[i].src])
         for i, x in enumerate(node.inputs):
             src = self.exit[x.src]
             if src == dst:
                 continue  # inside one collapsed box
-            edge = Edge(src, dst, _edge_label(node, i), [(x.src, node.id)])
+            edge = Edge(src, dst, _edge_label(node, i), [(x.src, node.id)],
+                        weight=SPINE_WEIGHT if i == spine else 1)
             if self.boxes[src].kind == "collapsed" or self.boxes[dst].kind == "collapsed":
                 known = self.edges.setdefault((src, dst), Edge(src, dst, "", []))
                 known.flat += edge.flat
+                known.weight = max(known.weight, edge.weight)
                 if edge.label not in known.label.split(", "):
                     known.label = f"{known.label}, {edge.label}" if known.label else edge.label
             else:
@@ -209,10 +194,13 @@ class _Builder:
         for box in self.boxes.values():
             if box.kind != "collapsed":
                 continue
-            ops = sum(len(self.g.nodes[m].ops) for m in box.members)
+            ops = [op_text(c) for m in self.g.order if m in box.members
+                   for c in self.g.nodes[m].ops]
             title = _local(box.id, box.cluster)
-            box.lines = [title, *self.info.summary(box.id),
-                         f"{len(box.members)} nodes, {ops} ops"]
+            nodes = len(box.members)
+            box.lines = [title, *self.info.summary(box.id)]
+            box.lines += _wrap(ops) if len(ops) <= MAX_LISTED_OPS else [
+                f"{nodes} node{'s' if nodes > 1 else ''}, {len(ops)} ops"]
             box.tooltip = f"{box.id}: {self.info.label(box.id)}"
 
     def build(self) -> list[Edge]:
@@ -220,8 +208,9 @@ class _Builder:
         self.boxes[INPUT] = Box(INPUT, "input", ["input"], None, {INPUT}, "the model's input")
         for n in g.order:
             self.add_node(g.nodes[n])
+        rank = {n: k for k, n in enumerate([INPUT, *g.order])}
         for n in g.order:
-            self.add_inputs(g.nodes[n])
+            self.add_inputs(g.nodes[n], rank)
         self.finish_collapsed()
         self.boxes[OUTPUT] = Box(OUTPUT, "output", ["output"], None, set(),
                                  f"the model's output: {g.output}")
@@ -290,22 +279,32 @@ def _mark(view: View, g: FlatGraph, name: str) -> None:
         c.mark = "path" if any(n.startswith(c.id + ".") or n == c.id for n in onpath) else "dim"
 
 
+def _view(g: FlatGraph, depth: int, info: ClusterInfo) -> View:
+    builder = _Builder(g, depth, info)
+    edges = builder.build()
+    return View(g.name, depth, full_depth(g), builder.boxes, edges, builder.clusters)
+
+
 def build_view(g: FlatGraph, depth: int | None = None, expand: bool = False,
                highlight: str | None = None) -> View:
-    """The diagram of `g`: at `depth` (default: the deepest with at most MAX_BOXES
-    boxes), every node with `expand`, marking paths through `highlight`."""
+    """The diagram of `g` at `depth`, or of every node with `expand`, marking the
+    paths through `highlight`. The default depth is the deepest whose diagram has at
+    most MAX_BOXES boxes and MAX_EDGES edges."""
     deepest = full_depth(g)
     if expand:
         depth = deepest
-    elif depth is None:
-        depth = auto_depth(g)
-    elif depth < 1:
+    elif depth is not None and depth < 1:
         raise RenderError(f"--depth must be 1 or more (1 draws the top-level nodes, "
                           f"{deepest} every node), got {depth}")
-    depth = min(depth, deepest)
-    builder = _Builder(g, depth, cluster_info(g))
-    edges = builder.build()
-    view = View(g.name, depth, deepest, builder.boxes, edges, builder.clusters, highlight)
+    info = cluster_info(g)
+    if depth is None:  # the deepest view that stays readable, at least depth 1
+        for depth in range(deepest, 0, -1):
+            view = _view(g, depth, info)
+            if len(view.boxes) <= MAX_BOXES and len(view.edges) <= MAX_EDGES:
+                break
+    else:
+        view = _view(g, min(depth, deepest), info)
+    view.highlight = highlight
     if highlight:
         _mark(view, g, highlight)
     return view

@@ -61,6 +61,8 @@ class TrainConfig(BaseModel):
     amp: bool = Field(True, description="mixed precision on CUDA (bf16, else fp16 + scaler)")
     channels_last: bool = Field(True, description="channels-last memory format on CUDA")
     compile: bool = Field(False, description="the compiler's default passes + torch.compile")
+    threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: "
+                                                           "torch's choice)")
     # run directory and logging
     run_dir: Optional[str] = Field(None, description="default: runs/NAME (NAME-2, ... if taken)")
     checkpoint_every: int = Field(0, ge=0, description="also checkpoint every N steps (0: per "

@@ -29,7 +29,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class ExpandLimits:
-    max_nodes: int = 100_000
+    max_nodes: int = 20_000  # ResNet-1202, the deepest net of the seeds, has ~1,800
     max_repeat: int = 10_000
     max_block_depth: int = 32
 
@@ -153,6 +153,7 @@ class Expander:
         node_id = scope.id_of(name)
         instances: list = []
         prev_scope: Scope | None = None
+        before = len(self.nodes)
         for i in range(count):
             if dense:
                 feed = base_refs + [self.value_ref(inst, scope) for inst in instances]
@@ -173,12 +174,25 @@ class Expander:
                 self.feed(flat, feed)
                 inst = Leaf(flat.id)
             instances.append(inst)
+            if i == 0:
+                self.check_projected(name, count, len(self.nodes) - before, rloc)
         dense_id = None
         if dense:
             out = self.new_node(node_id, scope, merge, node.pad, self.loc(path, key=True), "dense")
             self.feed(out, base_refs + [self.value_ref(inst, scope) for inst in instances])
             dense_id = out.id
         return Repeated(instances, dense_id, name)
+
+    def check_projected(self, name: str, count: int, per_instance: int, loc: Loc | None) -> None:
+        """Fail a multiplying repeat (a repeat of blocks that repeat) after its first
+        instance, instead of building nodes up to the limit: the projection assumes the
+        other instances are as large as the first."""
+        projected = len(self.nodes) + per_instance * (count - 1)
+        if projected > self.limits.max_nodes:
+            raise SpecError(f"node '{name}' repeats {count} instances of {per_instance} nodes: "
+                            f"the expanded graph would have about {projected:,} nodes, over the "
+                            f"limit of {self.limits.max_nodes:,}", loc,
+                            "reduce repeat counts; " + limit_hint("max_nodes", "ExpandLimits"))
 
     def value_ref(self, inst, scope: Scope) -> tuple:
         """A reference to an instance's single output, as a pending-ref tuple."""
@@ -254,7 +268,9 @@ class Expander:
             for port, ref in zip(ins, feed):
                 rscope, text, weight, slc, optional = ref[:5]
                 if isinstance(rscope, _FixedRef) or weight != 1 or slc is not None or optional:
-                    flat = self.new_node(inst.id_of(port), inst, None, None, loc, "port")
+                    # a weighted reference keeps its weight through a signed sum
+                    scale = MERGES.lookup("wsum") if weight != 1 else None
+                    flat = self.new_node(inst.id_of(port), inst, scale, None, loc, "port")
                     self.feed(flat, [ref])
                     inst.table[port] = Leaf(flat.id)
                 else:
@@ -364,4 +380,5 @@ def expand(spec: Spec, doc: Document, limits: ExpandLimits = ExpandLimits()) -> 
     if output == INPUT:
         raise SpecError("the output is the input itself", out_loc)
     return FlatGraph(spec.name, doc.source, tuple(spec.input), ex.nodes, output, out_loc,
-                     dict(top.values), scope=top, train=spec.train, paper=spec.paper)
+                     dict(top.values), scope=top, train=spec.train, paper=spec.paper,
+                     input_loc=ex.loc(("input",)))

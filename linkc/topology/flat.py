@@ -86,6 +86,7 @@ class FlatGraph:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     train: dict[str, Any] | None = None
     paper: dict[str, Any] | None = None
+    input_loc: Loc | None = None  # where `input:` is written
 
     def shape_of(self, node_id: str) -> Shape | None:
         return self.input_shape if node_id == INPUT else self.nodes[node_id].shape

@@ -140,6 +140,12 @@ def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Tota
         raise SpecError(f"node '{node.id}' has {len(shapes)} inputs but no 'merge'",
                         node.inputs[1].loc or node.loc,
                         "add merge: add, concat, mean, dwsum, wsum or mul")
+    for x in node.inputs:
+        if x.weight != 1 and not (node.merge and node.merge.weighted):
+            raise SpecError(f"'{x.label}' has weight {x.weight:g}, but weights only apply to "
+                            f"'merge: wsum' (node '{node.id}' has "
+                            f"{'merge: ' + node.merge.name if node.merge else 'no merge'})",
+                            x.loc, "use merge: wsum, or drop the weight")
     merge = node.effective_merge()
     if merge is None:
         shape = shapes[0]

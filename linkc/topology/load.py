@@ -188,7 +188,8 @@ class _Converter:
             self._check_tag(node, "tag:yaml.org,2002:str")
         try:
             return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            # ValueError: e.g. an integer of more than 4300 digits (Python's int() cap)
             raise SpecError(f"bad scalar: {exc}", _loc(self.source, node)) from None
 
     def _mapping(self, node: MappingNode) -> LDict:
@@ -271,7 +272,13 @@ def read_source(spec: str | os.PathLike, limits: LoadLimits = DEFAULT_LIMITS) ->
 def load(spec: str | os.PathLike, limits: LoadLimits = DEFAULT_LIMITS) -> Document:
     """Read a spec (path or YAML text) into located plain data."""
     source = read_source(spec, limits)
-    loader = _GuardedComposer(source.text, source, limits)
+    try:
+        loader = _GuardedComposer(source.text, source, limits)
+    except yaml.reader.ReaderError as exc:  # control characters, checked up front
+        before = source.text[: exc.position]
+        loc = Loc(source, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        raise SpecError(f"the spec contains the control character U+{exc.character:04X}, "
+                        "which YAML does not allow", loc, "remove it") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -62,7 +62,7 @@ class BlockSpec(_Model):
     in_: Union[str, list[str]] = Field(alias="in", description="input port name(s)")
     nodes: dict[str, NodeSpec] = Field(description="the block's nodes")
     out: Union[str, list[str]] = Field(description="output port name(s): node or port names")
-    doc: Optional[str] = None
+    doc: Optional[str] = Field(None, description="free text")
 
 
 class Spec(_Model):
@@ -75,8 +75,10 @@ class Spec(_Model):
                                       description="named numbers; expressions may use earlier ones")
     input: list[PositiveInt] = Field(min_length=1, max_length=3,
                                      description="one sample's shape, channels first")
-    blocks: dict[str, BlockSpec] = Field(default_factory=dict)
-    nodes: dict[str, NodeSpec] = Field(min_length=1)
+    blocks: dict[str, BlockSpec] = Field(
+        default_factory=dict, description="templates of nodes, instantiated by `block:`")
+    nodes: dict[str, NodeSpec] = Field(
+        min_length=1, description="the graph: node name -> node, in any order")
     output: str = Field(description="the node whose value the model returns")
     train: Optional[dict[str, Any]] = Field(None, description="training settings (linkc train)")
     paper: Optional[dict[str, Any]] = Field(

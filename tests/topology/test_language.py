@@ -240,3 +240,30 @@ output: a
     assert build(spec(text)).nodes["a.y"].shape == (8, 4, 4)
     with pytest.raises(SpecError, match="needs argument 'w'"):
         build(spec(text.replace("params: {w: 8, s: 1}", "params: [w, s]")))
+
+
+def test_weight_outside_wsum_is_an_error():
+    with pytest.raises(SpecError, match=r"'a' has weight -1, but weights only apply to "
+                                        r"'merge: wsum' \(node 'b' has merge: add\)"):
+        build(spec("""
+nodes:
+  a: {from: input, ops: [relu]}
+  b: {from: [input, {ref: a, weight: -1}], merge: add}
+output: b
+"""))
+
+
+def test_weighted_reference_into_a_block_port_keeps_its_weight():
+    g = build(spec("""
+blocks:
+  unit:
+    in: x
+    nodes:
+      y: {from: x, ops: [relu]}
+    out: y
+nodes:
+  a: {from: {ref: input, weight: -1}, block: unit}
+output: a
+"""))
+    port = g.nodes["a.x"]
+    assert port.effective_merge().name == "wsum" and port.inputs[0].weight == -1.0

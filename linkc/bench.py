@@ -1,0 +1,315 @@
+"""`linkc bench`: a compiled spec against the hand-written PyTorch module of the same net.
+
+Five variants, one process, the same input batch for all:
+
+1. ``reference``      the hand-written eager module (benchmarks/reference/)
+2. ``expert``         the same module, channels_last + torch.compile
+3. ``linkc``          linkc without passes
+4. ``linkc_passes``   linkc with the mode's default passes
+5. ``linkc_compiled`` linkc with the default passes + torch.compile
+
+For each: inference images/s (no_grad) and training-step images/s (forward,
+cross-entropy, backward, SGD step), median / min / max over ``reps`` timed calls
+after ``warmup`` untimed ones; compile time (the first call of a compiled module,
+minus one median call) is reported on its own and never enters throughput; peak
+memory of one training step.
+
+Peak memory. CUDA: ``torch.cuda.max_memory_allocated`` during one step minus what
+was allocated before it. CPU: tracemalloc does not see torch's allocations, so the
+bench measures the process's resident peak: after all timing it fixes glibc's mmap
+threshold (``mallopt``) so that every large tensor is its own mapping and freed
+memory goes back to the OS at once, resets the kernel's peak-RSS mark
+(``/proc/self/clear_refs``), runs one training step, and reports VmHWM minus the RSS
+before the step. That is activations + gradients + temporaries of the step, in
+bytes the OS really gave the process; None where /proc does not allow it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+VARIANTS = {
+    "reference": "hand-written eager (1)",
+    "expert": "hand-written, channels_last + torch.compile (2)",
+    "linkc": "linkc, no passes (3)",
+    "linkc_passes": "linkc, default passes (4)",
+    "linkc_compiled": "linkc, passes + torch.compile (5)",
+}
+COMPILED = ("expert", "linkc_compiled")
+
+
+class BenchError(Exception):
+    """Bad bench request (no such reference, ...): exit 2."""
+
+
+def load_references():
+    """benchmarks.reference, from the checkout that holds this linkc when not importable."""
+    try:
+        return importlib.import_module("benchmarks.reference")
+    except ModuleNotFoundError:
+        root = Path(__file__).resolve().parent.parent
+        if not (root / "benchmarks" / "reference").is_dir():
+            raise BenchError("benchmarks/reference is not importable (run from the linkc "
+                             "checkout)") from None
+        sys.path.insert(0, str(root))
+        return importlib.import_module("benchmarks.reference")
+
+
+def match_reference(name: str, references: dict) -> str | None:
+    """The reference for spec `name`: the same name, else the one named `name-<size>`."""
+    if name in references:
+        return name
+    found = [key for key in references if key.startswith(name + "-")]
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass
+class Timing:
+    median: float  # images/s
+    min: float
+    max: float
+    compile_s: float | None = None
+
+    def as_dict(self) -> dict:
+        return {"images_per_s": self.median, "min": self.min, "max": self.max,
+                "spread": (self.max - self.min) / self.median if self.median else None,
+                "compile_s": self.compile_s}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time_calls(fn: Callable[[], object], batch: int, reps: int, warmup: int,
+                device: torch.device, compiled: bool) -> Timing:
+    first = None
+    for i in range(max(warmup, 1 if compiled else 0)):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        if i == 0:
+            first = time.perf_counter() - start
+    times = []
+    for _ in range(reps):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    med = statistics.median(times)
+    compile_s = max(first - med, 0.0) if compiled and first is not None else None
+    return Timing(batch / med, batch / max(times), batch / min(times), compile_s)
+
+
+def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def _infer_call(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def call():
+        with torch.no_grad():
+            model(x)
+    return call
+
+
+# ------------------------------------------------------------------- memory
+def _proc_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _release_freed_memory_eagerly() -> bool:
+    """glibc: every allocation >= 64 KiB its own mmap, returned to the OS on free."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(-3, 64 * 1024) == 1  # M_MMAP_THRESHOLD
+        libc.malloc_trim(0)
+        return ok
+    except (OSError, AttributeError):
+        return False
+
+
+def peak_step_memory_mb(step: Callable[[], None], device: torch.device) -> float | None:
+    """Peak extra memory of one training step, in MiB (see the module docstring)."""
+    if device.type == "cuda":
+        _sync(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        _sync(device)
+        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    except OSError:
+        return None
+    before = _proc_kb("VmRSS")
+    step()
+    peak = _proc_kb("VmHWM")
+    return None if before is None or peak is None else (peak - before) / 1024
+
+
+# ------------------------------------------------------------------- variants
+def _linkc_model(spec, passes, mode, device):
+    import linkc
+
+    gm = linkc.compile(spec, passes=passes, mode=mode).to(device)
+    gm.train(mode == "train")
+    return gm
+
+
+def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
+          reference: str | None = None, compile: bool = True, device: str = "auto",
+          log: Callable[[str], None] = lambda s: None) -> dict:
+    """Run the five variants (three with compile=False) and return the JSON report."""
+    import linkc
+    from .compiler.passes import default_passes
+    from .compiler.passes.torch_compile import compile_module
+
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    graph = linkc.build(spec)
+    shape = tuple(graph.input_shape)
+    classes = graph.nodes[graph.output].shape[0]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((batch, *shape), generator=gen).to(dev)
+    y = torch.randint(0, classes, (batch,), generator=gen).to(dev)
+    passes = {mode: default_passes(mode) for mode in ("infer", "train")}
+
+    refs = load_references()
+    ref_name = reference or match_reference(graph.name, refs.REFERENCES)
+    if reference and reference not in refs.REFERENCES:
+        raise BenchError(f"no reference '{reference}' (have: {', '.join(refs.REFERENCES)})")
+    plain = _linkc_model(spec, [], "train", dev)
+    report = {"spec": graph.name, "device": _device_name(dev), "torch": torch.__version__,
+              "threads": torch.get_num_threads(), "batch": batch, "input": list(shape),
+              "reps": reps, "warmup": warmup, "passes": passes, "compile": compile,
+              "memory_method": "cuda max_memory_allocated" if dev.type == "cuda" else
+              "VmHWM - VmRSS of one training step (mmap threshold fixed, peak reset)",
+              "reference": None, "warnings": [], "variants": {}}
+    linkc_params = sum(p.numel() for p in plain.parameters())
+    if ref_name is None:
+        report["warnings"].append(f"no hand-written reference for '{graph.name}': "
+                                  "variants (1) and (2) are not measured")
+    else:
+        ref_params = sum(p.numel() for p in refs.REFERENCES[ref_name]().parameters())
+        report["reference"] = {"name": ref_name, "params": ref_params,
+                               "linkc_params": linkc_params,
+                               "params_equal": ref_params == linkc_params}
+        if ref_params != linkc_params:
+            report["warnings"].append(
+                f"PARAMETER COUNTS DIFFER: reference '{ref_name}' has {ref_params:,}, the "
+                f"spec '{graph.name}' {linkc_params:,}: the two are not the same network")
+
+    def variants():  # key -> (mode -> module); built lazily, one at a time
+        if ref_name is not None:
+            torch.manual_seed(0)
+            ref = refs.REFERENCES[ref_name]().to(dev)
+            yield "reference", {m: ref for m in ("infer", "train")}, x
+            if compile:
+                torch.manual_seed(0)
+                expert = refs.REFERENCES[ref_name]().to(dev, memory_format=torch.channels_last)
+                fast = compile_module(expert)
+                yield "expert", {m: fast for m in ("infer", "train")}, \
+                    x.contiguous(memory_format=torch.channels_last)
+        yield "linkc", {"infer": plain, "train": plain}, x
+        fused = {m: _linkc_model(spec, passes[m], m, dev) for m in ("infer", "train")}
+        yield "linkc_passes", fused, x
+        if compile:
+            yield "linkc_compiled", {m: compile_module(fused[m]) for m in fused}, x
+
+    steps = {}
+    for key, models, inp in variants():
+        log(f"{graph.name}: {VARIANTS[key]}")
+        compiled = key in COMPILED
+        models["infer"].eval()
+        infer = _time_calls(_infer_call(models["infer"], inp), batch, reps, warmup, dev, compiled)
+        models["train"].train()
+        step = _train_step(models["train"], inp, y)
+        train = _time_calls(step, batch, reps, warmup, dev, compiled)
+        steps[key] = step
+        report["variants"][key] = {"label": VARIANTS[key], "infer": infer.as_dict(),
+                                   "train": train.as_dict()}
+    eager_release = dev.type == "cpu" and _release_freed_memory_eagerly()
+    if dev.type == "cpu" and not eager_release:
+        report["warnings"].append("could not fix the malloc mmap threshold: CPU peak memory "
+                                  "may be under-reported")
+    for key, step in steps.items():
+        report["variants"][key]["train_peak_mb"] = peak_step_memory_mb(step, dev)
+    _ratios(report["variants"])
+    return report
+
+
+def _ratios(variants: dict) -> None:
+    for entry in variants.values():
+        for base in ("reference", "expert"):
+            ratio = {}
+            for mode in ("infer", "train"):
+                if base in variants:
+                    ratio[mode] = entry[mode]["images_per_s"] / \
+                        variants[base][mode]["images_per_s"]
+            if base in variants:
+                ratio["train_peak_mem"] = (entry["train_peak_mb"] / variants[base]["train_peak_mb"]
+                                           if entry["train_peak_mb"] and
+                                           variants[base]["train_peak_mb"] else None)
+            entry[f"vs_{base}"] = ratio or None
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    import platform
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def format_table(report: dict) -> str:
+    lines = [f"{report['spec']} on {report['device']}, batch {report['batch']}, "
+             f"{report['reps']} reps after {report['warmup']} warm-up (torch {report['torch']})"]
+    ref = report["reference"]
+    if ref:
+        lines.append(f"reference {ref['name']}: {ref['params']:,} params, linkc "
+                     f"{ref['linkc_params']:,}" + ("" if ref["params_equal"] else "  <-- DIFFER"))
+    lines.append(f"default passes: infer {','.join(report['passes']['infer']) or 'none'}; "
+                 f"train {','.join(report['passes']['train']) or 'none'}")
+    head = (f"{'variant':48} {'infer img/s':>12} {'spread':>7} {'train img/s':>12} "
+            f"{'spread':>7} {'peak MiB':>9} {'x(1) inf/tr':>12} {'x(2) inf/tr':>12} "
+            f"{'compile s':>10}")
+    lines.append(head)
+    for key, v in report["variants"].items():
+        def ratio(base):
+            r = v.get(f"vs_{base}")
+            return f"{r['infer']:.2f}/{r['train']:.2f}" if r else "-"
+        comp = [v[m]["compile_s"] for m in ("infer", "train") if v[m]["compile_s"] is not None]
+        mem = v.get("train_peak_mb")
+        lines.append(
+            f"{v['label']:48} {v['infer']['images_per_s']:12.1f} {v['infer']['spread']:7.1%} "
+            f"{v['train']['images_per_s']:12.1f} {v['train']['spread']:7.1%} "
+            f"{(f'{mem:9.0f}' if mem is not None else '        -')} {ratio('reference'):>12} "
+            f"{ratio('expert'):>12} {('/'.join(f'{c:.0f}' for c in comp) or '-'):>10}")
+    for w in report["warnings"]:
+        lines.append(f"WARNING: {w}")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""Benchmark a spec against the hand-written PyTorch module of the same network.
+
+Measures, on one input batch: (1) the hand-written eager module from
+benchmarks/reference/ (matched by the spec's name, parameter count checked),
+(2) the same with channels_last + torch.compile, (3) linkc without passes,
+(4) linkc with the default passes, (5) linkc with passes + torch.compile.
+Inference and training-step images/s (median, min, max), peak memory of a
+training step, ratios to (1) and (2), compile time separately. `--no-compile`
+drops (2) and (5), for a quick run (CI uses `--reps 1 --batch 4 --no-compile`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_arguments(p) -> None:
+    p.add_argument("spec", help="the spec file (YAML)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
+    p.add_argument("--reps", type=int, default=5, help="timed repetitions (default 5)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed warm-up calls (default 2)")
+    p.add_argument("--reference", metavar="NAME",
+                   help="hand-written reference to compare with (default: by spec name)")
+    p.add_argument("--no-compile", action="store_true",
+                   help="skip the torch.compile variants (2) and (5)")
+    p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
+
+
+def run(args) -> int:
+    from ..bench import BenchError, bench, format_table
+
+    if args.batch < 1 or args.reps < 1 or args.warmup < 0:
+        print("linkc bench: --batch and --reps must be >= 1, --warmup >= 0", file=sys.stderr)
+        return 2
+    try:
+        report = bench(args.spec, batch=args.batch, reps=args.reps, warmup=args.warmup,
+                       reference=args.reference, compile=not args.no_compile,
+                       device=args.device, log=lambda s: print(s, file=sys.stderr))
+    except BenchError as exc:
+        print(f"linkc bench: {exc}", file=sys.stderr)
+        return 2
+    for warning in report["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(json.dumps(report, indent=1) if args.json else format_table(report))
+    return 0

@@ -1,0 +1,31 @@
+"""Export a spec's module to ONNX, torch.export (.pt2) or TorchScript.
+
+The artifact takes one input, `input`, with a dynamic batch dimension, and is
+checked against the PyTorch module (ONNX through onnxruntime) on batches of 1
+and 3 before the command succeeds. --weights loads a safetensors file whose keys
+are the module's state_dict names (as `linkc compile` writes them); without it
+the weights are freshly initialised.
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(p) -> None:
+    p.add_argument("spec", help="the spec file (YAML)")
+    p.add_argument("--format", required=True, choices=["onnx", "torch-export", "torchscript"],
+                   help="onnx (.onnx), torch-export (.pt2) or torchscript (.pt)")
+    p.add_argument("--weights", metavar="FILE", help="safetensors weights to load (strict)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip running the artifact against the module")
+
+
+def run(args) -> int:
+    from ..compiler.export import export_spec
+
+    done = export_spec(args.spec, args.format, args.output, weights=args.weights,
+                       check=not args.no_check)
+    checked = "" if args.no_check else \
+        f"; matches the module on batches of 1 and 3 (max |diff| {done.max_abs_diff:.2g})"
+    print(f"wrote {done.path} ({done.format}){checked}")
+    return 0

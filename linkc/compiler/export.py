@@ -1,0 +1,250 @@
+"""GraphModule -> deployable artifacts: ONNX, torch.export (.pt2) and TorchScript.
+
+Every artifact takes one input named `input` of shape (batch, *spec input) with a
+dynamic batch dimension, and is checked after writing: it is loaded back (ONNX
+through onnxruntime) and run on batches of 1 and 3, and its outputs must match
+the module's to `RTOL`/`ATOL`. The module is exported in eval mode (BatchNorm
+uses its running statistics, dropout is off). When an export fails, each op of
+the graph is exported on its own to name the ones that cannot be.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import fx, nn
+
+RTOL, ATOL = 1e-4, 1e-5
+CHECK_BATCHES = (1, 3)
+
+
+class ExportError(Exception):
+    """The module cannot be exported, or the artifact does not match it: exit 2."""
+
+
+# ------------------------------------------------------------------ exporters
+def _export_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+    try:
+        import onnxscript  # noqa: F401 - the exporter needs it; fail here with the fix
+    except ImportError:
+        raise ExportError("ONNX export needs the onnx and onnxscript packages: "
+                          "pip install 'linkc[export]'") from None
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["output"],
+                      dynamic_shapes={"x": {0: batch}}, dynamo=True, external_data=False,
+                      verbose=False, report=False)
+
+
+def _run_onnx(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ExportError("checking an ONNX file needs onnxruntime: "
+                          "pip install 'linkc[export]'") from None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return lambda x: torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+
+
+def _export_program(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    program = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch}})
+    torch.export.save(program, str(path))
+
+
+def _run_program(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    module = torch.export.load(str(path)).module()
+    return lambda x: module(x)
+
+
+def _export_script(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+    # Tracing, not scripting: the merges take *inputs, which TorchScript cannot
+    # compile. Sizes are traced symbolically, so the batch stays dynamic (checked).
+    traced = torch.jit.trace(model, (x,), check_trace=False)
+    torch.jit.save(traced, str(path))
+
+
+def _run_script(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    module = torch.jit.load(str(path))
+    return lambda x: module(x)
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffix: str
+    write: Callable[[nn.Module, torch.Tensor, Path], None]
+    load: Callable[[Path], Callable[[torch.Tensor], torch.Tensor]]
+
+
+FORMATS = {f.name: f for f in (
+    Format("onnx", ".onnx", _export_onnx, _run_onnx),
+    Format("torch-export", ".pt2", _export_program, _run_program),
+    Format("torchscript", ".pt", _export_script, _run_script),
+)}
+
+
+# -------------------------------------------------------------------- weights
+def load_weights(gm: nn.Module, path: str | os.PathLike) -> None:
+    """Load a safetensors file into `gm` strictly: every key present, none extra,
+    every shape equal, or an ExportError that lists the differences."""
+    from safetensors.torch import load_file
+
+    try:
+        weights = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - a missing file or a corrupt header (SafetensorError)
+        raise ExportError(f"cannot read weights '{path}': {exc}") from None
+    expected = gm.state_dict()
+    problems = []
+    missing = [k for k in expected if k not in weights]
+    extra = [k for k in weights if k not in expected]
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
+    if extra:
+        problems.append(f"{len(extra)} unexpected (e.g. {', '.join(extra[:3])})")
+    shapes = [f"{k}: file {list(weights[k].shape)}, model {list(v.shape)}"
+              for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    if shapes:
+        problems.append(f"{len(shapes)} with another shape ({'; '.join(shapes[:3])})")
+    if problems:
+        raise ExportError(f"weights '{path}' do not fit this spec: " + ", ".join(problems)
+                          + ". Keys are the module's state_dict names, as `linkc compile` "
+                            "writes them")
+    gm.load_state_dict(weights, strict=True)
+
+
+# ------------------------------------------------------------ failing ops
+class _OneOp(nn.Module):
+    """One node of a graph, alone, for probing which ops fail to export."""
+
+    def __init__(self, gm: fx.GraphModule, node: fx.Node):
+        super().__init__()
+        self.node = node
+        if node.op == "call_module":
+            self.inner = gm.get_submodule(node.target)
+
+    def forward(self, *xs):
+        it = iter(xs)
+        args = [next(it) if isinstance(a, fx.Node) else a for a in self.node.args]
+        if self.node.op == "call_module":
+            return self.inner(*args, **self.node.kwargs)
+        return self.node.target(*args, **self.node.kwargs)
+
+
+def _describe(gm: fx.GraphModule, node: fx.Node) -> str:
+    info = node.meta.get("linkc", {})
+    if node.op == "call_module":
+        what = type(gm.get_submodule(node.target)).__name__
+    else:
+        what = getattr(node.target, "__name__", str(node.target))
+    where = f" at {info['loc']}" if info.get("loc") else ""
+    return f"{info.get('what', what)} ({what}) in node {info.get('id', node.name)}{where}"
+
+
+def failing_ops(gm: fx.GraphModule, fmt: Format, limit: int = 5) -> list[str]:
+    """Export each kind of op on its own; describe those that fail (first of each kind)."""
+    failures, seen = [], set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for node in gm.graph.nodes:
+            if node.op not in ("call_module", "call_function"):
+                continue
+            kind = type(gm.get_submodule(node.target)) if node.op == "call_module" \
+                else node.target
+            inputs = [a for a in node.args if isinstance(a, fx.Node)]
+            shapes = [a.meta.get("linkc", {}).get("shape") for a in inputs]
+            if kind in seen or any(s is None for s in shapes):
+                continue
+            seen.add(kind)
+            xs = tuple(torch.randn(2, *s) for s in shapes)
+            probe = _OneOp(gm, node).eval()
+            try:
+                if fmt.name == "torchscript":
+                    torch.jit.trace(probe, xs, check_trace=False)
+                else:  # the torch.export step is where ONNX and .pt2 fail on an op
+                    torch.export.export(probe, xs)
+                    if fmt.name == "onnx":
+                        torch.onnx.export(probe, xs, os.path.join(tmp, "op.onnx"),
+                                          dynamo=True, external_data=False, verbose=False)
+            except Exception as exc:  # noqa: BLE001 - any failure names the op
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                failures.append(f"{_describe(gm, node)}: {first[:200]}")
+                if len(failures) >= limit:
+                    break
+    return failures
+
+
+# --------------------------------------------------------------------- export
+@dataclass
+class Exported:
+    path: Path
+    format: str
+    max_abs_diff: float  # over the checked batches
+
+
+def export_module(gm: fx.GraphModule, fmt: str, path: str | os.PathLike,
+                  check: bool = True) -> Exported:
+    """Write `gm` as `fmt` (onnx, torch-export, torchscript) to `path`, then load the
+    artifact back and check it against `gm` on batches of 1 and 3."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format '{fmt}': use one of {', '.join(FORMATS)}")
+    spec_format = FORMATS[fmt]
+    path = Path(path)
+    model = gm.eval()
+    input_shape = tuple(gm.meta["linkc"]["input_shape"])
+    example = torch.randn(2, *input_shape)
+    try:
+        with torch.no_grad():
+            spec_format.write(model, example, path)
+    except ExportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - turned into a message naming the ops
+        culprits = failing_ops(gm, spec_format)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        detail = ("; ops that fail on their own: " + "; ".join(culprits)) if culprits else \
+            "; every op exports on its own, so the failure is in how they are combined"
+        raise ExportError(f"{fmt} export of {gm.meta['linkc'].get('name', 'the model')} "
+                          f"failed: {first}{detail}") from None
+    diff = check_artifact(gm, spec_format, path, input_shape) if check else float("nan")
+    return Exported(path, fmt, diff)
+
+
+def check_artifact(gm: nn.Module, fmt: Format, path: Path, input_shape: tuple) -> float:
+    """Largest difference between the artifact and `gm` on each checked batch size."""
+    run = fmt.load(path)
+    worst = 0.0
+    generator = torch.Generator().manual_seed(0)
+    for batch in CHECK_BATCHES:
+        x = torch.randn(batch, *input_shape, generator=generator)
+        with torch.no_grad():
+            want = gm(x)
+            try:
+                got = run(x)
+            except Exception as exc:  # noqa: BLE001
+                raise ExportError(f"the {fmt.name} artifact fails on a batch of {batch}: "
+                                  f"{str(exc).strip().splitlines()[0][:300]}") from None
+        if tuple(got.shape) != tuple(want.shape):
+            raise ExportError(f"the {fmt.name} artifact gives shape {list(got.shape)} for a "
+                              f"batch of {batch}, the module {list(want.shape)}")
+        if not torch.allclose(got, want, rtol=RTOL, atol=ATOL):
+            diff = (got - want).abs().max().item()
+            raise ExportError(f"the {fmt.name} artifact differs from the module by {diff:.3g} "
+                              f"on a batch of {batch} (tolerance rtol={RTOL}, atol={ATOL})")
+        worst = max(worst, (got - want).abs().max().item())
+    return worst
+
+
+def export_spec(spec, fmt: str, path: str | os.PathLike,
+                weights: str | os.PathLike | None = None, check: bool = True) -> Exported:
+    """Spec path or YAML text -> artifact (lowered without passes, so `--weights`
+    keys are those `linkc compile` writes)."""
+    from ..topology import build
+    from .lower import lower
+
+    gm = lower(build(spec))
+    if weights is not None:
+        load_weights(gm, weights)
+    return export_module(gm, fmt, path, check=check)

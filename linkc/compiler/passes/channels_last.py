@@ -1,0 +1,37 @@
+"""channels_last: parameters and the input in NHWC memory order.
+
+oneDNN on CPU and cuDNN on tensor cores run convolutions natively in NHWC, so
+keeping activations channels-last end to end saves the layout conversions each
+convolution would otherwise do. The pass converts the 4-D parameters and adds one
+`contiguous(memory_format=torch.channels_last)` after the input; every op keeps
+the memory format of its input from there on.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import fx
+
+from . import register
+
+
+@register("channels_last", modes=("train", "infer"), default=("train", "infer"))
+def channels_last(gm: fx.GraphModule) -> fx.GraphModule:
+    """Parameters and the image input in channels_last (NHWC) memory format.
+
+    On by default in both modes: it is the largest single speed-up on CPU
+    (DenseNet-BC-100 and ResNet-110, batch 64: see benchmarks/RESULTS.md).
+    """
+    x = next(n for n in gm.graph.nodes if n.op == "placeholder")
+    shape = x.meta.get("linkc", {}).get("shape", ())
+    if len(shape) != 3:
+        return gm  # not an image input: nothing to convert
+    if any(u.op == "call_method" and u.target == "contiguous" for u in x.users):
+        return gm  # already converted
+    gm.to(memory_format=torch.channels_last)
+    with gm.graph.inserting_after(x):
+        y = gm.graph.call_method("contiguous", (x,), {"memory_format": torch.channels_last})
+    x.replace_all_uses_with(y, delete_user_cb=lambda user: user is not y)
+    y.meta["linkc"] = dict(x.meta["linkc"], what="channels_last")
+    gm.recompile()
+    return gm

@@ -1,0 +1,57 @@
+"""fold_bn: Conv2d followed by BatchNorm2d -> one Conv2d with a bias (inference).
+
+In eval mode a BatchNorm is the affine map y = (x - mean) / sqrt(var + eps) * gamma
++ beta per channel, so it folds into the convolution before it:
+W' = W * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps). The fold is
+only valid when nothing else reads the convolution's output (DenseNet's stem feeds
+both a BN and the block's concatenation, so it is left alone) and only at
+inference: in training BN normalises with the batch's statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import fx, nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
+
+from . import register
+
+
+@register("fold_bn", modes=("infer",), default=("infer",))
+def fold_bn(gm: fx.GraphModule) -> fx.GraphModule:
+    """Inference: conv -> BN becomes one conv with a bias (when only the BN reads the conv).
+
+    On by default for inference: it removes one full pass over every folded
+    feature map (ResNet-110, batch 64, 2-core CPU: see benchmarks/RESULTS.md).
+    """
+    modules = dict(gm.named_modules())
+    for bn_node in list(gm.graph.nodes):
+        bn = modules.get(bn_node.target) if bn_node.op == "call_module" else None
+        if not isinstance(bn, nn.BatchNorm2d) or len(bn_node.args) != 1 or bn_node.kwargs:
+            continue
+        conv_node = bn_node.args[0]
+        conv = modules.get(conv_node.target) if conv_node.op == "call_module" else None
+        if not isinstance(conv, nn.Conv2d) or len(conv_node.users) != 1:
+            continue
+        if not bn.track_running_stats or bn.running_mean is None:
+            continue  # a BN without running statistics normalises per batch even in eval
+        fused = copy.deepcopy(conv)
+        with torch.no_grad():
+            fused.weight, fused.bias = fuse_conv_bn_weights(
+                conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
+                bn.weight, bn.bias)
+        _replace_submodule(gm, conv_node.target, fused)
+        bn_node.replace_all_uses_with(conv_node)
+        gm.graph.erase_node(bn_node)
+        gm.delete_submodule(bn_node.target)
+    gm.eval()  # the folded module is only valid for inference
+    gm.recompile()
+    return gm
+
+
+def _replace_submodule(gm: fx.GraphModule, path: str, module: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    owner = gm.get_submodule(parent) if parent else gm
+    setattr(owner, name, module)

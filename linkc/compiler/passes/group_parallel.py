@@ -1,0 +1,202 @@
+"""group_parallel: sibling convolutions -> one convolution; parallel branches -> one grouped branch.
+
+1. Siblings: convolutions with the same configuration reading the same tensor
+   (an inception-style fan-out, the two branches of a merge-and-run block fed by
+   one stem) become one convolution with the output channels stacked, and a split.
+2. Parallel branches: k chains of identical single-input modules (Conv2d, BN,
+   ReLU, ...) on k different inputs of equal shape, with both inputs ready before
+   either chain starts, become one chain on the concatenated input with grouped
+   convolutions (groups multiplied by k) and BN over the stacked channels, then a
+   split. This is the equivalence of seed 003 (merge-and-run): two residual
+   branches side by side are one branch with 2-group convolutions. BN is per
+   channel, so stacking is exact in training too (batch statistics per channel).
+
+The fused modules are named after the first original (`<path>_grouped`).
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+
+import torch
+from torch import fx, nn
+
+from . import register
+
+
+@register("group_parallel", modes=("train", "infer"), default=())
+def group_parallel(gm: fx.GraphModule) -> fx.GraphModule:
+    """Sibling convs on one input -> one conv + split; equal parallel branches -> grouped conv.
+
+    Off by default: on the 2-core CPU one grouped convolution is not faster than
+    the two it replaces, and the concatenation it needs costs a copy (see
+    benchmarks/RESULTS.md); on GPUs it saves kernel launches.
+    """
+    modules = dict(gm.named_modules())
+    _group_siblings(gm, modules)
+    modules = dict(gm.named_modules())
+    _group_branches(gm, modules)
+    gm.recompile()
+    return gm
+
+
+def _conv(node: fx.Node, modules) -> nn.Conv2d | None:
+    if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
+        return None
+    module = modules.get(node.target)
+    return module if type(module) is nn.Conv2d else None
+
+
+def _conv_key(conv: nn.Conv2d) -> tuple:
+    return (conv.in_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+            conv.groups, conv.bias is not None, conv.padding_mode, conv.weight.dtype)
+
+
+def _meta(node: fx.Node, like: fx.Node, channels: int, what: str) -> None:
+    meta = like.meta["linkc"]
+    node.meta["linkc"] = dict(meta, what=what, shape=(channels, *meta["shape"][1:]))
+
+
+def _split(graph: fx.Graph, fused: fx.Node, ends: list[fx.Node], sizes: list[int]) -> None:
+    """Replace each of `ends` by its slice of `fused`'s channels."""
+    with graph.inserting_after(fused):
+        split = graph.call_function(torch.split, (fused, sizes, 1))
+    anchor = split
+    for i, end in enumerate(ends):
+        with graph.inserting_after(anchor):
+            part = graph.call_function(operator.getitem, (split, i))
+        part.meta["linkc"] = dict(end.meta["linkc"])
+        end.replace_all_uses_with(part)
+        anchor = part
+
+
+def _install(gm: fx.GraphModule, path: str, module: nn.Module) -> str:
+    parent, _, name = path.rpartition(".")
+    owner = gm.get_submodule(parent) if parent else gm
+    setattr(owner, f"{name}_grouped", module)
+    return f"{path}_grouped"
+
+
+def _group_siblings(gm: fx.GraphModule, modules) -> None:
+    graph = gm.graph
+    for source in list(graph.nodes):
+        groups: dict[tuple, list[fx.Node]] = {}
+        for user in source.users:
+            conv = _conv(user, modules)
+            if conv is not None and conv.groups == 1 and user.args[0] is source:
+                groups.setdefault(_conv_key(conv), []).append(user)
+        for nodes in groups.values():
+            if len(nodes) < 2:
+                continue
+            position = {n: i for i, n in enumerate(graph.nodes)}
+            nodes.sort(key=position.__getitem__)
+            convs = [modules[n.target] for n in nodes]
+            fused = copy.deepcopy(convs[0])
+            fused.out_channels = sum(c.out_channels for c in convs)
+            with torch.no_grad():
+                fused.weight = nn.Parameter(torch.cat([c.weight for c in convs]))
+                if fused.bias is not None:
+                    fused.bias = nn.Parameter(torch.cat([c.bias for c in convs]))
+            path = _install(gm, nodes[0].target, fused)
+            with graph.inserting_before(nodes[0]):
+                out = graph.call_module(path, (source,))
+            _meta(out, nodes[0], fused.out_channels, "group_parallel:siblings")
+            _split(graph, out, nodes, [c.out_channels for c in convs])
+            for n in nodes:
+                graph.erase_node(n)
+                gm.delete_submodule(n.target)
+
+
+def _shape(node: fx.Node) -> tuple:
+    return tuple(node.meta.get("linkc", {}).get("shape", ()))
+
+
+def _stackable(a: nn.Module, b: nn.Module) -> bool:
+    if type(a) is not type(b):
+        return False
+    if type(a) is nn.Conv2d:
+        return _conv_key(a) == _conv_key(b) and a.out_channels == b.out_channels
+    if type(a) is nn.BatchNorm2d:
+        return (a.num_features, a.eps, a.momentum, a.affine, a.track_running_stats) == \
+            (b.num_features, b.eps, b.momentum, b.affine, b.track_running_stats)
+    # stateless elementwise modules only: anything with parameters or buffers may mix channels
+    return not list(a.parameters()) and not list(a.buffers()) and repr(a) == repr(b) \
+        and isinstance(a, (nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU, nn.Tanh, nn.Identity))
+
+
+def _stack(modules_: list[nn.Module]) -> nn.Module:
+    first, k = modules_[0], len(modules_)
+    fused = copy.deepcopy(first)
+    with torch.no_grad():
+        if type(first) is nn.Conv2d:
+            fused.in_channels, fused.out_channels = first.in_channels * k, first.out_channels * k
+            fused.groups = first.groups * k
+            fused.weight = nn.Parameter(torch.cat([m.weight for m in modules_]))
+            if first.bias is not None:
+                fused.bias = nn.Parameter(torch.cat([m.bias for m in modules_]))
+        elif type(first) is nn.BatchNorm2d:
+            fused.num_features = first.num_features * k
+            for name in ("weight", "bias"):
+                if getattr(first, name) is not None:
+                    setattr(fused, name, nn.Parameter(torch.cat([getattr(m, name) for m in modules_])))
+            for name in ("running_mean", "running_var"):
+                if getattr(first, name) is not None:
+                    setattr(fused, name, torch.cat([getattr(m, name) for m in modules_]))
+    return fused
+
+
+def _chains(heads: list[fx.Node], modules) -> list[list[fx.Node]]:
+    """Extend the k chains in lockstep while each link has one reader of a stackable kind."""
+    chains = [[h] for h in heads]
+    while True:
+        ends = [c[-1] for c in chains]
+        users = [next(iter(e.users)) if len(e.users) == 1 else None for e in ends]
+        if any(u is None or u.op != "call_module" or u.args != (e,) or u.kwargs
+               for u, e in zip(users, ends)) or len(set(users)) != len(users):
+            return chains
+        mods = [modules[u.target] for u in users]
+        if not all(_stackable(mods[0], m) for m in mods[1:]):
+            return chains
+        for c, u in zip(chains, users):
+            c.append(u)
+
+
+def _group_branches(gm: fx.GraphModule, modules) -> None:
+    graph = gm.graph
+    done: set[fx.Node] = set()
+    for head in list(graph.nodes):
+        conv = _conv(head, modules) if head not in done else None
+        if conv is None:
+            continue
+        position = {n: i for i, n in enumerate(graph.nodes)}
+        heads, inputs = [head], [head.args[0]]
+        for other in list(graph.nodes)[position[head] + 1:]:
+            other_conv = _conv(other, modules) if other not in done else None
+            if (other_conv is not None and _stackable(conv, other_conv)
+                    and other.args[0] not in inputs and position[other.args[0]] < position[head]
+                    and _shape(other.args[0]) == _shape(head.args[0])):
+                heads.append(other)
+                inputs.append(other.args[0])
+        if len(heads) < 2:
+            continue
+        chains = _chains(heads, modules)
+        done.update(n for c in chains for n in c)
+        with graph.inserting_before(head):
+            value = graph.call_function(torch.cat, (inputs, 1))
+        _meta(value, inputs[0], sum(i.meta["linkc"]["shape"][0] for i in inputs),
+              "group_parallel:stack")
+        for step in range(len(chains[0])):
+            links = [c[step] for c in chains]
+            fused = _stack([modules[n.target] for n in links])
+            path = _install(gm, links[0].target, fused)
+            with graph.inserting_before(head):
+                value = graph.call_module(path, (value,))
+            _meta(value, links[0], sum(n.meta["linkc"]["shape"][0] for n in links),
+                  "group_parallel:grouped")
+        ends = [c[-1] for c in chains]
+        _split(graph, value, ends, [e.meta["linkc"]["shape"][0] for e in ends])
+        for c in chains:
+            for n in reversed(c):
+                graph.erase_node(n)
+                gm.delete_submodule(n.target)

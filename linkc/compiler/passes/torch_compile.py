@@ -1,0 +1,31 @@
+"""The torch.compile stage, applied after the passes (it is not a graph pass: its
+result is an optimized callable, not a GraphModule).
+
+Every zoo spec compiles with zero graph breaks (tests/compiler/passes/
+test_torch_compile.py checks with torch._dynamo.explain): lowered graphs call only
+torch.nn modules, linkc's plain-torch merge functions and modules, and the two
+places that do things dynamo cannot trace fall back to traceable code while
+compiling (`functional.dense_start/dense_append` become torch.cat, so inductor plans
+the dense buffers itself; `DenseBottleneck` leaves recomputation to inductor).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import fx, nn
+
+
+def compile_module(gm: fx.GraphModule, **options) -> nn.Module:
+    """torch.compile(gm) with linkc's defaults (inductor, static shapes); `options` override."""
+    options.setdefault("dynamic", False)
+    return torch.compile(gm, **options)
+
+
+def graph_breaks(gm: fx.GraphModule, x: torch.Tensor) -> tuple[int, list[str]]:
+    """(number of graph breaks, their reasons) when dynamo traces gm on x; runs no inductor."""
+    torch._dynamo.reset()
+    try:
+        out = torch._dynamo.explain(gm)(x)
+    finally:
+        torch._dynamo.reset()
+    return out.graph_break_count, [str(b.reason) for b in out.break_reasons]

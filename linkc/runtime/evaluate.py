@@ -1,0 +1,87 @@
+"""Accuracy and loss of a model on a data set, and of a weights file on a spec."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import check_model_keys, read_weights
+from .distributed import Dist, all_sum
+
+__all__ = ["Evaluation", "evaluate", "evaluate_weights", "output_classes"]
+
+
+def output_classes(g) -> int:
+    """The number of classes a spec predicts: its output must be a vector of scores."""
+    from .config import ConfigError
+
+    shape = tuple(g.nodes[g.output].shape)
+    if len(shape) != 1:
+        raise ConfigError(
+            f"spec '{g.name}': training and evaluation need an output that is a vector of "
+            f"class scores, but output '{g.output}' has shape {list(shape)}. End the "
+            "topology with gap and linear (or flatten and linear).")
+    return int(shape[0])
+
+
+@dataclass
+class Evaluation:
+    loss: float  # mean cross-entropy
+    accuracy: float  # fraction in [0, 1]
+    samples: int
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int,
+             device: torch.device, dist: Dist | None = None,
+             autocast=contextlib.nullcontext, channels_last: bool = False) -> Evaluation:
+    """Mean loss and accuracy over ``x``/``y``; each process takes every world-th sample."""
+    was_training = model.training
+    model.eval()
+    rank, world = (dist.rank, dist.world) if dist else (0, 1)
+    index = torch.arange(rank, x.shape[0], world, device=x.device)
+    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
+    for start in range(0, index.numel(), batch_size):
+        idx = index[start:start + batch_size]
+        xb = x[idx].to(device, non_blocking=True)
+        yb = y[idx].to(device, non_blocking=True)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            logits = model(xb)
+        totals[0] += F.cross_entropy(logits.float(), yb, reduction="sum").double()
+        totals[1] += (logits.argmax(1) == yb).sum().double()
+        totals[2] += yb.numel()
+    if dist is not None:
+        all_sum(totals, dist)
+    model.train(was_training)
+    loss, correct, count = totals.tolist()
+    count = max(count, 1.0)
+    return Evaluation(loss / count, correct / count, int(count))
+
+
+def evaluate_weights(spec, weights: str | os.PathLike, data: str = "digits", *,
+                     device: str = "auto", batch_size: int = 512, seed: int = 0,
+                     synthetic_size: int = 512) -> Evaluation:
+    """Load ``weights`` (plain or a checkpoint) into the spec's model and evaluate it on
+    the test split of ``data`` (the split ``linkc train`` uses with the same seed)."""
+    from ..compiler.lower import lower
+    from ..topology import build
+    from .data import load_datasets, parse_data_arg
+    from .distributed import _device
+
+    g = spec if hasattr(spec, "input_shape") else build(spec)
+    state = read_weights(weights)
+    model = lower(g)
+    check_model_keys(state, model.state_dict(), f"weights '{weights}'", g.name)
+    model.load_state_dict(state)
+    dev = _device(device, 0)
+    model.to(dev)
+    classes = output_classes(g)
+    sets = load_datasets(parse_data_arg(data), g.input_shape, seed=seed,
+                         synthetic_size=synthetic_size, num_classes_hint=classes)
+    return evaluate(model, sets.test.x, sets.test.y, batch_size=batch_size, device=dev)

@@ -1,0 +1,88 @@
+"""Shared helpers for the pass tests: small zoo specs, unfused vs fused comparisons."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import torch
+
+import linkc
+from linkc.compiler.passes import run_passes
+
+
+
+SPECS = Path(__file__).resolve().parents[3] / "specs"
+
+
+def small_spec(name: str, size: int = 8) -> str:
+    """A zoo spec's YAML text with its input shrunk to size x size."""
+    text = (SPECS / f"{name}.yaml").read_text()
+    return re.sub(r"^input: \[(\d+), \d+, \d+\]", rf"input: [\1, {size}, {size}]", text,
+                  count=1, flags=re.M)
+
+
+def randomize_bn_stats(gm: torch.nn.Module) -> None:
+    """Non-trivial running statistics, so that folding them is really tested."""
+    gen = torch.Generator().manual_seed(1)
+    for m in gm.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            with torch.no_grad():
+                m.weight.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+
+
+def fused_pair(spec: str, passes: list[str], mode: str = "train"):
+    """(unfused, fused) GraphModules with the same weights."""
+    torch.manual_seed(0)
+    plain = linkc.compile(spec)
+    randomize_bn_stats(plain)
+    fused = run_passes(copy.deepcopy(plain), passes, mode=mode)
+    return plain, fused
+
+
+def batch(gm, n: int = 2) -> torch.Tensor:
+    shape = gm.meta["linkc"]["input_shape"]
+    return torch.randn((n, *shape), generator=torch.Generator().manual_seed(2))
+
+
+def assert_outputs_match(plain, fused, atol=1e-5, rtol=1e-4) -> None:
+    plain.eval()
+    fused.eval()
+    x = batch(plain)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), plain(x), atol=atol, rtol=rtol)
+
+
+def assert_training_matches(plain, fused, grads_of, atol=1e-5, rtol=1e-4) -> None:
+    """Training-mode outputs and input/parameter gradients match. `grads_of` maps a
+    parameter name of the fused module to the name (or tensor-combining function)
+    of the unfused one's."""
+    plain.train()
+    fused.train()
+    x = batch(plain)
+    xs = [x.clone().requires_grad_(True) for _ in range(2)]
+    outs = [plain(xs[0]), fused(xs[1])]
+    torch.testing.assert_close(outs[1], outs[0], atol=atol, rtol=rtol)
+    weight = torch.randn(outs[0].shape, generator=torch.Generator().manual_seed(3))
+    for out in outs:
+        (out * weight).sum().backward()
+    torch.testing.assert_close(xs[1].grad, xs[0].grad, atol=atol, rtol=rtol)
+    plain_params = dict(plain.named_parameters())
+    checked = 0
+    for name, p in fused.named_parameters():
+        expected = grads_of(name, plain_params)
+        torch.testing.assert_close(p.grad, expected, atol=atol, rtol=rtol, msg=name)
+        checked += 1
+    assert checked == len(list(fused.parameters())) > 0
+
+
+def same_names(name, plain_params):
+    return plain_params[name].grad
+
+
+def code_of(gm) -> str:
+    return gm.code

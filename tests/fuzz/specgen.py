@@ -1,0 +1,278 @@
+"""Hypothesis strategies for random *valid* specs, built with their shapes tracked.
+
+`valid_specs()` draws a spec as YAML text: a random DAG over a small image
+input whose nodes use every merge kind (with slices to equalise widths and
+`pad: zeros` where widths differ), op chains in all three written forms,
+blocks with one and two ports, `channels()` expressions, `prev` references,
+and repeats in both connect modes. The generator knows each node's shape, so
+every spec it writes is valid; a SpecError on one is a bug in linkc (or here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+from hypothesis import strategies as st
+
+Shape = tuple[int, ...]
+
+BLOCKS = {
+    # shape-preserving residual block; its width comes from a channels() expression
+    "res": {"in": "x", "nodes": {
+        "f": {"from": "x", "ops": [{"conv": ["channels(x)", 3]}, "bn"]},
+        "y": {"from": ["x", "f"], "merge": "add", "ops": ["relu"]}}, "out": "y"},
+    # DenseNet layer: g new channels
+    "grow": {"params": {"g": 2}, "in": "x", "nodes": {
+        "h": {"from": "x", "ops": ["bn", "relu", {"conv": ["g", 3]}]}}, "out": "h"},
+    # ResNet-s style memory: subtract the previous instance's branch (dropped in instance 0)
+    "mem": {"in": "x", "nodes": {
+        "f": {"from": "x", "ops": [{"conv": ["channels(x)", 1]}]},
+        "y": {"from": ["f", {"ref": "prev.f", "optional": True, "weight": -1}],
+              "merge": "wsum"}}, "out": "y"},
+    # two streams (DMRNet): merge-and-run
+    "duo": {"in": ["a", "b"], "nodes": {
+        "p": {"from": ["a", "b"], "merge": "mean", "ops": ["relu"]},
+        "q": {"from": ["b", "a"], "merge": "avg"}}, "out": ["p", "q"]},
+}
+
+
+@dataclass
+class _Draft:
+    draw: object
+    input: Shape
+    k: int
+    nodes: dict = field(default_factory=dict)
+    blocks: dict = field(default_factory=dict)
+    shapes: dict = field(default_factory=dict)  # name a reference can use -> shape
+    used: set = field(default_factory=set)  # names some node reads
+
+    def pick(self, spatial: Shape | None = None, vector: bool = False) -> str:
+        names = [n for n, s in self.shapes.items()
+                 if (len(s) == 1) == vector and (spatial is None or s[1:] == spatial)]
+        name = self.draw(st.sampled_from(sorted(names)))
+        self.used.add(name)
+        return name
+
+    def block(self, name: str) -> None:
+        self.blocks[name] = BLOCKS[name]
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _conv(d: _Draft, shape: Shape) -> tuple[object, Shape]:
+    draw = d.draw
+    c, h, w = shape
+    form = draw(st.integers(0, 3))
+    out = 2 * d.k if form == 1 else draw(st.integers(1, 8))
+    k = draw(st.sampled_from([1, 3]))
+    if form == 1:  # an expression over the spec's params
+        return {"conv": ["2*k", k]}, (out, h, w)
+    groups = draw(st.sampled_from([g for g in _divisors(c) if out % g == 0]))
+    stride = 2 if h >= 4 and draw(st.integers(0, 4)) == 0 else 1
+    dilation = 2 if k == 3 and h >= 5 and draw(st.integers(0, 4)) == 0 else 1
+    bias = draw(st.booleans())
+    pad = dilation * (k - 1) // 2
+    size = lambda s: (s + 2 * pad - dilation * (k - 1) - 1) // stride + 1  # noqa: E731
+    new = (out, size(h), size(w))
+    if form == 0 and groups == 1 and stride == 1 and dilation == 1 and not bias:
+        return {"conv": [out, k]}, new
+    if form == 2:
+        return f"conv({out}, {k}, stride={stride}, groups={groups}, dilation={dilation}, " \
+               f"bias={bias})", new
+    return {"conv": {"out": out, "k": k, "stride": stride, "groups": groups,
+                     "dilation": dilation, "bias": bias}}, new
+
+
+def _ops(d: _Draft, shape: Shape, most: int = 3) -> tuple[list, Shape]:
+    ops = []
+    for _ in range(d.draw(st.integers(0, most))):
+        kind = d.draw(st.sampled_from(["conv", "conv", "bn", "act", "pool", "dropout"]))
+        if kind == "conv":
+            op, shape = _conv(d, shape)
+        elif kind == "bn":
+            op = d.draw(st.sampled_from(["bn", {"bn": {"eps": 0.001}}]))
+        elif kind == "act":
+            op = d.draw(st.sampled_from(["relu", "sigmoid", "gelu", "silu", "tanh", "identity"]))
+        elif kind == "dropout":
+            op = {"dropout": 0.5}
+        elif shape[1] >= 2 and shape[2] >= 2:
+            op = {d.draw(st.sampled_from(["maxpool", "avgpool"])): 2}
+            shape = (shape[0], shape[1] // 2, shape[2] // 2)
+        else:
+            continue
+        ops.append(op)
+    return ops, shape
+
+
+def _equalised(d: _Draft, names: list[str], width: int) -> list:
+    """References to `names` sliced down to `width` channels where they are wider."""
+    refs = []
+    for name in names:
+        c = d.shapes[name][0]
+        if c == width:
+            refs.append(name)
+            continue
+        start = d.draw(st.integers(0, c - width))
+        if d.draw(st.booleans()):
+            refs.append(f"{name}[{start}:{start + width}]")
+        else:
+            refs.append({"ref": name, "slice": [start, start + width]})
+    return refs
+
+
+def _mapping(ref) -> dict:
+    """A reference in the mapping form (`{ref: n, slice: [a, b]}`, not `{ref: 'n[a:b]'}`)."""
+    if isinstance(ref, dict):
+        return dict(ref)
+    if "[" in ref:
+        name, bounds = ref[:-1].split("[")
+        return {"ref": name, "slice": [int(b) for b in bounds.split(":")]}
+    return {"ref": ref}
+
+
+def _merge_node(d: _Draft) -> tuple[dict, Shape]:
+    first = d.pick()
+    spatial = d.shapes[first][1:]
+    names = [first]
+    for _ in range(d.draw(st.integers(1, 2))):
+        others = sorted(n for n, s in d.shapes.items()
+                        if len(s) == 3 and s[1:] == spatial and n not in names)
+        names.append(d.draw(st.sampled_from(others)) if others else first)
+        d.used.add(names[-1])
+    widths = [d.shapes[n][0] for n in names]
+    merge = d.draw(st.sampled_from(["add", "+", "concat", "‖", "cat", "mean", "avg", "dwsum",
+                                    "wsum", "mul"]))
+    if merge in ("concat", "‖", "cat"):
+        return {"from": names, "merge": merge}, (sum(widths), *spatial)
+    if merge in ("add", "+", "mean", "avg", "wsum") and len(set(widths)) > 1 \
+            and d.draw(st.booleans()):
+        refs, width, extra = list(names), max(widths), {"pad": "zeros"}
+    else:  # slice the wider inputs (and sometimes all of them) to a common width
+        width = min(widths)
+        if width > 1 and d.draw(st.booleans()):
+            width = d.draw(st.integers(1, width - 1))
+        refs, extra = _equalised(d, names, width), {}
+    if merge == "wsum":
+        weights = [d.draw(st.sampled_from([1, -1, 0.5, 2])) for _ in refs]
+        refs = [r if w == 1 and isinstance(r, str) else {**_mapping(r), "weight": w}
+                for r, w in zip(refs, weights)]
+    return {"from": refs, "merge": merge, **extra}, (width, *spatial)
+
+
+def _gate(d: _Draft, name: str) -> Shape:
+    """Squeeze-and-excitation: x * sigmoid(linear(gap(x))), two nodes."""
+    x = d.pick()
+    c = d.shapes[x][0]
+    d.nodes[f"{name}_se"] = {"from": x, "ops": ["gap", {"linear": c}, "sigmoid"]}
+    d.shapes[f"{name}_se"] = (c,)
+    d.nodes[name] = {"from": [x, f"{name}_se"], "merge": "mul"}
+    d.used.add(f"{name}_se")
+    return d.shapes[x]
+
+
+def _repeat_count(d: _Draft) -> tuple[object, int]:
+    n = d.draw(st.integers(1, 3))
+    return ("k" if n == d.k and d.draw(st.booleans()) else n), n
+
+
+def _add_node(d: _Draft, name: str) -> None:
+    kind = d.draw(st.sampled_from(["ops", "ops", "merge", "merge", "gate", "res", "mem",
+                                   "grow_dense", "duo", "op_chain", "op_dense"]))
+    if kind == "ops":
+        x = d.pick()
+        ops, shape = _ops(d, d.shapes[x])
+        d.nodes[name] = {"from": x, "ops": ops or ["identity"]}
+    elif kind == "merge":
+        node, shape = _merge_node(d)
+        ops, shape = _ops(d, shape, 2)
+        d.nodes[name] = {**node, **({"ops": ops} if ops else {})}
+    elif kind == "gate":
+        shape = _gate(d, name)
+    elif kind in ("res", "mem"):
+        d.block(kind)
+        repeat, _ = _repeat_count(d)
+        x = d.pick()
+        d.nodes[name] = {"from": x, "block": kind, "repeat": repeat}
+        shape = d.shapes[x]
+    elif kind == "grow_dense":
+        d.block("grow")
+        x = d.pick()
+        c, *spatial = d.shapes[x]
+        repeat, n = _repeat_count(d)
+        merge = d.draw(st.sampled_from(["concat", "dwsum", "add", "mean"]))
+        if merge == "concat":
+            g = d.draw(st.integers(1, 4))
+            with_i = d.draw(st.booleans())
+            args = {"g": f"{g} + i" if with_i else g}
+            grown = sum(g + (i if with_i else 0) for i in range(n))
+            shape = (c + grown, *spatial)
+            d.shapes[f"{name}.0.h"] = (g, *spatial)  # a dotted path into instance 0
+        else:
+            args = {"g": "channels(%s)" % x}  # args are evaluated in the caller's scope
+            shape = (c, *spatial)
+        d.nodes[name] = {"from": x, "block": "grow", "repeat": repeat, "connect": "dense",
+                         "merge": merge, "args": args}
+    elif kind == "duo":
+        d.block("duo")
+        a = d.pick()
+        b = d.draw(st.sampled_from(sorted(n for n, s in d.shapes.items()
+                                          if s == d.shapes[a])))
+        d.used.add(b)
+        repeat, _ = _repeat_count(d)
+        d.nodes[name] = {"from": [a, b], "block": "duo", "repeat": repeat}
+        d.shapes[f"{name}.p"] = d.shapes[f"{name}.q"] = d.shapes[a]
+        return
+    elif kind == "op_chain":
+        x = d.pick()
+        c, *spatial = d.shapes[x]
+        width = d.draw(st.integers(1, 6))
+        repeat, _ = _repeat_count(d)
+        d.nodes[name] = {"from": x, "repeat": repeat, "connect": "chain",
+                         "ops": [{"conv": [width, 3]}, "relu"]}
+        shape = (width, *spatial)
+    else:  # op_dense
+        x = d.pick()
+        c, *spatial = d.shapes[x]
+        repeat, n = _repeat_count(d)
+        merge = d.draw(st.sampled_from(["concat", "dwsum", "mean"]))
+        g = d.draw(st.integers(1, 3)) if merge == "concat" else c
+        d.nodes[name] = {"from": x, "repeat": repeat, "connect": "dense", "merge": merge,
+                         "ops": ["bn", {"conv": [g, 1]}]}
+        shape = (c + n * g, *spatial) if merge == "concat" else (c, *spatial)
+    d.shapes[name] = shape
+
+
+@st.composite
+def valid_specs(draw) -> str:
+    """YAML text of a random valid spec."""
+    c = draw(st.integers(1, 4))
+    h = draw(st.sampled_from([4, 5, 8]))
+    d = _Draft(draw, (c, h, h), k=draw(st.integers(1, 3)))
+    d.shapes["input"] = d.input
+    count = draw(st.integers(1, 6))
+    for j in range(count):
+        _add_node(d, f"n{j}")
+    # Every node must reach the output, or it is left out of the model untested.
+    sinks = [n for n in d.shapes if n != "input" and n not in d.used and ".0." not in n]
+    if len(sinks) == 1:
+        head: dict = {"from": sinks[0]}
+        if draw(st.booleans()):
+            head["ops"] = ["gap", {"linear": draw(st.integers(1, 5))}]
+        else:
+            head["ops"] = ["flatten"] if draw(st.booleans()) else ["identity"]
+    else:  # pool each to a vector, then concat vectors
+        for j, sink in enumerate(sinks):
+            d.nodes[f"pool{j}"] = {"from": sink, "ops": ["gap"]}
+        head = {"from": [f"pool{j}" for j in range(len(sinks))], "merge": "concat",
+                "ops": [{"linear": draw(st.integers(1, 5))}]}
+    d.nodes["head"] = head
+    spec = {"linkc": 1, "name": "fuzz", "params": {"k": d.k}, "input": list(d.input)}
+    if d.blocks:
+        spec["blocks"] = d.blocks
+    spec["nodes"] = d.nodes
+    spec["output"] = "head"
+    return yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, allow_unicode=True,
+                          width=100)
