@@ -92,11 +92,12 @@ FORMATS = {f.name: f for f in (
 def load_weights(gm: nn.Module, path: str | os.PathLike) -> None:
     """Load a safetensors file into `gm` strictly: every key present, none extra,
     every shape equal, or an ExportError that lists the differences."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         weights = load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - a missing file or a corrupt header (SafetensorError)
+    except (OSError, SafetensorError) as exc:
         raise ExportError(f"cannot read weights '{path}': {exc}") from None
     expected = gm.state_dict()
     problems = []

@@ -95,9 +95,8 @@ def spec_json_schema() -> dict[str, Any]:
     node["ops"]["items"] = {"$ref": "#/$defs/OpItem"}
     node["merge"] = merge_schema(node["merge"].get("description", "how inputs are combined"))
     schema["$defs"]["OpItem"] = op_item_schema()
-    return {"$schema": DIALECT,
-            "$id": "https://linkc.dev/schema/spec-1.json",
-            "title": "linkc topology spec", **schema}
+    return {"$schema": DIALECT, "$id": "https://linkc.dev/schema/spec-1.json",
+            **schema, "title": "linkc topology spec"}
 
 
 def missing_descriptions(schema: dict[str, Any]) -> list[str]:
