@@ -33,7 +33,7 @@ def add_arguments(p) -> None:
                                  "and --config)")
     for name, field in TrainConfig.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        text = f"{field.description} (default: {field.default})"
+        text = field.description + ("" if field.default is None else f" (default: {field.default})")
         if _is_bool(field.annotation):
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=text)

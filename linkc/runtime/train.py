@@ -120,8 +120,6 @@ def train(spec, config: TrainConfig | None = None, resume: str | bool | None = N
           runs_root: str | Path = "runs") -> TrainResult:
     """Train ``spec`` (path, YAML text or built graph) with ``config`` (default: the
     spec's ``train:`` section). ``resume``: True, a run directory or a checkpoint."""
-    from ..compiler import compile_graph
-    from ..compiler.passes import default_passes
     from ..topology import build
 
     g = spec if hasattr(spec, "input_shape") else build(spec)
@@ -129,12 +127,15 @@ def train(spec, config: TrainConfig | None = None, resume: str | bool | None = N
         config = resolve_config([(f"{g.source.name} train:", g.train or {})])
     dist = setup(config.device)
     try:
-        return _train(g, config, resume, runs_root, dist, compile_graph, default_passes)
+        return _train(g, config, resume, runs_root, dist)
     finally:
         teardown(dist)
 
 
-def _train(g, config, resume, runs_root, dist, compile_graph, default_passes) -> TrainResult:
+def _train(g, config, resume, runs_root, dist) -> TrainResult:
+    from ..compiler import compile_graph
+    from ..compiler.passes import default_passes
+
     device, cuda = dist.device, dist.device.type == "cuda"
     say = (lambda msg: tqdm.write(msg, file=sys.stdout)) if dist.is_main else (lambda msg: None)
     if config.threads:
@@ -150,17 +151,11 @@ def _train(g, config, resume, runs_root, dist, compile_graph, default_passes) ->
     run_dir, resume_from = choose_run_dir(g.name, config.run_dir, resume, runs_root)
     if resume_from is not None and not resume_from.exists():
         raise ckpt.CheckpointError(f"cannot resume: there is no checkpoint '{resume_from}'.")
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / "spec.yaml", g.source.text)
-        write_text(run_dir / "config.yaml", config_yaml(config))
 
     # --- data ----------------------------------------------------------------------
     sets = load_datasets(parse_data_arg(config.data), g.input_shape, seed=config.seed,
                          synthetic_size=config.synthetic_size, num_classes_hint=classes)
     augment = sets.augment if config.augment is None else config.augment
-    if dist.is_main:
-        write_text(run_dir / "data.json", _data_json(config, sets))
     data_bytes = sum(t.numel() * t.element_size() for t in (sets.train.x, sets.test.x))
     on_device = not cuda or data_bytes < 0.5 * torch.cuda.mem_get_info(device)[0]
     train_x, train_y = sets.train.x, sets.train.y
@@ -215,8 +210,13 @@ def _train(g, config, resume, runs_root, dist, compile_graph, default_passes) ->
         pos.update(saved.state["position"])
         say(f"resuming {run_dir} from step {pos['step']} (epoch {pos['epoch'] + 1}, "
             f"batch {pos['batch']})")
-    log = MetricsLog(run_dir, config.tensorboard, pos["step"] if resume_from else None) \
-        if dist.is_main else None
+    log = None
+    if dist.is_main:  # only now: a failed resume must not overwrite the run's files
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(run_dir / "spec.yaml", g.source.text)
+        write_text(run_dir / "config.yaml", config_yaml(config))
+        write_text(run_dir / "data.json", _data_json(config, sets, augment))
+        log = MetricsLog(run_dir, config.tensorboard, pos["step"] if resume_from else None)
 
     def save(name: str) -> Path:
         rng_doc, rng_tensors = ckpt.capture_rng()
@@ -369,11 +369,11 @@ def _check_resumable(saved: ckpt.Checkpoint, spec_name: str, config: TrainConfig
             "a new run.")
 
 
-def _data_json(config: TrainConfig, sets) -> str:
+def _data_json(config: TrainConfig, sets, augment: bool) -> str:
+    """What a user of the trained model needs: classes and the input normalisation."""
     import json
 
     return json.dumps({"data": config.data, "seed": config.seed, "classes": sets.class_names,
                        "mean": sets.mean.tolist(), "std": sets.std.tolist(),
                        "train_samples": len(sets.train), "test_samples": len(sets.test),
-                       "augment": sets.augment if config.augment is None else config.augment},
-                      indent=1)
+                       "augment": augment}, indent=1)

@@ -25,7 +25,7 @@ def _randomize(gm: torch.nn.Module, seed: int) -> None:
                 t.copy_(values)
 
 
-@fuzz_settings(ci_examples=60)
+@fuzz_settings(ci_examples=40)
 @given(valid_specs())
 def test_compiled_module_matches_the_interpreter(text):
     note(text)

@@ -3,6 +3,8 @@ runs, or fails with a SpecError that carries a position in the spec."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import yaml
 from hypothesis import given, note
@@ -14,6 +16,9 @@ from linkc.topology import Limits, SpecError, build
 
 from .settings import fuzz_settings
 from .specgen import valid_specs
+
+ZOO = sorted(p.read_text() for p in (Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
+BASES = st.one_of(valid_specs(), st.sampled_from(ZOO)) if ZOO else valid_specs()
 
 # Small caps keep a mutated `conv: 64` -> `conv: 99999999` from allocating gigabytes.
 LIMITS = Limits().with_(max_params=2_000_000, max_activations=5_000_000, max_nodes=2_000)
@@ -102,7 +107,7 @@ def _check(spec) -> None:
 
 
 @fuzz_settings(ci_examples=80)
-@given(valid_specs(), st.data())
+@given(BASES, st.data())
 def test_mutated_specs_give_located_errors_or_work(text, data):
     mutated = text
     for _ in range(data.draw(st.integers(1, 3))):

@@ -108,6 +108,7 @@ def test_resume_with_another_spec_names_the_tensors(tmp_path):
     msg = str(err.value)
     assert "does not match spec 'wider'" in msg and "b.conv1.weight" in msg
     assert "(16, 8, 3, 3) vs" in msg or "vs (16, 8, 3, 3)" in msg
+    assert (tmp_path / "run" / "spec.yaml").read_text() == SMALL_SPEC  # the run is untouched
 
 
 def test_resume_with_other_settings_names_them(tmp_path):

@@ -164,3 +164,35 @@ def test_ops_with_parameters_must_declare_a_params_rule():
     with pytest.raises(ValueError, match="count_params"):
         MergeDef("gate", lambda xs, o: xs[0].shape, Lowering("torch.nn:Identity"), "g", "doc",
                  params=True)
+
+
+# ---- regressions for what the hostile catalogue and the fuzzers found -----------------
+def test_deep_flow_nesting_is_refused_while_scanning():
+    """'[[[[...' used to cost ~0.4 s in PyYAML's simple-key lookahead (quadratic in the
+    flow depth) before the composer saw the depth; the scanner now stops at the limit."""
+    text = "linkc: 1\ntrain: " + "[" * 20000 + "]" * 20000 + "\n"
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match="nesting deeper than 64") as info:
+        load(text)
+    assert time.perf_counter() - start < 0.2
+    assert info.value.loc.col == 8 + 64  # the 65th bracket
+    assert max(len(line) for line in str(info.value).splitlines()) < 300, \
+        "the excerpt of a very long line is clipped around the column"
+
+
+def test_self_referencing_alias_is_a_located_error():
+    with pytest.raises(SpecError, match="refers to the collection that contains it") as info:
+        load("linkc: 1\ntrain: &a {b: [*a]}\n")
+    assert (info.value.loc.line, info.value.loc.col) == (2, 8)
+
+
+def test_overlong_integer_literal_is_a_spec_error():
+    with pytest.raises(SpecError, match="bad scalar") as info:
+        load("linkc: " + "9" * 5000 + "\n")
+    assert (info.value.loc.line, info.value.loc.col) == (1, 8)
+
+
+def test_control_character_is_a_located_spec_error():
+    with pytest.raises(SpecError, match="U\\+0007") as info:
+        load("linkc: 1\nname: a\x07b\n")
+    assert (info.value.loc.line, info.value.loc.col) == (2, 8)

@@ -1,0 +1,67 @@
+"""merge_nary: binary merge chains -> n-ary merges; dense concatenations -> one buffer."""
+
+import pytest
+
+from linkc.compiler import functional
+from pass_helpers import assert_outputs_match, assert_training_matches, fused_pair, \
+    same_names, small_spec
+
+CHAIN = """
+linkc: 1
+name: chain
+input: [3, 8, 8]
+nodes:
+  a: {from: input, ops: [{conv: [4, 3]}]}
+  b: {from: input, ops: [{conv: [4, 1]}]}
+  c: {from: input, ops: [{conv: [4, 3]}, relu]}
+  s: {from: [a, b], merge: add}
+  t: {from: [s, c], merge: add}
+  u: {from: [t, a], merge: concat}
+  v: {from: [u, b], merge: concat, ops: [bn, relu, gap, {linear: 3}]}
+output: v
+"""
+
+
+def _calls(gm, fn):
+    return [n for n in gm.graph.nodes if n.op == "call_function" and n.target is fn]
+
+
+def test_pattern_is_gone():
+    plain, fused = fused_pair(CHAIN, ["merge_nary"])
+    assert [len(n.args) for n in _calls(fused, functional.add)] == [3]
+    assert [len(n.args) for n in _calls(fused, functional.concat)] == [3]  # concat(t, a, b)
+    plain, fused = fused_pair(small_spec("densenet_bc_100"), ["merge_nary"])
+    assert len(_calls(plain, functional.concat)) == 3 * 16
+    assert _calls(fused, functional.concat) == []  # every dense concatenation is a view
+    assert len(_calls(fused, functional.dense_start)) == 3
+    assert len(_calls(fused, functional.dense_append)) == 3 * 16
+
+
+@pytest.mark.parametrize("spec", ["densenet_bc_100", "dmrnet_cifar", "chain"])
+def test_outputs_and_gradients_match(spec):
+    plain, fused = fused_pair(CHAIN if spec == "chain" else small_spec(spec), ["merge_nary"])
+    assert_outputs_match(plain, fused)
+    assert_training_matches(plain, fused, same_names)
+
+
+NEAR_MISS = """
+linkc: 1
+name: near-miss
+input: [3, 8, 8]
+nodes:
+  a: {from: input, ops: [{conv: [4, 3]}]}
+  b: {from: input, ops: [{conv: [4, 1]}]}
+  s: {from: [a, b], merge: add, ops: [relu]}
+  t: {from: [s, a], merge: add}
+  p: {from: [a, b], merge: concat}
+  q: {from: [b, a], merge: concat}
+  r: {from: [p, q], merge: mean}
+  o: {from: [r, t], merge: concat, ops: [gap, {linear: 3}]}
+output: o
+"""
+
+
+def test_unrelated_merges_are_left_alone():
+    # s has an op after the merge (no chain), p and q are not prefixes of one another
+    plain, fused = fused_pair(NEAR_MISS, ["merge_nary"])
+    assert fused.code == plain.code
