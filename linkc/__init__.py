@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Sequence
 
+from . import render as _render_package  # noqa: F401  (loaded first: see `render` below)
 from .topology import SpecError, build
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,8 +32,10 @@ def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
     return compile_graph(build(spec, limits=limits), passes=passes or (), mode=mode)
 
 
-def render(spec: str | os.PathLike, path: str | os.PathLike, **options) -> None:
-    """Draw the spec's DAG to `path` (.svg, .png, .pdf, .dot, .mmd)."""
-    from .render import render_file
+def render(spec: str | os.PathLike, path: str | os.PathLike, **options):
+    """Draw the spec's DAG to `path` (.svg, .png, .pdf, .dot, .mmd).
 
-    render_file(build(spec), path, **options)
+    The package `linkc.render` is imported above, before this function is defined,
+    so the name `linkc.render` stays this function (Python binds a subpackage to
+    its parent's attribute only when first loading it)."""
+    return _render_package.render_file(build(spec), path, **options)

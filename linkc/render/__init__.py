@@ -10,7 +10,6 @@ collapsing and highlighting), `dot.py` and `mermaid.py` print it, and
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,17 +58,3 @@ def render_file(g: FlatGraph, path: str | os.PathLike, depth: int | None = None,
     else:
         notes += run_graphviz(to_dot(view), path, fmt, timeout=timeout)
     return Rendered(path, fmt, view.depth, view.full_depth, len(view.boxes), notes)
-
-
-class _CallableModule(type(os)):
-    """`linkc.render(spec, path)` is a function in `linkc/__init__.py`, but importing
-    this package rebinds the name `linkc.render` to the package; making the package
-    callable keeps `linkc.render(spec, path, **options)` working either way."""
-
-    def __call__(self, spec, path, **options) -> Rendered:
-        from ..topology import build
-
-        return render_file(build(spec), path, **options)
-
-
-sys.modules[__name__].__class__ = _CallableModule
