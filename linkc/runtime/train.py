@@ -206,7 +206,7 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
         if saved.state["scaler"]:
             scaler.load_state_dict(saved.state["scaler"])
         ckpt.restore_rng(saved.state["rng"], saved.rng_tensors)
-        pass
+        augment_gen.set_state(saved.rng_tensors["augment"])
         pos.update(saved.state["position"])
         say(f"resuming {run_dir} from step {pos['step']} (epoch {pos['epoch'] + 1}, "
             f"batch {pos['batch']})")

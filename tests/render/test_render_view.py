@@ -178,7 +178,10 @@ def test_pdf(tmp_path):
 
 
 def test_no_graphviz_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("linkc.render.runner.find_engines", lambda: [])
+    import sys
+
+    # the module object itself: the name `linkc.render` is the render function
+    monkeypatch.setattr(sys.modules["linkc.render.runner"], "find_engines", lambda: [])
     assert main(["render", str(SPECS / "resnet_20.yaml"), "-o", str(tmp_path / "x.svg")]) == 2
     err = capsys.readouterr().err
     assert "no Graphviz found" in err and "pip install graphviz-pure" in err
