@@ -134,7 +134,8 @@ def _origin(g: FlatGraph, src: str) -> str:
     return f"node at line {loc.line}" if loc else f"node {src}"
 
 
-def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Totals) -> None:
+def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Totals,
+                memo: dict) -> None:
     shapes = node.input_shapes = [_input_shape(g, x) for x in node.inputs]
     if len(shapes) > 1 and node.merge is None:
         raise SpecError(f"node '{node.id}' has {len(shapes)} inputs but no 'merge'",
@@ -161,7 +162,7 @@ def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Tota
     node.merged_shape = shape
     for call in node.ops:
         call.in_shape = shape
-        call.args = bind_args(call.op, call.raw, node.scope, call.loc)
+        call.args = bind_args(call.op, call.raw, node.scope, call.loc, memo)
         try:
             shape = call.op.infer(shape, call.args)
         except ShapeError as exc:
@@ -182,6 +183,7 @@ def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph
     check_graph(g)
     g.scope.shape_lookup = g.shape_of
     totals = _Totals()
+    memo: dict = {}  # validated op arguments, shared by identical calls
     for node_id in g.order:
-        _infer_node(g, g.nodes[node_id], limits, totals)
+        _infer_node(g, g.nodes[node_id], limits, totals, memo)
     return g

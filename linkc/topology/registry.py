@@ -91,8 +91,12 @@ def _is_numeric(annotation: Any) -> bool:
     return False
 
 
-def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None) -> Args:
-    """Match positionals to fields, evaluate expressions, validate with the model."""
+def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None,
+              memo: dict | None = None) -> Args:
+    """Match positionals to fields, evaluate expressions, validate with the model.
+
+    `memo` (one dict per shape-inference run) reuses the validated, frozen `Args`
+    of an identical call: a repeated block validates each distinct op call once."""
     fields = op.args.model_fields
     names = list(fields)
     values: dict[str, tuple[Any, Loc | None]] = {}
@@ -116,8 +120,14 @@ def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None) -> Args:
         if isinstance(value, str) and _is_numeric(fields[name].annotation):
             value = evaluate(value, env, vloc or loc)
         evaluated[name] = value
+    key = (op.name, tuple((k, type(v).__name__, v) for k, v in evaluated.items()))
+    if memo is not None and key in memo:
+        return memo[key]
     try:
-        return op.args.model_validate(evaluated)
+        args = op.args.model_validate(evaluated)
+        if memo is not None:
+            memo[key] = args
+        return args
     except ValidationError as exc:
         err = exc.errors()[0]
         name = err["loc"][0] if err["loc"] else None
