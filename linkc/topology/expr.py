@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -113,12 +114,21 @@ def _ref_text(node: ast.AST) -> str:
     raise ValueError
 
 
+# `channels(d1.3.h)`: a dotted path with a number in it is not Python (`d1.3` reads as
+# `d1` and `.3`), so the argument of channels()/size() is quoted before parsing.
+_PATH_ARG = re.compile(r"\b(channels|size)\(\s*([A-Za-z_]\w*(?:\.\w+)+)\s*\)")
+
+
+def _quote_paths(text: str) -> str:
+    return _PATH_ARG.sub(lambda m: f"{m.group(1)}('{m.group(2)}')", text)
+
+
 def parse_expr(text: str, loc: Loc | None = None) -> Expr:
     """Parse and whitelist-check `text`; raises SpecError pointing into it."""
     if len(text) > MAX_EXPR_CHARS:
         raise SpecError(f"expression longer than {MAX_EXPR_CHARS} characters", loc)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(_quote_paths(text.strip()), mode="eval")
     except SyntaxError as exc:
         raise SpecError(f"cannot parse expression '{text}': {exc.msg}",
                         _column_loc(loc, (exc.offset or 1) - 1)) from None

@@ -125,8 +125,8 @@ def test_mutated_specs_give_located_errors_or_work(text, data):
 
 
 @fuzz_settings(ci_examples=30)
-@given(valid_specs(), st.binary(max_size=16), st.data())
-def test_random_bytes_in_a_spec_file(text, junk, data, tmp_path_factory):
+@given(text=valid_specs(), junk=st.binary(max_size=16), data=st.data())
+def test_random_bytes_in_a_spec_file(tmp_path_factory, text, junk, data):
     raw = text.encode()
     pos = data.draw(st.integers(0, len(raw)))
     path = tmp_path_factory.mktemp("spec") / "mutated.yaml"

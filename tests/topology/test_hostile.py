@@ -196,3 +196,19 @@ def test_control_character_is_a_located_spec_error():
     with pytest.raises(SpecError, match="U\\+0007") as info:
         load("linkc: 1\nname: a\x07b\n")
     assert (info.value.loc.line, info.value.loc.col) == (2, 8)
+
+
+def test_channels_of_a_dotted_path_with_an_index():
+    """Found by the differential fuzzer: `channels(d1.0.h)` (a documented reference
+    form) was a Python syntax error, since `d1.0` reads as `d1` and `.0`."""
+    g = build("""linkc: 1
+name: t
+input: [3, 8, 8]
+blocks:
+  grow: {params: [g], in: x, nodes: {h: {from: x, ops: [{conv: [g, 3]}]}}, out: h}
+nodes:
+  d1: {from: input, block: grow, repeat: 2, args: {g: 4}}
+  b: {from: [d1.0.h, d1], merge: concat, ops: [{conv: ['channels(d1.0.h) + size( d1.1.h )', 1]}]}
+output: b
+""")
+    assert g.nodes["b"].shape == (4 + 8, 8, 8)

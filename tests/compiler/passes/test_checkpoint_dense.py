@@ -27,9 +27,15 @@ def test_pattern_is_gone():
     plain, fused = fused_pair(small_spec("densenet_bc_100"), ["checkpoint_dense"])
     assert len(_bottlenecks(fused)) == 3 * 16 - 3 + 2  # layers after the first + transitions
     code = fused.code
-    assert "bn1(" not in code.replace("bottleneck", "")  # no BN of a concatenation is left
+    # left: the first layer of each block (no concatenation) and the head (no conv)
+    assert code.count(".h.bn1(") == 3 and ".t.bn1(" not in code and "head.bn1(" in code
     _, fused = fused_pair(small_spec("densenet_bc_100"), ["merge_nary", "checkpoint_dense"])
-    assert len(_bottlenecks(fused)) == 3 * 16 + 2  # buffer views: the first layers too
+    assert len(_bottlenecks(fused)) == 3 * 16 - 3 + 2
+    from linkc.compiler import functional
+    views = (functional.dense_start, functional.dense_append)
+    inputs = [n.args for n in fused.graph.nodes if n.op == "call_module"
+              and n.target.endswith("bottleneck")]
+    assert all(len(a) == 1 and a[0].target in views for a in inputs)  # one buffer view each
 
 
 @pytest.mark.parametrize("passes", [["checkpoint_dense"], ["merge_nary", "checkpoint_dense"]])
