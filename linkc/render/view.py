@@ -129,6 +129,7 @@ class _Builder:
         self.loose: list[Edge] = []  # edges between drawn nodes: never merged
         self.entry: dict[str, str] = {}
         self.exit: dict[str, str] = {INPUT: INPUT}
+        self.concats: dict[tuple[str, ...], str] = {}  # inputs of a pure concat -> its node
 
     def add_cluster(self, path: tuple[str, ...]) -> None:
         for k, cid in enumerate(path):
@@ -172,23 +173,55 @@ class _Builder:
         box.members.add(node.id)
         self.entry[node.id] = self.exit[node.id] = cid
 
+    def concat_prefix(self, node: FlatNode) -> tuple[str, int] | None:
+        """An earlier drawn concat whose inputs start this concat's inputs: concat is
+        associative, so `‖(a, b, c, d)` is drawn as `‖(‖(a, b, c), d)`. A dense block
+        then draws one edge per layer instead of one per pair of layers, which keeps
+        DenseNet-BC-190 at full depth readable and quick to lay out."""
+        merge = node.effective_merge()
+        if merge is None or merge.name != "concat" or any(x.slice for x in node.inputs):
+            return None
+        srcs = tuple(x.src for x in node.inputs)
+        for length in range(len(srcs) - 1, 1, -1):
+            earlier = self.concats.get(srcs[:length])
+            if earlier is not None:
+                return earlier, length
+        return None
+
     def add_inputs(self, node: FlatNode, rank: dict[str, int]) -> None:
         dst = self.entry[node.id]
         spine = max(range(len(node.inputs)), key=lambda i: rank[node.inputs[i].src])
-        for i, x in enumerate(node.inputs):
+        prefix = self.concat_prefix(node)
+        start = 0
+        if prefix is not None:
+            earlier, start = prefix
+            src = self.exit[earlier]
+            if src != dst:
+                self.add_edge(src, dst, Edge(
+                    src, dst, shape_text(self.g.nodes[earlier].shape),
+                    [(x.src, node.id) for x in node.inputs[:start]],
+                    weight=SPINE_WEIGHT if spine < start else 1))
+        merge = node.effective_merge()
+        if merge is not None and merge.name == "concat" and not node.ops and \
+                not any(x.slice for x in node.inputs):
+            self.concats[tuple(x.src for x in node.inputs)] = node.id
+        for i, x in enumerate(node.inputs[start:], start):
             src = self.exit[x.src]
             if src == dst:
                 continue  # inside one collapsed box
-            edge = Edge(src, dst, _edge_label(node, i), [(x.src, node.id)],
-                        weight=SPINE_WEIGHT if i == spine else 1)
-            if self.boxes[src].kind == "collapsed" or self.boxes[dst].kind == "collapsed":
-                known = self.edges.setdefault((src, dst), Edge(src, dst, "", []))
-                known.flat += edge.flat
-                known.weight = max(known.weight, edge.weight)
-                if edge.label not in known.label.split(", "):
-                    known.label = f"{known.label}, {edge.label}" if known.label else edge.label
-            else:
-                self.loose.append(edge)
+            self.add_edge(src, dst, Edge(src, dst, _edge_label(node, i), [(x.src, node.id)],
+                                         weight=SPINE_WEIGHT if i == spine else 1))
+
+    def add_edge(self, src: str, dst: str, edge: Edge) -> None:
+        """Edges touching a collapsed box are merged into one per pair of boxes."""
+        if self.boxes[src].kind == "collapsed" or self.boxes[dst].kind == "collapsed":
+            known = self.edges.setdefault((src, dst), Edge(src, dst, "", []))
+            known.flat += edge.flat
+            known.weight = max(known.weight, edge.weight)
+            if edge.label not in known.label.split(", "):
+                known.label = f"{known.label}, {edge.label}" if known.label else edge.label
+        else:
+            self.loose.append(edge)
 
     def finish_collapsed(self) -> None:
         for box in self.boxes.values():

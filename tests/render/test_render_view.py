@@ -105,9 +105,27 @@ def test_depth_collapses_clusters_into_boxes():
 
 
 def test_default_depth_keeps_big_graphs_readable():
-    view = build_view(build(SPECS / "densenet_bc_190_k40.yaml"))
-    assert view.depth == 1 and len(view.boxes) < 20
+    from linkc.render.view import MAX_BOXES, MAX_EDGES
+
+    view = build_view(build(SPECS / "densenet_bc_250_k24.yaml"))
+    assert view.depth < view.full_depth
+    assert len(view.boxes) <= MAX_BOXES and len(view.edges) <= MAX_EDGES
     assert build_view(build(SPECS / "resnet_20.yaml")).depth == 3  # small: everything
+    assert len(build_view(build(SPECS / "densenet_bc_190_k40.yaml"), depth=1).boxes) < 20
+
+
+def test_dense_concats_are_drawn_as_a_ladder():
+    # Every layer of a dense block reads all earlier ones (quadratically many flat
+    # edges); since concat is associative, each port is drawn as the previous port
+    # plus one new layer, so the drawing has linearly many edges.
+    g = build(SPECS / "densenet_bc_190_k40.yaml")
+    view = build_view(g, expand=True)
+    flat_edges = sum(len(g.nodes[n].inputs) for n in g.order)
+    assert flat_edges > 1500 and len(view.edges) < 2 * len(view.boxes)
+    port = next(e for e in view.edges if e.dst == "d1.5.x" and e.src == "d1.4.x")
+    assert sorted(port.flat) == sorted((s, "d1.5.x") for s in
+                                       ["stem", "d1.0.h", "d1.1.h", "d1.2.h", "d1.3.h"])
+    assert port.label == "240×32×32"  # d1.4.x: 80 + 4 x 40 channels
 
 
 def test_highlight_marks_node_and_its_paths():

@@ -29,9 +29,10 @@ from . import register
 def group_parallel(gm: fx.GraphModule) -> fx.GraphModule:
     """Sibling convs on one input -> one conv + split; equal parallel branches -> grouped conv.
 
-    Off by default: on the 2-core CPU one grouped convolution is not faster than
-    the two it replaces, and the concatenation it needs costs a copy (see
-    benchmarks/RESULTS.md); on GPUs it saves kernel launches.
+    Off by default: the stacking costs a torch.cat of the streams (a copy) and its
+    speed on the 2-core CPU could not be measured reliably in the session that wrote
+    it (shared, overloaded machine; benchmarks/RESULTS.md); its expected value is
+    fewer, larger kernels on GPUs. Turn it on with --passes after measuring.
     """
     modules = dict(gm.named_modules())
     _group_siblings(gm, modules)
