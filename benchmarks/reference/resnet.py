@@ -9,12 +9,12 @@ Section 4.2:
               then ReLU (post-activation)
     head      global average pool-Linear(num_classes)
 
-Downsampling shortcut: this reference uses option B, a 1x1 convolution with stride 2
-followed by BN (as torchvision does). The original paper used option A on CIFAR: an
-identity shortcut that subsamples with stride 2 and zero-pads the extra channels, which
-has no parameters. Option B adds two 1x1 Conv-BN pairs, 2,752 parameters.
+Downsampling shortcut: option A by default, as the paper used on CIFAR (and as
+specs/resnet_110.yaml writes it): subsample with stride 2 and zero-pad the extra
+channels, no parameters. `shortcut="B"` gives the 1x1 conv + BN projection that
+torchvision uses, 2,752 parameters more.
 
-ResNet-110 (n = 18) has 1,730,714 parameters here (1,727,962 with option A); the
+ResNet-110 (n = 18) has 1,727,962 parameters with option A (1,730,714 with B); the
 paper prints 1.7M.
 """
 
@@ -25,8 +25,22 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class ZeroPadShortcut(nn.Module):
+    """Option A: take every `stride`-th pixel and append zero channels."""
+
+    def __init__(self, extra_channels: int, stride: int) -> None:
+        super().__init__()
+        self.extra_channels = extra_channels
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+
+
 class BasicBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: str = "A") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(
             in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False
@@ -34,9 +48,10 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        if stride != 1 or in_channels != out_channels:
-            # Option B projection (the paper's CIFAR nets used option A zero padding).
-            self.shortcut: nn.Module = nn.Sequential(
+        if (stride != 1 or in_channels != out_channels) and shortcut == "A":
+            self.shortcut: nn.Module = ZeroPadShortcut(out_channels - in_channels, stride)
+        elif stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels),
             )
@@ -50,7 +65,7 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, depth: int = 110, num_classes: int = 10) -> None:
+    def __init__(self, depth: int = 110, num_classes: int = 10, shortcut: str = "A") -> None:
         super().__init__()
         if (depth - 2) % 6 != 0:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
@@ -58,9 +73,9 @@ class CifarResNet(nn.Module):
 
         self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        self.layer1 = self._make_stage(16, 16, n, stride=1)
-        self.layer2 = self._make_stage(16, 32, n, stride=2)
-        self.layer3 = self._make_stage(32, 64, n, stride=2)
+        self.layer1 = self._make_stage(16, 16, n, 1, shortcut)
+        self.layer2 = self._make_stage(16, 32, n, 2, shortcut)
+        self.layer3 = self._make_stage(32, 64, n, 2, shortcut)
         self.fc = nn.Linear(64, num_classes)
 
         for m in self.modules():
@@ -71,8 +86,9 @@ class CifarResNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     @staticmethod
-    def _make_stage(in_channels: int, out_channels: int, blocks: int, stride: int) -> nn.Sequential:
-        layers = [BasicBlock(in_channels, out_channels, stride)]
+    def _make_stage(in_channels: int, out_channels: int, blocks: int, stride: int,
+                    shortcut: str) -> nn.Sequential:
+        layers = [BasicBlock(in_channels, out_channels, stride, shortcut)]
         layers += [BasicBlock(out_channels, out_channels) for _ in range(blocks - 1)]
         return nn.Sequential(*layers)
 
@@ -83,6 +99,6 @@ class CifarResNet(nn.Module):
         return self.fc(x)
 
 
-def resnet_cifar(depth: int = 110, num_classes: int = 10) -> CifarResNet:
+def resnet_cifar(depth: int = 110, num_classes: int = 10, shortcut: str = "A") -> CifarResNet:
     """ResNet-(6n+2) for 32x32 inputs; depth=110 gives ResNet-110."""
-    return CifarResNet(depth=depth, num_classes=num_classes)
+    return CifarResNet(depth=depth, num_classes=num_classes, shortcut=shortcut)

@@ -52,9 +52,17 @@ def _load_all() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
+# The order defaults run in: graph-shrinking rewrites first, then the fusions that
+# read the simplified graph, and memory layout last (it only touches tensors).
+ORDER = ("drop_identity", "fold_bn", "merge_nary", "group_parallel", "checkpoint_dense",
+         "channels_last")
+
+
 def default_passes(mode: str) -> list[str]:
     _load_all()
-    return [p.name for p in PASSES.values() if mode in p.default]
+    rank = {name: i for i, name in enumerate(ORDER)}
+    chosen = [p.name for p in PASSES.values() if mode in p.default]
+    return sorted(chosen, key=lambda name: rank.get(name, len(ORDER)))
 
 
 def run_passes(gm: fx.GraphModule, names: Sequence[str], mode: str = "train",
