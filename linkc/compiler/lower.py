@@ -16,6 +16,7 @@ import torch
 from torch import fx, nn
 
 from ..topology.flat import INPUT, FlatGraph, FlatNode
+from ..topology.gcpause import paused_gc
 from ..topology.merges import MergeOptions
 from . import functional
 
@@ -66,6 +67,11 @@ def _lower_merge(graph: fx.Graph, root: nn.Module, node: FlatNode,
 
 def lower(g: FlatGraph) -> fx.GraphModule:
     """Checked flat graph (shapes inferred) -> GraphModule whose state_dict reads like the spec."""
+    with paused_gc():
+        return _lower(g)
+
+
+def _lower(g: FlatGraph) -> fx.GraphModule:
     # Modules go straight into the GraphModule: handing fx a separate root would make
     # it copy every submodule path again, which is a third of lowering time at 10k nodes.
     root = fx.GraphModule(nn.Module(), fx.Graph(), class_name=_class_name(g.name))

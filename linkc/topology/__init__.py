@@ -7,6 +7,7 @@ import os
 from .errors import Loc, SpecError, SpecWarning
 from .expand import ExpandLimits, expand as _expand
 from .flat import INPUT, FlatGraph, FlatNode
+from .gcpause import paused_gc
 from .graph import ShapeLimits, infer_shapes
 from .limits import Limits
 from .load import Document, LoadLimits, load
@@ -36,4 +37,5 @@ def build(spec: str | os.PathLike | Document, params: dict | None = None,
     `limits` raises or lowers the safety caps (see `linkc.topology.limits`)."""
     limits = limits or Limits()
     doc = spec if isinstance(spec, Document) else load(spec, limits.load)
-    return infer_shapes(expand(with_params(doc, params or {}), limits.expand), limits.shape)
+    with paused_gc():
+        return infer_shapes(expand(with_params(doc, params or {}), limits.expand), limits.shape)
