@@ -13,11 +13,12 @@
    training the BN layers save views of the one buffer instead of their own copies,
    so the concatenations no longer cost quadratic memory either.
 
-On by default in both modes: it removes the quadratic copying and, in training, the
-quadratic memory of the saved concatenations. A caveat for CPU: the prefix views
-are non-contiguous across the batch, which some CPU kernels read more slowly, so
-the time gain there is small; benchmarks/RESULTS.md has the measurements
-(DenseNet-BC-100, naive vs merge_nary training step, time and peak memory).
+On by default for inference only: it removes the quadratic copying (DenseNet-BC-100
+inference, interleaved A/B: 1.37x). In training it also removes the quadratic memory
+of the saved concatenations, but on the 2-core CPU the training step got slower
+(DenseNet-BC-100, batch 16: about 3x; the backward through the buffer views is the
+cost), so training asks for it explicitly (`--passes merge_nary`) when memory is
+the constraint; benchmarks/RESULTS.md has the measurements.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from . import register
 _ASSOCIATIVE = (functional.add, functional.concat)
 
 
-@register("merge_nary", modes=("train", "infer"), default=("train", "infer"))
+@register("merge_nary", modes=("train", "infer"), default=("infer",))
 def merge_nary(gm: fx.GraphModule) -> fx.GraphModule:
     """Chains of binary add/concat -> one n-ary merge; dense concatenations -> one buffer."""
     _flatten_chains(gm.graph)
