@@ -203,7 +203,7 @@ class _Interpreter:
         self.expr = expr
 
     def run(self) -> Number:
-        return self.eval(self.expr.tree.body)
+        return self.value_of(self.expr.tree.body)
 
     def fail(self, node: ast.AST, message: str, hint: str | None = None) -> SpecError:
         return SpecError(message, _column_loc(self.expr.loc, getattr(node, "col_offset", 0)), hint)
@@ -214,14 +214,14 @@ class _Interpreter:
                 raise self.fail(node, f"'{self.expr.text}' gives a number too large ({value:.3g})")
         return value
 
-    def eval(self, node: ast.AST) -> Any:
+    def value_of(self, node: ast.AST) -> Any:
         match node:
             case ast.Constant(value=v):
                 return v
             case ast.Name(id=name):
                 return self.env.lookup(name, _column_loc(self.expr.loc, node.col_offset))
             case ast.BinOp(op=op, left=l, right=r):
-                a, b = self.eval(l), self.eval(r)
+                a, b = self.value_of(l), self.value_of(r)
                 if isinstance(op, ast.Pow) and abs(a) > 1 and abs(b) > 64:
                     raise self.fail(node, f"'{self.expr.text}': power too large")
                 try:
@@ -231,36 +231,36 @@ class _Interpreter:
                 except (OverflowError, TypeError, ValueError) as exc:
                     raise self.fail(node, f"cannot compute '{self.expr.text}': {exc}") from None
             case ast.UnaryOp(op=op, operand=x):
-                return _UNARY[type(op)](self.eval(x))
+                return _UNARY[type(op)](self.value_of(x))
             case ast.BoolOp(op=ast.And(), values=vs):
                 result = True
                 for v in vs:
-                    result = self.eval(v)
+                    result = self.value_of(v)
                     if not result:
                         return result
                 return result
             case ast.BoolOp(values=vs):
                 result = False
                 for v in vs:
-                    result = self.eval(v)
+                    result = self.value_of(v)
                     if result:
                         return result
                 return result
             case ast.Compare(left=l, ops=ops, comparators=cs):
-                left = self.eval(l)
+                left = self.value_of(l)
                 for op, c in zip(ops, cs):
-                    right = self.eval(c)
+                    right = self.value_of(c)
                     if not _COMPARE[type(op)](left, right):
                         return False
                     left = right
                 return True
             case ast.IfExp(test=t, body=b, orelse=o):
-                return self.eval(b) if self.eval(t) else self.eval(o)
+                return self.value_of(b) if self.value_of(t) else self.value_of(o)
             case ast.Call(func=ast.Name(id=fn), args=[arg]) if fn in _SHAPE:
                 loc = _column_loc(self.expr.loc, arg.col_offset)
                 return _SHAPE[fn](self.env, _ref_text(arg), loc)
             case ast.Call(func=ast.Name(id=fn), args=args):
-                values = [self.eval(a) for a in args]
+                values = [self.value_of(a) for a in args]
                 try:
                     return self.bounded(node, _NUMERIC[fn](*values))
                 except (TypeError, ValueError, OverflowError) as exc:

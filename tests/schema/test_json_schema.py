@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
 from linkc.cli import main
 from linkc.topology.jsonschema import missing_descriptions, spec_json_schema
 
-jsonschema = pytest.importorskip("jsonschema")
 SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
 
 
