@@ -58,10 +58,6 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     return parser, commands
 
 
-class _Parser(argparse.ArgumentParser):
-    pass
-
-
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .topology.errors import SpecError
 

@@ -81,12 +81,7 @@ def _body(parent: str | None, view: View, children: dict, boxes: dict, indent: s
 
 def to_dot(view: View) -> str:
     """The DOT text of a view: top to bottom, clusters nested as in the spec."""
-    children: dict[str | None, list[Cluster]] = {}
-    for c in view.clusters.values():
-        children.setdefault(c.parent, []).append(c)
-    boxes: dict[str | None, list[Box]] = {}
-    for b in view.boxes.values():
-        boxes.setdefault(b.cluster, []).append(b)
+    children, boxes = view.nesting()
     title = f"{view.title} (depth {view.depth} of {view.full_depth})"
     if view.highlight:
         title += f", paths through {view.highlight}"

@@ -7,7 +7,7 @@ with their glyph, collapsed clusters are subroutine boxes `[[...]]`.
 
 from __future__ import annotations
 
-from .view import Box, Cluster, View
+from .view import View
 
 SHAPES = {  # kind -> (open, close)
     "ops": ('["', '"]'),
@@ -35,12 +35,7 @@ def _text(text: str) -> str:
 def to_mermaid(view: View) -> str:
     ids = {box_id: f"n{k}" for k, box_id in enumerate(view.boxes)}
     cids = {cid: f"c{k}" for k, cid in enumerate(view.clusters)}
-    children: dict[str | None, list[Cluster]] = {}
-    for c in view.clusters.values():
-        children.setdefault(c.parent, []).append(c)
-    boxes: dict[str | None, list[Box]] = {}
-    for b in view.boxes.values():
-        boxes.setdefault(b.cluster, []).append(b)
+    children, boxes = view.nesting()
 
     def body(parent: str | None, indent: str) -> list[str]:
         lines = []

@@ -70,6 +70,16 @@ class View:
     clusters: dict[str, Cluster]
     highlight: str | None = None
 
+    def nesting(self) -> tuple[dict[str | None, list[Cluster]], dict[str | None, list[Box]]]:
+        """Clusters by parent and boxes by cluster (None: top level), for the printers."""
+        children: dict[str | None, list[Cluster]] = {}
+        for c in self.clusters.values():
+            children.setdefault(c.parent, []).append(c)
+        boxes: dict[str | None, list[Box]] = {}
+        for b in self.boxes.values():
+            boxes.setdefault(b.cluster, []).append(b)
+        return children, boxes
+
 
 def shape_text(shape) -> str:
     """(24, 32, 32) -> '24×32×32', the way shapes are written on edges."""

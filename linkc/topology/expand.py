@@ -156,11 +156,11 @@ class Expander:
         before = len(self.nodes)
         for i in range(count):
             if dense:
-                feed = base_refs + [self.value_ref(inst, scope) for inst in instances]
+                feed = base_refs + [self.value_ref(inst) for inst in instances]
             elif i == 0:
                 feed = base_refs
             else:
-                feed = self.out_refs(instances[-1], scope, path)
+                feed = self.out_refs(instances[-1])
             iid = f"{node_id}.{i}"
             values = {"i": i, "n": count}
             if node.block:
@@ -179,7 +179,7 @@ class Expander:
         dense_id = None
         if dense:
             out = self.new_node(node_id, scope, merge, node.pad, self.loc(path, key=True), "dense")
-            self.feed(out, base_refs + [self.value_ref(inst, scope) for inst in instances])
+            self.feed(out, base_refs + [self.value_ref(inst) for inst in instances])
             dense_id = out.id
         return Repeated(instances, dense_id, name)
 
@@ -194,7 +194,7 @@ class Expander:
                             f"limit of {self.limits.max_nodes:,}", loc,
                             "reduce repeat counts; " + limit_hint("max_nodes", "ExpandLimits"))
 
-    def value_ref(self, inst, scope: Scope) -> tuple:
+    def value_ref(self, inst) -> tuple:
         """A reference to an instance's single output, as a pending-ref tuple."""
         if isinstance(inst, Leaf):
             return (_FixedRef(inst.id), None, 1, None, False)
@@ -203,7 +203,7 @@ class Expander:
                             f"'{inst.node_name}' has {len(inst.outs)}")
         return (inst.scope, inst.outs[0], 1, None, False)
 
-    def out_refs(self, inst, scope: Scope, path: tuple) -> list[tuple]:
+    def out_refs(self, inst) -> list[tuple]:
         if isinstance(inst, Leaf):
             return [(_FixedRef(inst.id), None, 1, None, False)]
         return [(inst.scope, out, 1, None, False) for out in inst.outs]

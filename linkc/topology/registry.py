@@ -9,6 +9,7 @@ exactly one place.
 
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -86,7 +87,7 @@ def _is_numeric(annotation: Any) -> bool:
     if annotation in (int, float, bool):
         return annotation is not bool
     origin = typing.get_origin(annotation)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None), typing.Annotated):
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
         return any(_is_numeric(a) for a in typing.get_args(annotation))
     return False
 
