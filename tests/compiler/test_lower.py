@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,11 @@ from linkc.compiler.lower import lower
 from linkc.compiler.passes.check import check_graph_module
 from linkc.topology import build
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from conftest import SPECS, zoo_specs  # noqa: E402
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+def zoo_specs() -> list[Path]:
+    return sorted(SPECS.glob("*.yaml"))
 
 SMALL = """
 linkc: 1
