@@ -1,4 +1,4 @@
-"""The model zoo against the papers: every spec in specs/, its parameter count,
+"""The model zoo against the papers: every spec in linkc/zoo/specs/, its parameter count,
 the paper's figure as printed, and a verdict.
 
 A spec states what it reproduces in a top-level `paper:` mapping, either one row
@@ -91,9 +91,10 @@ class ZooRow:
 
 
 def specs_dir() -> Path:
-    """specs/ of the repository this package lives in, else ./specs."""
-    here = Path(__file__).resolve().parents[2] / "specs"
-    return here if here.is_dir() else Path(os.getcwd()) / "specs"
+    """The zoo's specs, shipped inside the package (linkc/zoo/specs)."""
+    from ..zoo import SPECS
+
+    return SPECS
 
 
 def _rows_of(paper: dict | None) -> list[dict]:

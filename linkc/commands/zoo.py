@@ -13,7 +13,7 @@ import json
 
 def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
-    p.add_argument("--dir", default=None, help="the specs directory (default: the repo's specs/)")
+    p.add_argument("--dir", default=None, help="the specs directory (default: the zoo shipped with linkc)")
 
 
 def run(args) -> int:
