@@ -92,6 +92,19 @@ def _is_numeric(annotation: Any) -> bool:
     return False
 
 
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for an argument value, for the memo key. Lists and
+    mappings (a `k: []` the model will refuse) are tuples; the type names keep
+    `1`, `1.0` and `True` apart, since they are equal as keys but not as arguments.
+    Anything else unhashable raises TypeError, and the call is not memoised."""
+    if isinstance(value, (list, tuple)):
+        return ("list", tuple(_frozen(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
+    hash(value)
+    return (type(value).__name__, value)
+
+
 def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None,
               memo: dict | None = None) -> Args:
     """Match positionals to fields, evaluate expressions, validate with the model.
@@ -121,7 +134,10 @@ def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None,
         if isinstance(value, str) and _is_numeric(fields[name].annotation):
             value = evaluate(value, env, vloc or loc)
         evaluated[name] = value
-    key = (op.name, tuple((k, type(v).__name__, v) for k, v in evaluated.items()))
+    try:
+        key = (op.name, tuple((k, _frozen(v)) for k, v in evaluated.items()))
+    except TypeError:
+        memo = None
     if memo is not None and key in memo:
         return memo[key]
     try:
