@@ -25,6 +25,7 @@ COMMANDS = {
     "export": "export to ONNX, torch.export or TorchScript",
     "schema": "write the JSON Schema of the spec language",
     "zoo": "list the model zoo with parameter counts next to the papers'",
+    "sweep": "train the variants of a topology family; a table and plots",
 }
 
 
@@ -67,7 +68,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
                          ("linkc.runtime.config", "ConfigError"),
                          ("linkc.compiler.passes", "PassError"),
                          ("linkc.render", "RenderError"),
-                         ("linkc.compiler.export", "ExportError")):
+                         ("linkc.compiler.export", "ExportError"),
+                         ("linkc.sweep.plan", "SweepError")):
         try:
             errors.append(getattr(importlib.import_module(module), name))
         except (ImportError, AttributeError):

@@ -21,9 +21,16 @@ from .load import Document, LDict, LList, locate
 from .merges import MERGES, MergeDef
 from .opitems import parse_op_item
 from .schema import BlockSpec, NodeSpec, RefSpec, Spec
-from .scope import Alias, Instance, Lazy, Leaf, MissingOptional, Repeated, Scope, resolve
+from .scope import (Alias, Instance, Lazy, Leaf, MissingOptional, Repeated, Scope, param_word,
+                    resolve)
 
 RESERVED = {"i", "n", INPUT, "prev"}
+CONNECT_PATTERNS = ("chain", "dense")
+
+
+def is_word(raw: Any) -> bool:
+    """A param written as the name of a merge or connect pattern holds that word."""
+    return isinstance(raw, str) and (raw in CONNECT_PATTERNS or MERGES.lookup(raw) is not None)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -72,7 +79,10 @@ class Expander:
         for name, raw in self.spec.params.items():
             path = ("params", name)
             self.check_name(name, self.loc(path, key=True), "param")
-            values[name] = evaluate(raw, MappingEnv(values), self.loc(path))
+            if is_word(raw) and raw not in values:
+                values[name] = raw  # a merge kind or connect pattern (see param_word)
+            else:
+                values[name] = evaluate(raw, MappingEnv(values), self.loc(path))
         return Scope(prefix="", parent=None, values=values, top=True)
 
     def check_name(self, name: str, loc: Loc | None, kind: str) -> None:
@@ -93,17 +103,25 @@ class Expander:
                                 self.loc(npath, key=True))
             scope.table[name] = self.build_node(scope, name, node, npath)
 
-    def merge_of(self, node: NodeSpec, path: tuple, default: str | None = None) -> MergeDef | None:
+    def merge_of(self, node: NodeSpec, path: tuple, scope: Scope,
+                 default: str | None = None) -> MergeDef | None:
         name = node.merge or default
         if name is None:
             return None
-        merge = MERGES.lookup(name)
+        merge = MERGES.lookup(param_word(scope, name) or name)
         if merge is None:
             raise unknown("merge", name, MERGES.names(), self.loc((*path, "merge")))
         if node.pad and not merge.padded:
             raise SpecError(f"'pad: {node.pad}' does not apply to merge '{merge.name}'",
                             self.loc((*path, "pad"), key=True))
         return merge
+
+    def connect_of(self, node: NodeSpec, path: tuple, scope: Scope) -> str:
+        word = param_word(scope, node.connect) or node.connect or "chain"
+        if word not in CONNECT_PATTERNS:
+            raise SpecError(f"unknown connect pattern '{word}'", self.loc((*path, "connect")),
+                            "use chain or dense (or a param that holds one of them)")
+        return word
 
     def new_node(self, node_id: str, scope: Scope, merge: MergeDef | None, pad: str | None,
                  loc: Loc | None, kind: str = "node", doc: str | None = None) -> FlatNode:
@@ -129,7 +147,7 @@ class Expander:
             if node.block:
                 return self.instantiate(scope, name, node, path, scope.id_of(name), None,
                                         self.refs_of(node, path, scope))
-            flat = self.new_node(scope.id_of(name), scope, self.merge_of(node, path), node.pad,
+            flat = self.new_node(scope.id_of(name), scope, self.merge_of(node, path, scope), node.pad,
                                  loc, doc=node.doc)
             self.add_ops(flat, node, path, scope)
             self.feed(flat, self.refs_of(node, path, scope))
@@ -147,8 +165,8 @@ class Expander:
         if count > self.limits.max_repeat:
             raise SpecError(f"repeat count {count} is over the limit of {self.limits.max_repeat}",
                             rloc, limit_hint("max_repeat", "ExpandLimits"))
-        dense = node.connect == "dense"
-        merge = self.merge_of(node, path, "concat" if dense else None)
+        dense = self.connect_of(node, path, scope) == "dense"
+        merge = self.merge_of(node, path, scope, "concat" if dense else None)
         base_refs = self.refs_of(node, path, scope)
         node_id = scope.id_of(name)
         instances: list = []
@@ -232,7 +250,7 @@ class Expander:
         outs = [block.out] if isinstance(block.out, str) else list(block.out)
         for port in ins:
             self.check_name(port, self.loc((*bpath, "in")), "port")
-        self.bind_ports(inst_scope, ins, feed, merge or self.merge_of(node, path), node, path)
+        self.bind_ports(inst_scope, ins, feed, merge or self.merge_of(node, path, scope), node, path)
         self.block_stack.append(block_name)
         try:
             self.build_scope(inst_scope, block.nodes, (*bpath, "nodes"))

@@ -219,7 +219,12 @@ class _Interpreter:
             case ast.Constant(value=v):
                 return v
             case ast.Name(id=name):
-                return self.env.lookup(name, _column_loc(self.expr.loc, node.col_offset))
+                value = self.env.lookup(name, _column_loc(self.expr.loc, node.col_offset))
+                if isinstance(value, str):  # a word param: see scope.param_word
+                    raise self.fail(node, f"'{name}' holds the word '{value}', not a number",
+                                    "a word param names a merge or connect pattern "
+                                    "(merge: NAME, connect: NAME); it has no value in expressions")
+                return value
             case ast.BinOp(op=op, left=l, right=r):
                 a, b = self.value_of(l), self.value_of(r)
                 if isinstance(op, ast.Pow) and abs(a) > 1 and abs(b) > 64:

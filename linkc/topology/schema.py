@@ -49,8 +49,10 @@ class NodeSpec(_Model):
     block: Optional[str] = Field(None, description="instantiate this block")
     args: dict[str, Scalar] = Field(default_factory=dict, description="block arguments")
     repeat: Optional[Union[PositiveInt, str]] = Field(None, description="number of instances")
-    connect: Optional[Literal["chain", "dense"]] = Field(
-        None, description="chain: each instance feeds the next; dense: each takes all before")
+    connect: Optional[str] = Field(
+        None, description="chain: each instance feeds the next; dense: each takes all before "
+                          "(or a param holding one of them)",
+        json_schema_extra={"examples": ["chain", "dense"]})
     doc: Optional[str] = Field(None, description="free text shown in diagrams")
 
 
