@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..topology.errors import did_you_mean
-from .data import DataError, parse_data_arg
+from .data.spec import DataError, parse_data_arg
 
 __all__ = ["ConfigError", "TrainConfig", "load_config_file", "resolve_config"]
 

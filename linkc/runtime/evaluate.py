@@ -71,7 +71,8 @@ def evaluate_weights(spec, weights: str | os.PathLike, data: str = "digits", *,
     the test split of ``data`` (the split ``linkc train`` uses with the same seed)."""
     from ..compiler.lower import lower
     from ..topology import build
-    from .data import load_datasets, parse_data_arg
+    from .data import parse_data_arg
+    from .data.load import load_datasets
     from .distributed import _device
 
     g = spec if hasattr(spec, "input_shape") else build(spec)

@@ -40,7 +40,9 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .config import ConfigError, TrainConfig, config_yaml, resolve_config
-from .data import augment_batch, load_datasets, parse_data_arg
+from .data import parse_data_arg
+from .data.augment import augment_batch
+from .data.load import load_datasets
 from .distributed import all_sum, setup, teardown
 from .evaluate import evaluate, output_classes
 from .rundir import BEST, LAST, MetricsLog, choose_run_dir, write_plot, write_text

@@ -11,14 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from linkc.runtime.data import (
-    ArrayDataset,
-    DataError,
-    DataSpec,
-    augment_batch,
-    load_datasets,
-    parse_data_arg,
-)
+from linkc.runtime.data import DataError, DataSpec, parse_data_arg
+from linkc.runtime.data.arrays import ArrayDataset
+from linkc.runtime.data.augment import augment_batch
+from linkc.runtime.data.load import load_datasets
 
 CIFAR10_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 CIFAR10_FILES = CIFAR10_TRAIN + ["test_batch.bin"]
@@ -470,3 +466,19 @@ def test_augment_batch_pad_zero_only_flips():
     same = [torch.equal(o, i) for o, i in zip(out, x)]
     flipped = [torch.equal(o, i.flip(-1)) for o, i in zip(out, x)]
     assert all(s or f for s, f in zip(same, flipped)) and any(same) and any(flipped)
+
+
+def test_every_kind_names_a_loader_and_parsing_needs_no_torch():
+    import importlib
+    import subprocess
+    import sys
+
+    from linkc.runtime.data import KINDS
+
+    for kind in KINDS.values():
+        module, function = kind.loader.split(":")
+        assert callable(getattr(importlib.import_module(f"linkc.runtime.data.{module}"), function))
+    code = ("import sys; from linkc.runtime.data import parse_data_arg; "
+            "parse_data_arg('cifar10:/x'); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

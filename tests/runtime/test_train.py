@@ -94,7 +94,8 @@ def test_short_run_learns_and_writes_run_directory(tmp_path, capsys):
 
 
 def _digits_test():
-    from linkc.runtime.data import DataSpec, load_datasets
+    from linkc.runtime.data import DataSpec
+    from linkc.runtime.data.load import load_datasets
 
     sets = load_datasets(DataSpec("digits"), (3, 8, 8))
     return sets.test.x, sets.test.y
