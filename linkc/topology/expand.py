@@ -20,6 +20,7 @@ from .flat import INPUT, FlatGraph, FlatInput, FlatNode, OpCall
 from .load import Document, LDict, LList, locate
 from .merges import MERGES, MergeDef
 from .opitems import parse_op_item
+from .recurrence_expand import build_recurrence, uses_recurrence
 from .schema import BlockSpec, NodeSpec, RefSpec, Spec
 from .scope import (Alias, Instance, Lazy, Leaf, MissingOptional, Repeated, Scope, param_word,
                     resolve)
@@ -69,6 +70,7 @@ class Expander:
         self.nodes: dict[str, FlatNode] = {}
         self.pending: list[_Pending] = []
         self.block_stack: list[str] = []
+        self.recurrences: dict = {}  # recurrence node id -> RecurrenceInfo
 
     def loc(self, path: tuple, key: bool = False) -> Loc | None:
         return locate(self.doc.root, path, key=key)
@@ -133,6 +135,8 @@ class Expander:
         return flat
 
     def build_node(self, scope: Scope, name: str, node: NodeSpec, path: tuple):
+        if uses_recurrence(node):
+            return build_recurrence(self, scope, name, node, path)
         loc = self.loc(path, key=True)
         if node.block and node.ops:
             raise SpecError(f"node '{name}' has both 'block' and 'ops'", loc,
@@ -399,4 +403,4 @@ def expand(spec: Spec, doc: Document, limits: ExpandLimits = ExpandLimits()) -> 
         raise SpecError("the output is the input itself", out_loc)
     return FlatGraph(spec.name, doc.source, tuple(spec.input), ex.nodes, output, out_loc,
                      dict(top.values), scope=top, train=spec.train, paper=spec.paper,
-                     input_loc=ex.loc(("input",)))
+                     input_loc=ex.loc(("input",)), recurrences=ex.recurrences)

@@ -87,6 +87,7 @@ class FlatGraph:
     train: dict[str, Any] | None = None
     paper: dict[str, Any] | None = None
     input_loc: Loc | None = None  # where `input:` is written
+    recurrences: dict[str, Any] = field(default_factory=dict)  # node id -> RecurrenceInfo
 
     def shape_of(self, node_id: str) -> Shape | None:
         return self.input_shape if node_id == INPUT else self.nodes[node_id].shape

@@ -38,8 +38,20 @@ Ref = Union[str, RefSpec]
 OpItem = Union[str, dict[str, Any]]
 
 
+class MapSpec(_Model):
+    """A map of a recurrence (`W` in `W[i](X[i-1])`): a block or an op list per index."""
+
+    block: Optional[str] = Field(None, description="the block instantiated for each index")
+    args: dict[str, Scalar] = Field(default_factory=dict,
+                                    description="block arguments; `i` is the map's index")
+    ops: list[OpItem] = Field(default_factory=list,
+                              description="ops applied by the map (instead of a block)")
+    if_: Optional[Union[bool, str]] = Field(
+        None, alias="if", description="where false (for index `i`), the map is the identity")
+
+
 class NodeSpec(_Model):
-    """A node: `value = ops(merge(from...))`, or an instance of a block."""
+    """A node: `value = ops(merge(from...))`, an instance of a block, or a recurrence."""
 
     from_: Union[Ref, list[Ref]] = Field(alias="from", description="the node's inputs")
     merge: Optional[str] = Field(None, description="add (+), concat (‖ || cat), mean (avg), "
@@ -54,6 +66,17 @@ class NodeSpec(_Model):
                           "(or a param holding one of them)",
         json_schema_extra={"examples": ["chain", "dense"]})
     doc: Optional[str] = Field(None, description="free text shown in diagrams")
+    recurrence: Optional[Union[str, list[str]]] = Field(
+        None, description="recursion formula(s), e.g. 'X[i] = X[i-1] + W[i](X[i-1])'; "
+                          "`from` gives the initial values")
+    steps: Optional[Union[PositiveInt, str]] = Field(
+        None, description="last index of the recursion: i runs up to it")
+    init: Optional[Union[str, list[str]]] = Field(
+        None, description="the initial state terms `from` binds, in order (default X[0])")
+    maps: dict[str, MapSpec] = Field(default_factory=dict,
+                                     description="the recurrence's maps: name -> block or ops")
+    out: Optional[str] = Field(None, description="the recurrence's value (default X[n]), "
+                                                 "e.g. 'cat(X[0:n+1])'")
 
 
 class BlockSpec(_Model):
@@ -103,6 +126,8 @@ def _model_at(path: tuple) -> type[BaseModel] | None:
             model, i = NodeSpec, i + 2
         elif model is NodeSpec and step == "from":
             model, i = RefSpec, len(path)
+        elif model is NodeSpec and step == "maps":
+            model, i = MapSpec, i + 2
         else:
             return model
     return model
