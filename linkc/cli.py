@@ -17,7 +17,7 @@ from typing import Sequence
 COMMANDS = {
     "check": "validate a spec, infer every shape, print a summary",
     "compile": "lower a spec to a torch.fx module and write model.py + weights",
-    "render": "draw the DAG (.svg .png .pdf .dot .mmd)",
+    "render": "draw the DAG (.svg .png .pdf .dot .mmd .html)",
     "analyze": "parameters, MACs, activation memory and path statistics",
     "train": "train a spec (digits by default; CIFAR, image folders, synthetic)",
     "evaluate": "accuracy and loss of trained weights",

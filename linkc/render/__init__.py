@@ -4,7 +4,8 @@
 
 `view.py` decides what is drawn (boxes, merge glyphs, clusters, edge labels,
 collapsing and highlighting), `dot.py` and `mermaid.py` print it, and
-`runner.py` runs Graphviz for the image formats.
+`runner.py` runs Graphviz for the image formats. `paper.py` is the compact
+publication style, `html/` the interactive view and the side-by-side comparison.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from ..topology.flat import FlatGraph
 from .dot import to_dot
 from .mermaid import to_mermaid
 from .runner import find_engines, run_graphviz
-from .view import RenderError, View, build_view
+from .paper import DIRECTIONS, paper_view, to_paper_dot
+from .view import RenderError, View, build_view, full_depth
 
 __all__ = ["FORMATS", "RenderError", "Rendered", "View", "build_view", "find_engines",
-           "render_file", "to_dot", "to_mermaid"]
+           "render_compare", "render_file", "to_dot", "to_mermaid"]
 
-FORMATS = ("svg", "png", "pdf", "dot", "mmd")
+FORMATS = ("svg", "png", "pdf", "dot", "mmd", "html")
+STYLES = ("default", "paper")
 
 
 @dataclass
@@ -37,24 +40,74 @@ class Rendered:
 
 def render_file(g: FlatGraph, path: str | os.PathLike, depth: int | None = None,
                 expand: bool = False, highlight: str | None = None,
-                timeout: float = 600) -> Rendered:
+                timeout: float = 600, style: str = "default",
+                direction: str | None = None, counts: bool = True) -> Rendered:
     """Draw `g` to `path`; the format is the file's extension (.svg .png .pdf .dot
-    .mmd). Without `depth` or `expand`, the deepest view of at most
-    `view.MAX_BOXES` boxes is drawn (the result's notes say so)."""
+    .mmd .html). Without `depth` or `expand`, the deepest view of at most
+    `view.MAX_BOXES` boxes is drawn (the result's notes say so). `style="paper"`
+    draws a compact publication figure (`paper.py`); .html is the interactive
+    view (`html/`), which opens blocks by click instead of `depth`; `counts=False`
+    leaves parameters and MACs out of it."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise RenderError(f"cannot tell the format of '{path}': use one of the extensions "
                           + ", ".join("." + f for f in FORMATS))
+    if style not in STYLES:
+        raise RenderError(f"--style must be one of {', '.join(STYLES)}, got '{style}'")
+    if direction is not None and direction not in DIRECTIONS:
+        raise RenderError(f"--direction must be TB or LR, got '{direction}'")
+    if fmt == "html":
+        return _render_html(g, path, depth, expand, highlight, style, counts)
+    if style == "paper":
+        return _render_paper(g, path, fmt, depth, expand, highlight, direction or "TB", timeout)
     view = build_view(g, depth=depth, expand=expand, highlight=highlight)
     notes = []
     if depth is None and not expand and view.depth < view.full_depth:
         notes.append(f"drew {g.name} at depth {view.depth} of {view.full_depth} "
                      f"({len(view.boxes)} boxes); --depth N opens more levels, --expand all")
+    graph = {"rankdir": direction} if direction else None
+    notes += _write(to_dot(view, graph=graph), view, path, fmt, timeout)
+    return Rendered(path, fmt, view.depth, view.full_depth, len(view.boxes), notes)
+
+
+def _write(dot_text: str, view: View, path: Path, fmt: str, timeout: float) -> list[str]:
     if fmt == "mmd":
         path.write_text(to_mermaid(view), encoding="utf-8")
     elif fmt == "dot":
-        path.write_text(to_dot(view), encoding="utf-8")
+        path.write_text(dot_text, encoding="utf-8")
     else:
-        notes += run_graphviz(to_dot(view), path, fmt, timeout=timeout)
+        return run_graphviz(dot_text, path, fmt, timeout=timeout)
+    return []
+
+
+def _render_paper(g: FlatGraph, path: Path, fmt: str, depth, expand, highlight,
+                  direction: str, timeout: float) -> Rendered:
+    if depth is not None or expand or highlight:
+        raise RenderError("--style paper draws every node with each repeat once; "
+                          "--depth, --expand and --highlight apply to the default style")
+    view = paper_view(g)
+    notes = _write(to_paper_dot(g, direction, view), view, path, fmt, timeout)
     return Rendered(path, fmt, view.depth, view.full_depth, len(view.boxes), notes)
+
+
+def _render_html(g: FlatGraph, path: Path, depth, expand, highlight, style,
+                 counts: bool) -> Rendered:
+    if depth is not None or expand or highlight or style != "default":
+        raise RenderError("the .html view opens blocks by click and finds nodes by name; "
+                          "--depth, --expand, --highlight and --style apply to the static formats")
+    from .html import write_html
+
+    boxes = write_html(g, path, counts)
+    return Rendered(path, "html", 1, full_depth(g), boxes)
+
+
+def render_compare(a: FlatGraph, b: FlatGraph, path: str | os.PathLike,
+                   counts: bool = True) -> dict[str, int]:
+    """Two specs side by side in one HTML file, the nodes that differ marked."""
+    path = Path(path)
+    if path.suffix.lower() != ".html":
+        raise RenderError(f"--compare writes an HTML page: give -o a .html file, not '{path.name}'")
+    from .html import write_compare
+
+    return write_compare(a, b, path, counts)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..topology.flat import FlatGraph
-from ..topology.load import load
+from ..topology.errors import Loc
+from ..topology.load import Document, load, locate
 from ..topology.schema import NodeSpec, Spec, parse_spec
 
 
@@ -21,9 +22,12 @@ class ClusterInfo:
     repeats: dict[str, int]  # repeat cluster -> instance count
     dense: dict[str, str]  # dense repeat -> the glyph of its merge
 
-    def node_spec(self, cid: str) -> NodeSpec | None:
-        """The spec node a cluster comes from (for an instance: its repeat's node)."""
-        nodes, current = self.spec.nodes, None
+    doc: Document | None = None  # the located YAML, for `loc`
+
+    def _walk(self, cid: str) -> tuple[NodeSpec | None, tuple]:
+        """The spec node of a cluster and the YAML path where it is written
+        (('nodes', 'd1'), or ('blocks', 'stage', 'nodes', 'b') inside a block)."""
+        nodes, current, prefix, path = self.spec.nodes, None, ("nodes",), ()
         for part in cid.split("."):
             if current is not None and current.repeat is not None and part.isdigit():
                 current = _Instance(current)
@@ -31,12 +35,22 @@ class ClusterInfo:
             if current is not None:
                 block = self.spec.blocks.get(current.block or "")
                 if block is None:
-                    return None
-                nodes = block.nodes
+                    return None, ()
+                nodes, prefix = block.nodes, ("blocks", current.block, "nodes")
             current = nodes.get(part)
             if current is None:
-                return None
-        return current
+                return None, ()
+            path = (*prefix, part)
+        return current, path
+
+    def node_spec(self, cid: str) -> NodeSpec | None:
+        """The spec node a cluster comes from (for an instance: its repeat's node)."""
+        return self._walk(cid)[0]
+
+    def loc(self, cid: str) -> Loc | None:
+        """Where the cluster's spec node is written (its key)."""
+        node, path = self._walk(cid)
+        return locate(self.doc.root, path, key=True) if node and self.doc else None
 
     def label(self, cid: str) -> str:
         """'d1: layer × 16, dense ‖', 'd1.3: layer', 't1: transition'."""
@@ -75,7 +89,8 @@ class _Instance:
 
 
 def cluster_info(g: FlatGraph) -> ClusterInfo:
-    spec = parse_spec(load(g.source.text))
+    doc = load(g.source.text)
+    spec = parse_spec(doc)
     children: dict[str, set[str]] = {}
     for n in g.order:
         parts = n.split(".")
@@ -87,4 +102,4 @@ def cluster_info(g: FlatGraph) -> ClusterInfo:
         node = g.nodes[n]
         if node.kind == "dense":
             dense[n] = node.merge.glyph if node.merge else ""
-    return ClusterInfo(spec, {c: len(v) for c, v in children.items()}, dense)
+    return ClusterInfo(spec, {c: len(v) for c, v in children.items()}, dense, doc)

@@ -44,8 +44,8 @@ def _attrs(attrs: dict[str, str]) -> str:
     return ", ".join(f"{k}={quote(str(v))}" for k, v in attrs.items())
 
 
-def _box(box: Box) -> str:
-    attrs = {"label": "\n".join(box.lines), **BOX_STYLE[box.kind],
+def _box(box: Box, styles: dict) -> str:
+    attrs = {"label": "\n".join(box.lines), **styles[box.kind],
              **MARK_BOX.get(box.mark, {})}
     if box.tooltip:
         attrs["tooltip"] = box.tooltip
@@ -61,36 +61,44 @@ def _edge(edge: Edge) -> str:
     return f"{quote(edge.src)} -> {quote(edge.dst)}" + (f" [{_attrs(attrs)}]" if attrs else "") + ";"
 
 
-def _cluster(c: Cluster, view: View, children: dict, boxes: dict, indent: str) -> list[str]:
+def _cluster(c: Cluster, view: View, children: dict, boxes: dict, indent: str,
+             styles: dict) -> list[str]:
     depth = c.id.count(".")
     attrs = dict(label=c.label, style="rounded" + (",filled" if depth % 2 else ""),
                  fillcolor="#fafafa", color="#9aa5b1", fontcolor="#44546a")
     attrs.update(MARK_CLUSTER.get(c.mark, {}))
     lines = [f"{indent}subgraph {quote('cluster_' + c.id)} {{",
              f"{indent}  graph [{_attrs(attrs)}];"]
-    lines += _body(c.id, view, children, boxes, indent + "  ")
+    lines += _body(c.id, view, children, boxes, indent + "  ", styles)
     return lines + [f"{indent}}}"]
 
 
-def _body(parent: str | None, view: View, children: dict, boxes: dict, indent: str) -> list[str]:
-    lines = [indent + _box(b) for b in boxes.get(parent, ())]
+def _body(parent: str | None, view: View, children: dict, boxes: dict, indent: str,
+          styles: dict) -> list[str]:
+    lines = [indent + _box(b, styles) for b in boxes.get(parent, ())]
     for c in children.get(parent, ()):
-        lines += _cluster(c, view, children, boxes, indent)
+        lines += _cluster(c, view, children, boxes, indent, styles)
     return lines
 
 
-def to_dot(view: View) -> str:
-    """The DOT text of a view: top to bottom, clusters nested as in the spec."""
+def to_dot(view: View, graph: dict | None = None, node: dict | None = None,
+           edge: dict | None = None, extra: list[str] = (), styles: dict | None = None) -> str:
+    """The DOT text of a view: top to bottom, clusters nested as in the spec.
+    `graph`, `node` and `edge` override default attributes (the paper style does);
+    `styles` replaces BOX_STYLE; `extra` lines go in before the closing brace."""
     children, boxes = view.nesting()
     title = f"{view.title} (depth {view.depth} of {view.full_depth})"
     if view.highlight:
         title += f", paths through {view.highlight}"
-    graph = dict(rankdir="TB", label=title, labelloc="t", fontname=FONT, fontsize="18",
-                 nodesep="0.25", ranksep="0.35", newrank="true")
+    graph = {**dict(rankdir="TB", label=title, labelloc="t", fontname=FONT, fontsize="18",
+                    nodesep="0.25", ranksep="0.35", newrank="true"), **(graph or {})}
+    node = {**dict(fontname=FONT, fontsize="11"), **(node or {})}
+    edge = {**dict(fontname=FONT, fontsize="9", color="#555555", arrowsize="0.6"), **(edge or {})}
     lines = [f"digraph {quote(view.title)} {{",
              f"  graph [{_attrs(graph)}];",
-             f"  node [{_attrs(dict(fontname=FONT, fontsize='11'))}];",
-             f"  edge [{_attrs(dict(fontname=FONT, fontsize='9', color='#555555', arrowsize='0.6'))}];"]
-    lines += _body(None, view, children, boxes, "  ")
+             f"  node [{_attrs(node)}];",
+             f"  edge [{_attrs(edge)}];"]
+    lines += _body(None, view, children, boxes, "  ", styles or BOX_STYLE)
     lines += ["  " + _edge(e) for e in view.edges]
+    lines += ["  " + line for line in extra]
     return "\n".join(lines) + "\n}\n"

@@ -130,6 +130,15 @@ def _edge_label(node: FlatNode, i: int) -> str:
     return " ".join(parts)
 
 
+def collapsed_lines(info: ClusterInfo, cid: str, parent: str | None, ops: list[str],
+                    nodes: int) -> list[str]:
+    """The text of a collapsed cluster: its name, what it instantiates, and its ops
+    (or how many there are)."""
+    lines = [_local(cid, parent), *info.summary(cid)]
+    return lines + (_wrap(ops) if len(ops) <= MAX_LISTED_OPS else [
+        f"{nodes} node{'s' if nodes > 1 else ''}, {len(ops)} ops"])
+
+
 class _Builder:
     def __init__(self, g: FlatGraph, depth: int, info: ClusterInfo):
         self.g, self.depth, self.info = g, depth, info
@@ -239,11 +248,7 @@ class _Builder:
                 continue
             ops = [op_text(c) for m in self.g.order if m in box.members
                    for c in self.g.nodes[m].ops]
-            title = _local(box.id, box.cluster)
-            nodes = len(box.members)
-            box.lines = [title, *self.info.summary(box.id)]
-            box.lines += _wrap(ops) if len(ops) <= MAX_LISTED_OPS else [
-                f"{nodes} node{'s' if nodes > 1 else ''}, {len(ops)} ops"]
+            box.lines = collapsed_lines(self.info, box.id, box.cluster, ops, len(box.members))
             box.tooltip = f"{box.id}: {self.info.label(box.id)}"
 
     def build(self) -> list[Edge]:

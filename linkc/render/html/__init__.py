@@ -1,0 +1,54 @@
+"""The interactive view: `linkc render SPEC -o net.html`, and `--compare A B`.
+
+One self-contained HTML file (no network access when opened) shows the DAG
+with every block and repeat closed to one box; a click opens a block, a click
+on its frame closes it, down to single ops. Hovering or selecting a box shows
+its ops, output shape, parameters and MACs (counted as `linkc analyze` counts
+them) and its line in the YAML; a search box finds a node or block by name.
+
+Layout is dagre (@dagrejs/dagre, MIT, vendored in `vendor/`), run in the
+browser on what is drawn at the moment: Graphviz could only lay out a fixed
+set of open blocks ahead of time, and the number of such sets grows
+exponentially with the number of blocks.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+from ...topology.flat import FlatGraph
+from .compare import diff_marks
+from .page import page
+from .payload import graph_payload
+
+__all__ = ["write_compare", "write_html"]
+
+
+def write_html(g: FlatGraph, path: str | os.PathLike, counts: bool = True) -> int:
+    """Write the view of `g`; returns how many boxes it shows when opened."""
+    payload = graph_payload(g, counts)
+    Path(path).write_text(page(g.name, [payload]), encoding="utf-8")
+    return top_level_boxes(payload)
+
+
+def top_level_boxes(payload: dict) -> int:
+    """Boxes outside every cluster, plus one per top-level cluster."""
+    return (sum(1 for b in payload["boxes"] if b[1] == -1)
+            + sum(1 for c in payload["clusters"] if c[1] == -1))
+
+
+def write_compare(a: FlatGraph, b: FlatGraph, path: str | os.PathLike,
+                  counts: bool = True) -> dict[str, int]:
+    """Both specs side by side, nodes that differ marked; returns the counts."""
+    pa, pb = graph_payload(a, counts), graph_payload(b, counts)
+    counts = diff_marks(pa, pb)
+    summary = (f'<div class="summary"><b>{html.escape(pa["source"])}</b> vs '
+               f'<b>{html.escape(pb["source"])}</b>: '
+               f'<span class="removed">{counts["only_a"]} only on the left</span>, '
+               f'<span class="added">{counts["only_b"]} only on the right</span>, '
+               f'<span class="changed">{counts["changed"]} changed</span> '
+               f'(of {len(pa["nodes"])} and {len(pb["nodes"])} nodes)</div>')
+    Path(path).write_text(page(f"{a.name} vs {b.name}", [pa, pb], summary), encoding="utf-8")
+    return counts

@@ -1,0 +1,151 @@
+"""`--style paper`: a compact figure for a publication.
+
+Every node is drawn (nothing collapsed into an opaque box), but a repeat is
+drawn once: only instance 0 of each repeat is kept, inside one frame labelled
+with its block and "× n", and the edges that chained instance k to k+1 (or fed
+a dense block's later layers) fold onto instance 0 and are dropped, since they
+would point backwards. No internal ids: boxes list their ops, frames their
+block, edges carry only slices and weights (not shapes), identity nodes are
+contracted away, and a legend names the merge glyphs that occur.
+"""
+
+from __future__ import annotations
+
+from ..topology.flat import FlatGraph
+from .clusters import ClusterInfo, cluster_info
+from .dot import BOX_STYLE, FONT, _attrs, quote, to_dot
+from .view import OUTPUT, Box, Cluster, Edge, View, _wrap, build_view
+
+DIRECTIONS = ("TB", "LR")
+GRAPH = dict(label="", fontsize="10", nodesep="0.18", ranksep="0.22", margin="0.05",
+             pad="0.05", penwidth="0.8")
+NODE = dict(fontsize="10", penwidth="0.8", height="0.3", margin="0.06,0.03")
+EDGE = dict(fontsize="8", penwidth="0.8", arrowsize="0.5", color="#333333")
+STYLES = {**BOX_STYLE,  # smaller glyphs; input and output as plain boxes
+          "merge": {**BOX_STYLE["merge"], "fontsize": "12", "width": "0.28"},
+          "input": {**BOX_STYLE["input"], "shape": "box", "style": "rounded,filled"},
+          "output": {**BOX_STYLE["output"], "shape": "box", "style": "rounded,filled"}}
+SUBTRACT = ("-", "difference", "signed sum that subtracts")
+
+
+def canonical(node_id: str, repeats: dict[str, int]) -> str:
+    """The id in instance 0 of every repeat it sits in: 'd1.3.h' -> 'd1.0.h'."""
+    head, sep, tail = node_id.partition("/")
+    parts = head.split(".")
+    for k in range(1, len(parts)):
+        if parts[k].isdigit() and ".".join(parts[:k]) in repeats:
+            parts[k] = "0"
+    return ".".join(parts) + sep + tail
+
+
+def _frame(cid: str | None, info: ClusterInfo) -> str | None:
+    """The frame a box is drawn in: an instance of a repeat is its repeat's frame."""
+    if cid is None:
+        return None
+    head, _, last = cid.rpartition(".")
+    return head if last.isdigit() and head in info.repeats else cid
+
+
+def _frame_label(cid: str, info: ClusterInfo) -> str:
+    """'basic × 3', 'layer × 16, dense ‖', 'transition'; a repeat of one is its block."""
+    node = info.node_spec(cid)
+    if info.repeats.get(cid) == 1 and node is not None and node.block:
+        return node.block
+    return ", ".join(info.summary(cid)).removesuffix(", chain")
+
+
+def _edge_marks(label: str) -> str:
+    """Keep a slice or a weight, drop the shape (the last word of an edge label)."""
+    return " ".join(label.split()[:-1])
+
+
+def _boxes(full: View, info: ClusterInfo) -> tuple[dict[str, Box], dict[str, Cluster]]:
+    boxes, clusters = {}, {}
+    for b in full.boxes.values():
+        if canonical(b.id, info.repeats) != b.id:
+            continue
+        frame = _frame(b.cluster, info)
+        lines = b.lines[1:] if b.kind == "ops" else b.lines
+        boxes[b.id] = Box(b.id, b.kind, lines or b.lines, frame, b.members)
+    for cid, c in full.clusters.items():
+        frame = _frame(cid, info)
+        if frame == cid and canonical(cid, info.repeats) == cid:
+            clusters[cid] = Cluster(cid, _frame_label(cid, info), _frame(c.parent, info))
+    return boxes, clusters
+
+
+def _edges(full: View, boxes: dict[str, Box], info: ClusterInfo) -> list[Edge]:
+    rank = {b: k for k, b in enumerate(full.boxes)}
+    seen: dict[tuple[str, str], Edge] = {}
+    for e in full.edges:
+        src, dst = canonical(e.src, info.repeats), canonical(e.dst, info.repeats)
+        if src not in boxes or dst not in boxes:
+            continue  # only in a later instance (a node with `if:`): not drawn
+        if src == dst or rank[src] > rank[dst]:
+            continue  # an instance-to-instance link, folded onto instance 0
+        if (src, dst) not in seen:
+            seen[(src, dst)] = Edge(src, dst, _edge_marks(e.label), e.flat, weight=e.weight)
+    edges = list(seen.values())
+    for pid in [b.id for b in boxes.values() if b.kind == "pass"]:
+        into = [e for e in edges if e.dst == pid]
+        out = [e for e in edges if e.src == pid]
+        edges = [e for e in edges if pid not in (e.src, e.dst)]
+        known = {(e.src, e.dst) for e in edges}
+        for a in into:
+            for b in out:
+                if (a.src, b.dst) not in known:
+                    known.add((a.src, b.dst))
+                    edges.append(Edge(a.src, b.dst, a.label or b.label, a.flat + b.flat,
+                                      weight=max(a.weight, b.weight)))
+        del boxes[pid]
+    return edges
+
+
+def paper_view(g: FlatGraph) -> View:
+    full = build_view(g, expand=True)
+    info = cluster_info(g)
+    boxes, clusters = _boxes(full, info)
+    edges = _edges(full, boxes, info)
+    boxes["input"].lines = ["input", "×".join(map(str, g.input_shape))]
+    boxes[OUTPUT].lines = ["output", "×".join(map(str, g.nodes[g.output].shape))]
+    used = {c.cluster for c in boxes.values()}
+    for cid in list(clusters):  # a frame whose boxes were all contracted away
+        if cid not in used and not any(c.parent == cid for c in clusters.values()):
+            del clusters[cid]
+    return View(g.name, full.full_depth, full.full_depth, boxes, edges, clusters)
+
+
+def legend_lines(view: View, g: FlatGraph) -> list[str]:
+    """A legend node listing each merge glyph in the figure with what it does."""
+    rows: dict[str, tuple[str, str, str]] = {}
+    for b in view.boxes.values():
+        if b.kind != "merge":
+            continue
+        glyph = b.lines[0]
+        if glyph == SUBTRACT[0]:
+            rows[glyph + "difference"] = SUBTRACT
+            continue
+        merge = g.nodes[next(iter(b.members))].effective_merge()
+        rows[glyph + merge.name] = (glyph, merge.name, merge.doc.split(" (")[0])
+    if not rows:
+        return []
+    fill, color = BOX_STYLE["merge"]["fillcolor"], BOX_STYLE["merge"]["color"]
+    cells = "".join(
+        f'<tr><td bgcolor="{fill}" color="{color}" border="1" style="rounded">'
+        f'{_html(glyph)}</td><td align="left">{_html(name)}: {_html(doc)}</td></tr>'
+        for glyph, name, doc in sorted(rows.values()))
+    label = f'<<table border="0" cellspacing="3" cellpadding="2">{cells}</table>>'
+    return [f'"legend" [shape=plaintext, {_attrs(dict(fontname=FONT, fontsize="9"))}, '
+            f'label={label}];',
+            f'{quote(OUTPUT)} -> "legend" [style=invis];']
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_paper_dot(g: FlatGraph, direction: str = "TB", view: View | None = None) -> str:
+    view = view or paper_view(g)
+    graph = dict(GRAPH, rankdir=direction)
+    return to_dot(view, graph=graph, node=NODE, edge=EDGE, extra=legend_lines(view, g),
+                  styles=STYLES)
