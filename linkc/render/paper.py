@@ -39,11 +39,17 @@ def canonical(node_id: str, repeats: dict[str, int]) -> str:
 
 
 def _frame(cid: str | None, info: ClusterInfo) -> str | None:
-    """The frame a box is drawn in: an instance of a repeat is its repeat's frame."""
-    if cid is None:
-        return None
-    head, _, last = cid.rpartition(".")
-    return head if last.isdigit() and head in info.repeats else cid
+    """The frame a box is drawn in: an instance of a repeat is its repeat's frame,
+    and a cluster with nothing to say (a recurrence's maps) is its parent's."""
+    while cid is not None:
+        head, _, last = cid.rpartition(".")
+        if last.isdigit() and head in info.repeats:
+            cid = head
+        elif not _frame_label(cid, info):
+            cid = head or None
+        else:
+            return cid
+    return None
 
 
 def _frame_label(cid: str, info: ClusterInfo) -> str:
@@ -104,6 +110,9 @@ def _edges(full: View, boxes: dict[str, Box], info: ClusterInfo) -> list[Edge]:
 def paper_view(g: FlatGraph) -> View:
     full = build_view(g, expand=True)
     info = cluster_info(g)
+    # only the spec's repeats fold (a recurrence's numbered steps are drawn in full)
+    info.repeats = {cid: n for cid, n in info.repeats.items()
+                    if getattr(info.node_spec(cid), "repeat", None) is not None}
     boxes, clusters = _boxes(full, info)
     edges = _edges(full, boxes, info)
     boxes["input"].lines = ["input", "×".join(map(str, g.input_shape))]
