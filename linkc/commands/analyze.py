@@ -20,6 +20,11 @@ def add_arguments(p) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a top-level param (repeatable)")
     p.add_argument("--nodes", action="store_true", help="also list every node (text output)")
+    p.add_argument("--derivative", action="store_true",
+                   help="expand dX_n/dX_(n-i) of each recurrence node into its paths, and give "
+                        "the DAG's paths per length")
+    p.add_argument("--terms", type=int, default=8, metavar="K",
+                   help="with --derivative: show at most K products of each expansion")
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -59,6 +64,8 @@ def run(args) -> int:
     if args.batch < 1:
         raise UsageError(f"--batch must be a positive integer, got {args.batch}")
     g = build(args.spec, parse_sets(args.set))
+    if args.derivative:
+        return derivative(g, args)
     info = analyze(g, args.batch)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -84,4 +91,29 @@ def run(args) -> int:
     print("  paths per length:")
     for k, c in paths["counts"].items():
         print(f"    {k:>5} {_big(c)}")
+    return 0
+
+
+def derivative(g, args) -> int:
+    """`--derivative`: the recurrence expansions (seed 002) and the DAG's path counts."""
+    from ..analyze.derivative import recurrence_report, report_lines
+    from ..analyze.paths import path_stats
+    from ..cli import UsageError
+
+    if args.terms < 1:
+        raise UsageError(f"--terms must be a positive integer, got {args.terms}")
+    reports = [recurrence_report(g, info, args.terms) for info in g.recurrences.values()]
+    paths = path_stats(g).as_dict()
+    if args.json:
+        print(json.dumps({"recurrences": reports, "paths": paths}, indent=2))
+        return 0
+    if not reports:
+        print(f"{g.name}: no recurrence node; the DAG's paths follow")
+    for report in reports:
+        print("\n".join(report_lines(report)))
+    print(f"paths from the input to the output, by length (weighted layers): "
+          f"{', '.join(f'{k}: {_big(v)}' for k, v in paths['counts'].items())}")
+    if paths["signed_counts"] != paths["counts"]:
+        print(f"  signed by the wsum weights: "
+              f"{', '.join(f'{k}: {_big(v)}' for k, v in paths['signed_counts'].items())}")
     return 0

@@ -1,0 +1,237 @@
+"""dX_n/dX_{n-i} of a recurrence node, expanded as seed 002 writes it (Eq. 4-12).
+
+Activations are ignored (Eq. 10) and every map is a linear operator, so the
+derivative is a sum of products of maps: for ResNet, X_i = X_{i-1} + W_i X_{i-1},
+
+    dX_n/dX_{n-i} = (1 + W_n) ... (1 + W_{n-i+1}) = 1 + S_i^1 W + ... + S_i^i W  (Eq. 11)
+
+Each product is one propagation path; the paths through k blocks are the products
+of k weighted maps (maps whose nodes hold a conv or linear layer, the length of
+`paths.py`; a parameter-free map such as option A's subsampling shortcut is written
+in the product but adds 0). The chain rule runs over the resolved formulas of the
+expansion (`RecurrenceInfo.rhs`): a state's derivative is its formula's, a map W_j
+prefixes W_j, a sum adds with its coefficients, `mean` divides by its size, and a
+`cat` member is one more parallel term (its injection into the concatenation left
+implicit). Products are non-commutative words, W_n first, so equal words cancel
+exactly (ResNet-s: X_i = (1 + W_i) X_{i-1} - W_{i-1} X_{i-2} leaves one path per
+length, W_n W_{n-1} ... W_{n-k+1}, Eq. 12). Words are enumerated up to `cap` per
+derivative; the counts per length (net, and before cancelling by sign) are always
+exact, by dynamic programming over lengths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..topology.flat import FlatGraph
+from ..topology.recurrence_expand import RecurrenceInfo
+from ..topology.recurrence_terms import RJoin, RMap, ROp, RState, RSum, Resolved
+from .paths import layer_count
+
+Word = tuple[tuple[str, int], ...]  # the maps of a product, outermost (W_n) first
+CAP = 4096
+
+
+class _TooMany(Exception):
+    pass
+
+
+@dataclass
+class Expansion:
+    of: tuple[str, int]
+    wrt: tuple[str, int]
+    terms: list[tuple[Word, Fraction]] | None  # after cancelling; None past the cap
+    net: dict[int, Fraction]  # length -> sum of the coefficients
+    plus: dict[int, int]  # length -> positive terms before cancelling
+    minus: dict[int, int]
+
+    def paths(self, weighted) -> dict[int, int] | None:
+        if self.terms is None:
+            return None
+        out: dict[int, int] = {}
+        for word, _ in self.terms:
+            k = sum(1 for m in word if m in weighted)
+            out[k] = out.get(k, 0) + 1
+        return dict(sorted(out.items()))
+
+
+class _Chain:
+    """One target X_m: derivatives of resolved terms with respect to it."""
+
+    def __init__(self, info: RecurrenceInfo, wrt: tuple[str, int], weighted: set, cap: int):
+        self.info, self.wrt, self.weighted, self.cap = info, wrt, weighted, cap
+        self.words: dict[Resolved, dict[Word, Fraction]] = {}
+        self.counts: dict[Resolved, tuple[dict, dict, dict]] = {}
+
+    def depends(self, r: RState) -> bool | None:
+        """True: r is the target; None: r is computed after it (recurse); False: constant."""
+        key = (r.name, r.index)
+        if key == self.wrt:
+            return True
+        if r.index < self.wrt[1] or key not in self.info.rhs:
+            return False
+        return None
+
+    def word_poly(self, r: Resolved) -> dict[Word, Fraction]:
+        if r not in self.words:
+            self.words[r] = self._words(r)
+            if len(self.words[r]) > self.cap:
+                raise _TooMany
+        return self.words[r]
+
+    def _words(self, r: Resolved) -> dict[Word, Fraction]:
+        if isinstance(r, RState):
+            dep = self.depends(r)
+            if dep is not None:
+                return {(): Fraction(1)} if dep else {}
+            return self.word_poly(self.info.rhs[(r.name, r.index)])
+        if isinstance(r, RMap):
+            return {((r.name, r.index), *w): c for w, c in self.word_poly(r.arg).items()}
+        if isinstance(r, ROp):
+            return self.word_poly(r.arg)
+        out: dict[Word, Fraction] = {}
+        for coef, t in _members(r):
+            for w, c in self.word_poly(t).items():
+                out[w] = out.get(w, 0) + coef * c
+        return {w: c for w, c in out.items() if c != 0}
+
+    def count_poly(self, r: Resolved) -> tuple[dict, dict, dict]:
+        """(net, plus, minus): length -> coefficient sum, positive and negative terms."""
+        if r not in self.counts:
+            self.counts[r] = self._counts(r)
+        return self.counts[r]
+
+    def _counts(self, r: Resolved) -> tuple[dict, dict, dict]:
+        if isinstance(r, RState):
+            dep = self.depends(r)
+            if dep is not None:
+                return ({0: Fraction(1)}, {0: 1}, {}) if dep else ({}, {}, {})
+            return self.count_poly(self.info.rhs[(r.name, r.index)])
+        if isinstance(r, RMap):
+            shift = 1 if (r.name, r.index) in self.weighted else 0
+            return tuple({k + shift: v for k, v in p.items()} for p in self.count_poly(r.arg))
+        if isinstance(r, ROp):
+            return self.count_poly(r.arg)
+        net: dict = {}
+        plus: dict = {}
+        minus: dict = {}
+        for coef, t in _members(r):
+            n, p, m = self.count_poly(t)
+            _add(net, n, coef)
+            _add(plus, p if coef > 0 else m, 1)
+            _add(minus, m if coef > 0 else p, 1)
+        return net, plus, minus
+
+
+def _members(r: Resolved) -> list[tuple[Fraction, Resolved]]:
+    if isinstance(r, RSum):
+        return list(r.terms)
+    assert isinstance(r, RJoin)
+    scale = Fraction(1, len(r.members)) if r.merge == "mean" else Fraction(1)
+    return [(scale, m) for m in r.members]
+
+
+def _add(acc: dict, poly: dict, scale) -> None:
+    for k, v in poly.items():
+        acc[k] = acc.get(k, 0) + scale * v
+
+
+def weighted_maps(g: FlatGraph, info: RecurrenceInfo) -> set[tuple[str, int]]:
+    """Map instances whose nodes hold a weighted layer (conv, linear)."""
+    out = set()
+    for key, prefix in info.maps.items():
+        for node_id in g.order:
+            if (node_id == prefix or node_id.startswith(prefix + ".")) and \
+                    layer_count(g.nodes[node_id]) > 0:
+                out.add(key)
+                break
+    return out
+
+
+def _order(item: tuple[Word, Fraction]) -> tuple:
+    word = item[0]
+    return (len(word), [(-j, name) for name, j in word])
+
+
+def expansion(info: RecurrenceInfo, wrt: tuple[str, int], weighted: set,
+              cap: int = CAP) -> Expansion:
+    of = (info.states[0], info.last)
+    top = RState(*of)
+    chain = _Chain(info, wrt, weighted, cap)
+    try:
+        terms = sorted(chain.word_poly(top).items(), key=_order)
+    except _TooMany:
+        terms = None
+    net, plus, minus = (dict(sorted(p.items())) for p in _Chain(info, wrt, weighted, cap)
+                        .count_poly(top))
+    return Expansion(of, wrt, terms, {k: v for k, v in net.items() if v},
+                     {k: v for k, v in plus.items() if v}, {k: v for k, v in minus.items() if v})
+
+
+def expansions(g: FlatGraph, info: RecurrenceInfo, cap: int = CAP) -> list[Expansion]:
+    """dX_n/dX_{n-i} for i = 1 .. n - (first index of X), X the first equation's state."""
+    weighted = weighted_maps(g, info)
+    state, last = info.states[0], info.last
+    return [expansion(info, (state, last - i), weighted, cap)
+            for i in range(1, last - info.lowest[state] + 1)]
+
+
+# ------------------------------------------------------------------ reports
+def _term_text(word: Word, coef: Fraction) -> tuple[str, str]:
+    """(sign, text) of one product: ('+', 'W_4 W_3'), ('-', '1'), ('+', '1/2 W_2')."""
+    body = " ".join(f"{name}_{j}" for name, j in word)
+    mag = abs(coef)
+    if mag != 1:
+        body = f"{mag} {body}".strip()
+    return ("-" if coef < 0 else "+"), (body or "1")
+
+
+def expansion_text(e: Expansion, terms: int) -> str:
+    """'1 + W_4 + W_4 W_3', cut after `terms` products."""
+    if e.terms is None:
+        return f"(more than {CAP} products; the counts below are exact)"
+    if not e.terms:
+        return "0"
+    shown = [_term_text(w, c) for w, c in e.terms[:terms]]
+    text = ("-" if shown[0][0] == "-" else "") + shown[0][1]
+    for sign, body in shown[1:]:
+        text += f" {sign} {body}"
+    if len(e.terms) > terms:
+        text += f" + ... ({len(e.terms) - terms} more)"
+    return text
+
+
+def _counts_text(counts: dict) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "none"
+
+
+def recurrence_report(g: FlatGraph, info: RecurrenceInfo, terms: int) -> dict:
+    weighted = weighted_maps(g, info)
+    items = []
+    for e in expansions(g, info):
+        items.append({
+            "of": f"{e.of[0]}_{e.of[1]}", "wrt": f"{e.wrt[0]}_{e.wrt[1]}",
+            "expansion": expansion_text(e, terms),
+            "products": None if e.terms is None else len(e.terms),
+            "paths": e.paths(weighted),
+            "net": {k: str(v) for k, v in e.net.items()},
+            "before_cancelling": {"plus": e.plus, "minus": e.minus}})
+    return {"node": info.id, "recurrence": info.equations, "steps": [info.first, info.last],
+            "weighted_maps": sorted(f"{n}_{j}" for n, j in weighted), "derivatives": items}
+
+
+def report_lines(report: dict) -> list[str]:
+    lines = [f"{report['node']}: {'; '.join(report['recurrence'])}   (i = "
+             f"{report['steps'][0]}..{report['steps'][1]}; activations ignored)"]
+    for d in report["derivatives"]:
+        lines.append(f"  d{d['of']}/d{d['wrt']} = {d['expansion']}")
+        paths = d["paths"] if d["paths"] is not None else d["net"]
+        what = "paths by weighted maps" if d["paths"] is not None else "net terms by weighted maps"
+        line = f"      {what}: {_counts_text(paths)}"
+        if d["before_cancelling"]["minus"]:
+            plus = sum(d["before_cancelling"]["plus"].values())
+            minus = sum(d["before_cancelling"]["minus"].values())
+            line += f"   (before cancelling: +{plus} -{minus})"
+        lines.append(line)
+    return lines
