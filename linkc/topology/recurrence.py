@@ -307,15 +307,17 @@ def state_of(text: str) -> str | None:
     return name if name.isidentifier() else None
 
 
-def parse_state_term(text: str, loc: Loc | None, states: set[str]) -> Term:
-    """An `init:` item or `out:` value: a term over the states (no maps)."""
+def parse_state_terms(text: str, loc: Loc | None, states: set[str]) -> list[Term | History]:
+    """An `init:` or `out:` value: terms over the states (no maps), separated by commas
+    (`X[0], X[1]`: plain YAML in block style, where `[X[0], X[1]]` would be a YAML list)."""
     spelled = _spell(text, loc)
     _check_brackets(spelled, loc)
+    lead = len(spelled) - len(spelled.lstrip())
     try:
         tree = ast.parse(spelled.strip(), mode="eval")
     except SyntaxError as exc:
         raise SpecError(f"cannot parse '{text}': {exc.msg}",
-                        _column_loc(loc, (exc.offset or 1) - 1)) from None
-    parser = _Parser(spelled.strip(), loc, states, set())
-    return parser.member(tree.body) if isinstance(tree.body, ast.Subscript) else \
-        parser.term(tree.body)
+                        _column_loc(loc, lead + (exc.offset or 1) - 1)) from None
+    parser = _Parser(spelled.strip(), _column_loc(loc, lead) if lead else loc, states, set())
+    items = tree.body.elts if isinstance(tree.body, ast.Tuple) else [tree.body]
+    return [parser.member(item) for item in items]

@@ -28,7 +28,7 @@ from .flat import FlatInput, OpCall
 from .load import locate
 from .merges import MERGES
 from .opitems import parse_op_item
-from .recurrence import Equation, StateRef, parse_equation, parse_state_term, state_of
+from .recurrence import Equation, History, StateRef, parse_equation, parse_state_terms, state_of
 from .recurrence_terms import RJoin, RMap, ROp, RState, RSum, Resolved, Resolver, int_index
 from .schema import MapSpec, NodeSpec
 from .scope import Alias, Instance, Leaf, Repeated, Scope
@@ -139,23 +139,24 @@ class _Recurrence:
             if len(eqs) != 1 or len(refs) != 1:
                 raise SpecError(f"recurrence node '{self.name}' needs 'init': the state terms "
                                 "its 'from' references give, in order", self.loc(key=True),
-                                "e.g. init: [X[0], X[1]]")
+                                "e.g. init: X[0], X[1]")
             init = [f"{eqs[0].state}[0]"]
-        listed = isinstance(init, list)
-        items = init if listed else [init]
-        if len(items) != len(refs):
-            raise SpecError(f"'init' names {len(items)} state terms but 'from' gives "
-                            f"{len(refs)} references", self.loc("init"),
-                            "the references of 'from' are bound to the init terms in order")
         states = {e.state for e in eqs}
         env = self.scope.with_values({"n": last})
+        terms = []
+        for k, text in enumerate(init if isinstance(init, list) else [init]):
+            loc = self.loc("init", k) if isinstance(init, list) else self.loc("init")
+            for term in parse_state_terms(text, loc, states):
+                if not isinstance(term, StateRef):
+                    raise SpecError(f"an init item is a state term such as X[0], got '{text}'",
+                                    loc)
+                terms.append(term)
+        if len(terms) != len(refs):
+            raise SpecError(f"'init' names {len(terms)} state terms but 'from' gives "
+                            f"{len(refs)} references", self.loc("init"),
+                            "the references of 'from' are bound to the init terms in order")
         out = []
-        for k, (text, ref) in enumerate(zip(items, refs)):
-            loc = self.loc("init", k) if listed else self.loc("init")
-            term = parse_state_term(text, loc, states)
-            if not isinstance(term, StateRef):
-                raise SpecError(f"an init item is one state term such as X[0], got '{text}'",
-                                loc)
+        for term, ref in zip(terms, refs):
             if ref[2] != 1 or ref[4]:
                 raise SpecError("an initial value is a plain reference (no weight, not "
                                 "optional)", ref[5])
@@ -218,10 +219,11 @@ class _Recurrence:
     def step(self, eq: Equation, i: int) -> None:
         rhs = self.resolver.resolve(eq.rhs, i, f"{eq.state}[{i}]")
         if rhs is None:
+            first = self.info.lowest[eq.state]
             raise SpecError(f"{eq.state}[{i}] never reaches an initial value: at i = {i} every "
-                            f"term of '{eq.text}' refers below the first initial values",
-                            eq.loc, "give more initial values in 'init', or make the formula "
-                            "read a state that exists at every step")
+                            f"term of its formula refers below {eq.state}[{first}], so all of "
+                            "them vanish", eq.lhs_loc, "give more initial values in 'init', or "
+                            "make the formula read a state that exists at every step")
         self.info.rhs[(eq.state, i)] = rhs
         self.step_id, self.counter = f"{self.rid}.{eq.state}.{i}", 0
         self.values[(eq.state, i)] = self.value(rhs, top=True)
@@ -229,8 +231,11 @@ class _Recurrence:
     def output(self, eqs: list[Equation], last: int) -> _Value:
         text = self.node.out or f"{eqs[0].state}[n]"
         loc = self.loc("out") if self.node.out else self.loc(key=True)
-        term = parse_state_term(text, loc, {e.state for e in eqs})
-        out = self.resolver.resolve(term, last + 1, "the out value")
+        terms = parse_state_terms(text, loc, {e.state for e in eqs})
+        if len(terms) != 1 or isinstance(terms[0], History):
+            raise SpecError(f"'out' is one term, such as X[n] or cat(X[0:n+1]); got '{text}'",
+                            loc)
+        out = self.resolver.resolve(terms[0], last + 1, "the out value")
         if out is None:
             raise SpecError(f"the out value '{text}' vanishes: it refers below the initial "
                             "values", loc)

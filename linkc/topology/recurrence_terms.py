@@ -162,8 +162,10 @@ class Resolver:
                             f"{t.name}[{self.lowest[t.name]}] to {t.name}[{self.last}]", t.loc,
                             "indices are expressions in i and n; the last step is n")
         if not self.defined(t.name, k):
+            what = ("the state this formula computes" if f"{t.name}[{k}]" == self.reader
+                    else "which is not computed yet when this formula runs")
             raise SpecError(f"{t.name}[{t.index.text}] on the right side is {t.name}[{k}] at "
-                            f"i = {self.i}, which is not computed before {self.reader}", t.loc,
+                            f"i = {self.i}, {what}", t.loc,
                             "a recurrence is a function of earlier states: X[i-1], X[i-2], ...")
         return RState(t.name, k)
 
@@ -206,8 +208,8 @@ class Resolver:
                             f"{h.name}[{self.last}]", h.loc)
         if not self.defined(h.name, hi - 1):
             raise SpecError(f"{h.name}[{h.lo.text}:{h.hi.text}] on the right side reaches "
-                            f"{h.name}[{hi - 1}] at i = {self.i}, which is not computed before "
-                            f"{self.reader}", h.loc, "a history range ends before the state "
+                            f"{h.name}[{hi - 1}] at i = {self.i}, which is not computed yet when "
+                            "this formula runs", h.loc, "a history range ends before the state "
                             "being computed: X[0:i]")
         return [RState(h.name, k) for k in range(lo, hi)]
 
