@@ -35,4 +35,5 @@ def page(title: str, payloads: list[dict], summary: str = "") -> str:
     return Template(_asset("page.html")).substitute(
         TITLE=html.escape(title), CSS=_asset("viewer.css"), SUMMARY=summary,
         PANES="\n".join(panes), DATA="\n".join(blocks),
-        DAGRE=_asset("vendor/dagre.min.js"), VIEWER=_asset("viewer.js"))
+        DAGRE=_asset("vendor/dagre.min.js"), LAYOUT=_asset("layout.js"),
+        VIEWER=_asset("viewer.js"))

@@ -13,7 +13,7 @@
   const KINDS = ["ops", "merge", "pass", "input", "output"];
   const FONT = "12px Helvetica, Arial, sans-serif";
   const GLYPH_FONT = "16px Helvetica, Arial, sans-serif";
-  const LINE = 15, PADX = 8, PADY = 5, WRAP = 30, FRAME_LABEL = 16;
+  const LINE = 15, PADX = 8, PADY = 5, WRAP = 30;
   const MAX_OPEN = 2500; // "open level" refuses to draw more boxes than this at once
   const measureCtx = document.createElement("canvas").getContext("2d");
   const widths = new Map();
@@ -249,60 +249,32 @@
       const lines = this.lines(key);
       if (key[0] === "b" && this.boxes[+key.slice(1)].kind === "merge") {
         const r = Math.max(13, textWidth(lines[0], GLYPH_FONT) / 2 + 5);
-        return { width: 2 * r, height: 2 * r };
+        return { width: 2 * r, height: 2 * r, round: true };
       }
       const w = Math.max(...lines.map((l) => textWidth(l, FONT)));
       const extra = key[0] === "c" ? 6 : 0; // the stacked look of a closed cluster
       return { width: w + 2 * PADX + extra, height: lines.length * LINE + 2 * PADY + extra };
     }
 
-    layout(vis) {
-      const g = new dagre.graphlib.Graph({ compound: true });
-      g.setGraph({ rankdir: this.opts.rankdir || "TB", nodesep: 16, ranksep: 26, edgesep: 8,
-        marginx: 24, marginy: 24 });
-      g.setDefaultEdgeLabel(() => ({}));
-      for (const it of vis.items.values()) {
-        const s = this.size(it.key);
-        g.setNode(it.key, { width: s.width, height: s.height });
-        let child = it.key;
-        for (let c = it.parent; c >= 0; c = this.clusters[c].parent) {
-          const frame = "k" + c, known = g.hasNode(frame);
-          if (!known) g.setNode(frame, {});
-          g.setParent(child, frame);
-          if (known) break;
-          child = frame;
-        }
-      }
-      for (const e of vis.edges.values()) {
-        e.text = e.labels.length > 2 ? e.labels.slice(0, 2).join(", ") + ", …" : e.labels.join(", ");
-        g.setEdge(e.v, e.w, {
-          weight: e.weight, minlen: 1, labelpos: "r", labeloffset: 4,
-          width: e.text ? textWidth(e.text, "10px Helvetica, Arial, sans-serif") + 4 : 0,
-          height: e.text ? 12 : 0,
-        });
-      }
-      dagre.layout(g);
-      return g;
-    }
-
     draw(anchor) {
-      const before = anchor && this.layoutGraph ? this.center(anchor.from) : null;
+      const before = anchor && this.placed ? this.center(anchor.from) : null;
       const t0 = performance.now();
       const vis = this.visible(this.open);
-      const g = this.layout(vis);
-      this.layoutGraph = g;
+      for (const e of vis.edges.values()) e.text = e.labels.join(", ");
+      const placed = window.linkcLayout(vis, this.clusters, (key) => this.size(key),
+        { rankdir: this.opts.rankdir, textWidth });
+      this.placed = placed;
       this.vis = vis;
       while (this.scene.firstChild) this.scene.removeChild(this.scene.firstChild);
       const frames = el("g", { class: "frames" }, this.scene);
       const edgeLayer = el("g", { class: "edges" }, this.scene);
       const boxLayer = el("g", { class: "boxes" }, this.scene);
-      const openFrames = [];
-      for (const v of g.nodes()) if (v[0] === "k") openFrames.push(v);
+      const openFrames = Array.from(placed.place.keys()).filter((k) => k[0] === "k");
       openFrames.sort((a, b) => this.clusters[+a.slice(1)].chain.length -
         this.clusters[+b.slice(1)].chain.length);
-      for (const v of openFrames) this.drawFrame(frames, v, g.node(v));
-      for (const e of g.edges()) this.drawEdge(edgeLayer, vis.edges.get(e.v + ">" + e.w), g.edge(e));
-      for (const it of vis.items.values()) this.drawBox(boxLayer, it.key, g.node(it.key));
+      for (const k of openFrames) this.drawFrame(frames, k, placed.place.get(k));
+      for (const e of placed.edges.values()) this.drawEdge(edgeLayer, e);
+      for (const it of vis.items.values()) this.drawBox(boxLayer, it.key, placed.place.get(it.key));
       const ms = Math.round(performance.now() - t0);
       this.status.textContent = `${vis.items.size} boxes, ${vis.edges.size} edges (${ms} ms)`;
       this.root.setAttribute("data-boxes", String(vis.items.size));
@@ -317,31 +289,30 @@
       this.mark();
     }
 
-    center(key) {
-      const n = this.layoutGraph && this.layoutGraph.hasNode(key) ? this.layoutGraph.node(key) : null;
+    center(key) { // a box's centre, a frame's top edge
+      const n = this.placed && this.placed.place.get(key);
       if (!n) return null;
       return { x: n.x, y: key[0] === "k" ? n.y - n.height / 2 : n.y };
     }
 
     drawFrame(layer, key, n) {
       const c = this.clusters[+key.slice(1)];
-      const top = n.y - n.height / 2 - FRAME_LABEL / 2;
       const g = el("g", { class: "frame depth" + (c.chain.length % 2) + this.diffClass(c.diff),
         "data-key": key, "data-id": c.id }, layer);
-      el("rect", { x: n.x - n.width / 2, y: top, width: n.width, height: n.height + FRAME_LABEL / 2,
-        rx: 6 }, g);
-      const label = el("text", { x: n.x - n.width / 2 + 6, y: top + 12, class: "frame-label" }, g);
+      const left = n.x - n.width / 2, top = n.y - n.height / 2;
+      el("rect", { x: left, y: top, width: n.width, height: n.height, rx: 6 }, g);
+      const label = el("text", { x: left + 6, y: top + 12, class: "frame-label" }, g);
       label.textContent = "− " + c.label;
     }
 
-    drawEdge(layer, e, geo) {
-      const p = geo.points;
+    drawEdge(layer, e) {
+      const p = e.points;
       let d = `M${p[0].x},${p[0].y}`;
       for (let i = 1; i < p.length; i++) d += ` L${p[i].x},${p[i].y}`;
       el("path", { d, class: "edge", "marker-end": `url(#${this.markerId})` }, layer);
-      if (e.text) {
-        const t = el("text", { x: geo.x - geo.width / 2 + 2, y: geo.y + 4, class: "edge-label" }, layer);
-        t.textContent = e.text;
+      if (e.label) {
+        const t = el("text", { x: e.label.x, y: e.label.y, class: "edge-label" }, layer);
+        t.textContent = e.label.text;
       }
     }
 
@@ -421,7 +392,7 @@
     }
 
     fit() {
-      const g = this.layoutGraph.graph();
+      const g = this.placed;
       const r = this.svg.getBoundingClientRect();
       const k = Math.min(1.5, (r.width || 800) / (g.width || 1), (r.height || 600) / (g.height || 1));
       this.view = { k, x: ((r.width || 800) - g.width * k) / 2, y: 8 };
