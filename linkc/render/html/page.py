@@ -35,5 +35,5 @@ def page(title: str, payloads: list[dict], summary: str = "") -> str:
     return Template(_asset("page.html")).substitute(
         TITLE=html.escape(title), CSS=_asset("viewer.css"), SUMMARY=summary,
         PANES="\n".join(panes), DATA="\n".join(blocks),
-        DAGRE=_asset("vendor/dagre.min.js"), LAYOUT=_asset("layout.js"),
-        VIEWER=_asset("viewer.js"))
+        DAGRE=_asset("vendor/dagre.min.js"), COMMON=_asset("common.js"),
+        LAYOUT=_asset("layout.js"), PANEL=_asset("panel.js"), VIEWER=_asset("viewer.js"))

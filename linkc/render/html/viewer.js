@@ -9,61 +9,10 @@
  */
 (function () {
   "use strict";
-  const NS = "http://www.w3.org/2000/svg";
+  const { FONT, GLYPH_FONT, LINE, PADX, PADY, textWidth, el, html, wrap, exact, short } =
+    window.linkcUtil;
   const KINDS = ["ops", "merge", "pass", "input", "output"];
-  const FONT = "12px Helvetica, Arial, sans-serif";
-  const GLYPH_FONT = "16px Helvetica, Arial, sans-serif";
-  const LINE = 15, PADX = 8, PADY = 5, WRAP = 30;
   const MAX_OPEN = 2500; // "open level" refuses to draw more boxes than this at once
-  const measureCtx = document.createElement("canvas").getContext("2d");
-  const widths = new Map();
-
-  function textWidth(text, font) {
-    const key = font + "\u0000" + text;
-    let w = widths.get(key);
-    if (w === undefined) {
-      measureCtx.font = font;
-      w = measureCtx.measureText(text).width;
-      widths.set(key, w);
-    }
-    return w;
-  }
-
-  function el(tag, attrs, parent) {
-    const e = document.createElementNS(NS, tag);
-    for (const k in attrs) e.setAttribute(k, attrs[k]);
-    if (parent) parent.appendChild(e);
-    return e;
-  }
-
-  function html(tag, cls, parent, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    if (parent) parent.appendChild(e);
-    return e;
-  }
-
-  /* The static render's wrapping: items joined by ", ", lines of about 30 characters. */
-  function wrap(items) {
-    const lines = [];
-    let line = "";
-    for (const item of items) {
-      if (line && line.length + 2 + item.length > WRAP) {
-        lines.push(line + ",");
-        line = item;
-      } else line = line ? line + ", " + item : item;
-    }
-    if (line) lines.push(line);
-    return lines;
-  }
-
-  const exact = (n) => n.toLocaleString("en-US");
-  function short(n) {
-    const units = [[1e9, "G"], [1e6, "M"], [1e3, "K"]];
-    for (const [v, u] of units) if (n >= v) return (n / v).toFixed(n >= 10 * v ? 1 : 2) + " " + u;
-    return String(n);
-  }
 
   class Viewer {
     constructor(root, data, opts) {
@@ -398,122 +347,10 @@
       this.view = { k, x: ((r.width || 800) - g.width * k) / 2, y: 8 };
       this.applyView();
     }
+  }
 
-    /* ---- finding ---- */
-    suggest() {
-      const q = this.search.value.trim().toLowerCase();
-      while (this.datalist.firstChild) this.datalist.removeChild(this.datalist.firstChild);
-      if (!q) return;
-      let shown = 0;
-      for (const name of this.names) {
-        if (name.toLowerCase().includes(q)) {
-          html("option", "", this.datalist).value = name;
-          if (++shown >= 30) break;
-        }
-      }
-    }
-
-    find() {
-      const q = this.search.value.trim();
-      if (!q) return;
-      let name = this.byName.has(q) ? q : null;
-      if (!name) {
-        const low = q.toLowerCase();
-        name = this.names.find((n) => n.toLowerCase() === low) ||
-          this.names.find((n) => n.toLowerCase().includes(low));
-      }
-      if (!name) {
-        this.status.textContent = `no node or block named '${q}'`;
-        return;
-      }
-      this.reveal(name);
-    }
-
-    reveal(name) {
-      const key = this.byName.get(name);
-      const cluster = key[0] === "b" ? this.boxes[+key.slice(1)].cluster
-        : this.clusters[+key.slice(1)].parent;
-      if (cluster >= 0) for (const c of this.clusters[cluster].chain) this.open.add(c);
-      const shown = key[0] === "c" && this.open.has(+key.slice(1)) ? "k" + key.slice(1) : key;
-      this.draw();
-      const p = this.center(shown);
-      const r = this.svg.getBoundingClientRect();
-      this.view.k = Math.max(this.view.k, 0.8);
-      this.view.x = r.width / 2 - p.x * this.view.k;
-      this.view.y = r.height / 2 - p.y * this.view.k;
-      this.applyView();
-      this.select(shown);
-    }
-
-    /* ---- the side panel ---- */
-    select(key) {
-      this.selected = key;
-      this.show(key);
-      this.mark();
-    }
-
-    mark() {
-      for (const e of this.scene.querySelectorAll(".selected")) e.classList.remove("selected");
-      if (!this.selected) return;
-      const e = this.scene.querySelector(`[data-key="${this.selected}"]`);
-      if (e) e.classList.add("selected");
-    }
-
-    facts(key) {
-      const src = this.data.source;
-      if (key[0] === "c" || key[0] === "k") {
-        const c = this.clusters[+key.slice(1)];
-        return {
-          name: c.id, what: c.label.slice(c.id.length + 2) || "block", shape: c.shape,
-          params: this.data.params == null ? null : c.params,
-          macs: this.data.params == null ? null : c.macs, where: c.line ? `${src}:${c.line}` : "",
-          nodes: exact(c.count), ops: [],
-          hint: key[0] === "c" ? "click to open" : "click its frame to close",
-        };
-      }
-      const b = this.boxes[+key.slice(1)];
-      if (!b.node) {
-        return { name: b.label, what: "the model's " + b.label,
-          shape: b.kind === "input" ? this.data.input : this.data.output, ops: [] };
-      }
-      const n = b.node;
-      return {
-        name: n.id, what: n.merge ? `merge: ${n.merge}` : b.kind === "pass" ? "identity" : "node",
-        ops: n.ops, shape: n.shape, params: n.params, macs: n.macs,
-        where: n.line ? `${src}:${n.line}` : "",
-        hint: n.diff ? (n.diff === 2 ? "only in this spec" : "differs from the other spec") : "",
-      };
-    }
-
-    show(key) {
-      const p = this.panel;
-      while (p.firstChild) p.removeChild(p.firstChild);
-      if (!key) {
-        html("div", "hint", p, "hover a box for its details; click a block to open it");
-        return;
-      }
-      const f = this.facts(key);
-      html("div", "name", p, f.name).setAttribute("data-field", "name");
-      html("div", "what", p, f.what);
-      const dl = html("dl", "", p);
-      const row = (label, field, value) => {
-        if (value === undefined || value === "") return;
-        html("dt", "", dl, label);
-        html("dd", "", dl, value).setAttribute("data-field", field);
-      };
-      row("shape", "shape", f.shape);
-      row("params", "params", f.params == null ? "" : exact(f.params));
-      row("MACs", "macs", f.macs == null ? "" : exact(f.macs));
-      row("YAML", "where", f.where);
-      row("nodes", "nodes", f.nodes);
-      if (f.ops.length) {
-        html("dt", "", dl, "ops");
-        const dd = html("dd", "ops", dl);
-        dd.setAttribute("data-field", "ops");
-        for (const op of f.ops) html("div", "", dd, op);
-      }
-      if (f.hint) html("div", "hint", p, f.hint);
-    }
+  for (const name of Object.getOwnPropertyNames(window.linkcPanel.prototype)) {
+    if (name !== "constructor") Viewer.prototype[name] = window.linkcPanel.prototype[name];
   }
 
   function start() {
