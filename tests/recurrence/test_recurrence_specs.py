@@ -32,15 +32,18 @@ nodes:
 output: head
 """
 
-PAIRS = [("resnet_20_recur.yaml", SPECS / "resnet_20.yaml"),
-         ("resnet_s_18_recur.yaml", SPECS / "resnet_s_18.yaml"),
-         ("densenet_40_k12_recur.yaml", SPECS / "densenet_40_k12.yaml"),
-         ("plain_20_recur.yaml", PLAIN_20)]
+PAIRS = [("resnet_20_recur.yaml", {}, SPECS / "resnet_20.yaml"),
+         ("resnet_s_18_recur.yaml", {}, SPECS / "resnet_s_18.yaml"),
+         ("resnet_s_18_recur.yaml", {"b1": 3, "b2": 4, "b3": 6, "b4": 3},
+          SPECS / "resnet_s_34.yaml"),
+         ("densenet_40_k12_recur.yaml", {}, SPECS / "densenet_40_k12.yaml"),
+         ("plain_20_recur.yaml", {}, PLAIN_20)]
 
 
-@pytest.mark.parametrize("recur, hand", PAIRS, ids=[p[0] for p in PAIRS])
-def test_recurrence_expands_to_the_hand_written_network(recur, hand):
-    a, b = build(SPECS / recur), build(hand)
+@pytest.mark.parametrize("recur, params, hand", PAIRS,
+                         ids=[f"{p[0]}{p[1] or ''}" for p in PAIRS])
+def test_recurrence_expands_to_the_hand_written_network(recur, params, hand):
+    a, b = build(SPECS / recur, params), build(hand)
     nodes_a, out_a = signatures(a)
     nodes_b, out_b = signatures(b)
     assert nodes_a == nodes_b
@@ -74,12 +77,23 @@ def test_a41_adds_the_state_two_steps_back():
     assert [x.src for x in g.nodes["body.X.1"].inputs] == ["body.W.1"]  # X_{-1} vanished
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine more threads only contend."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("name", RECUR)
-def test_recurrence_spec_trains_a_step(name):
+def test_recurrence_spec_trains_a_step(name, one_thread):
     torch.manual_seed(0)
     model = linkc.compile(SPECS / name)
     g = build(SPECS / name)
-    x = torch.randn(2, *g.input_shape)
+    # 8x8 instead of 32x32: every op here works at any size (a third of a stage's
+    # downsampling still leaves 1x1 before the global pool), at 1/16 of the cost
+    x = torch.randn(2, g.input_shape[0], 8, 8)
     target = torch.tensor([0, 1])
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     before = [p.detach().clone() for p in model.parameters()]
@@ -89,3 +103,17 @@ def test_recurrence_spec_trains_a_step(name):
     assert torch.isfinite(loss)
     assert all(p.grad is not None for p in model.parameters())
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+
+
+def test_resnet_s_50_recurrence_has_no_projection_of_the_vanished_term():
+    """Sec. 5: X_1 = g[(1 + W_1) X_0] has no T_1 W_0 X_{-1}. resnet_s_50.yaml subtracts
+    a projection of a zero map there (Table 8's 26.48M counts it); the recurrence form
+    is that network without it."""
+    from linkc.analyze.params import lower_meta, node_params
+
+    hand = build(SPECS / "resnet_s_50.yaml")
+    per_node = node_params(hand, lower_meta(hand))
+    recur = build(SPECS / "resnet_s_50_recur.yaml")
+    assert per_node["layer1_1.shortcut2"] == 64 * 256 + 2 * 256
+    assert count_params(hand) - count_params(recur) == per_node["layer1_1.shortcut2"]
+    assert round(count_params(recur) / 1e6, 2) == 26.46
