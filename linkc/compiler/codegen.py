@@ -8,6 +8,7 @@ module's repr (every torch.nn module linkc uses prints its constructor call).
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import os
@@ -45,10 +46,35 @@ def _module_ctor(module: nn.Module) -> str:
     if "\n" in text:
         raise ValueError(f"cannot write a constructor for container module {cls.__name__}")
     if cls.__module__.startswith("torch.nn"):
-        return f"nn.{text}"
+        return f"nn.{_complete_repr(module, text)}"
     if cls.__module__ == modules.__name__:
-        return text
+        return _complete_repr(module, text)
     raise ValueError(f"cannot write a constructor for {cls.__module__}.{cls.__name__}")
+
+
+def _complete_repr(module: nn.Module, text: str) -> str:
+    """The repr as a constructor call, with the settings it leaves out appended.
+
+    Some reprs omit constructor arguments (AvgPool2d's ceil_mode and count_include_pad,
+    Upsample's align_corners): the call is rebuilt from the repr's literals, and every
+    constructor argument whose attribute then differs is added as a keyword."""
+    try:
+        call = ast.parse(text, mode="eval").body
+        args = [ast.literal_eval(a) for a in call.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        with torch.device("meta"):
+            rebuilt = type(module)(*args, **kwargs)
+    except (SyntaxError, ValueError, TypeError, AttributeError):
+        return text  # not a call of literals: written as is
+    missing = []
+    for name in inspect.signature(type(module).__init__).parameters:
+        if name in kwargs or name == "self" or not hasattr(module, name):
+            continue
+        value = getattr(module, name)
+        if isinstance(value, (bool, int, float, str, tuple, type(None))) and \
+                value != getattr(rebuilt, name):
+            missing.append(f"{name}={value!r}")
+    return text if not missing else f"{text[:-1]}, {', '.join(missing)})"
 
 
 def _leaf_modules(gm: fx.GraphModule) -> list[tuple[str, nn.Module]]:
@@ -85,6 +111,8 @@ def model_source(gm: fx.GraphModule, spec_name: str = "a spec") -> str:
     lines.append(inspect.getsource(modules.DepthwiseSum))
     lines.append(inspect.getsource(modules.GlobalAvgPool))
     lines.append(inspect.getsource(modules.DenseBottleneck))  # checkpoint_dense
+    lines.append(inspect.getsource(modules.ChannelLayerNorm))
+    lines.append(inspect.getsource(modules.DropPath))
     lines.extend(a + "\n" for a in aliases)
     lines.append(_model_class(gm, forward))
     return "\n".join(lines)

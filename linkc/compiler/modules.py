@@ -36,6 +36,36 @@ class GlobalAvgPool(nn.Module):
         return x.mean((2, 3))
 
 
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels at each position: (N, C, H, W) or (N, C).
+
+    nn.LayerNorm normalises trailing dimensions, so channels are moved last and
+    back; parameters and state_dict keys are nn.LayerNorm's (`weight`, `bias`)."""
+
+    def forward(self, x):
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, each sample's input is zeroed with probability
+    p and the kept ones are scaled by 1/(1-p); in eval, the identity."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype,
+                           device=x.device).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 def BatchNorm(num_features: int, eps: float, momentum: float, rank: int) -> nn.Module:
     """BatchNorm2d for feature maps, BatchNorm1d for vectors."""
     cls = nn.BatchNorm2d if rank == 3 else nn.BatchNorm1d

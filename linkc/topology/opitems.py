@@ -73,6 +73,8 @@ def _arg_value(node: ast.AST) -> Any:
         return node.value
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):  # a pair: adaptive_avgpool([7, 7])
+        return [_arg_value(e) for e in node.elts]
     return ast.unparse(node)
 
 
@@ -103,9 +105,9 @@ def parse_op_item(item: Any, loc: Loc | None, following: list[Any] = ()) -> tupl
                 raw.keyword_locs[key] = value.key_locs[key] if isinstance(value, LDict) else vloc
         elif isinstance(value, list):
             for i, v in enumerate(value):
-                if isinstance(v, (dict, list)):
+                if isinstance(v, dict):
                     raise SpecError(f"{name} arguments are numbers or expressions, not "
-                                    f"{type(v).__name__}s", value.item_locs[i]
+                                    f"mappings", value.item_locs[i]
                                     if isinstance(value, LList) else value_loc)
                 raw.positional.append((v, value.item_locs[i] if isinstance(value, LList)
                                        else value_loc))

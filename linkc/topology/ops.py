@@ -9,32 +9,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
+from .geometry import PADDING_DOC, OptionalPadding, Padding, resolve_padding, spatial, window
 from .registry import Args, Lowering, NoArgs, OpDef, Registry, Shape, ShapeError
 
 OPS = Registry("op")
-
-
-def _spatial(shape: Shape, op: str) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise ShapeError(f"{op} needs a (C, H, W) feature map, got shape {list(shape)}",
-                         "spatial ops cannot follow gap/flatten/linear")
-    return shape  # type: ignore[return-value]
-
-
-def _window(size: int, k: int, stride: int, pad: int, dilation: int, op: str) -> int:
-    out = (size + 2 * pad - dilation * (k - 1) - 1) // stride + 1
-    if out < 1:
-        raise ShapeError(f"{op} shrinks the spatial size {size} to {out}",
-                         "use a smaller kernel or stride, or a larger input")
-    return out
-
-
-def _same_pad(k: int, dilation: int = 1) -> int:
-    # "same" for odd kernels; for even kernels (e.g. a strided 4x4) this is the
-    # usual choice that halves an even size exactly at stride 2.
-    return dilation * (k - 1) // 2
 
 
 # ---------------------------------------------------------------- convolution
@@ -45,21 +25,21 @@ class ConvArgs(Args):
     groups: PositiveInt = Field(1, description="groups (channels of input and output divisible)")
     dilation: PositiveInt = Field(1, description="dilation")
     bias: bool = Field(False, description="add a learnable bias (off: a BN usually follows)")
-    padding: Optional[NonNegativeInt] = Field(None, description="zero padding; default 'same'")
+    padding: OptionalPadding = Field(None, description=PADDING_DOC + "; default dilation*(k-1)//2")
 
 
 def _conv_pad(a: ConvArgs) -> int:
-    return _same_pad(a.k, a.dilation) if a.padding is None else a.padding
+    return resolve_padding(a.padding, a.k, a.dilation, "conv")
 
 
 def _conv_shape(shape: Shape, a: ConvArgs) -> Shape:
-    c, h, w = _spatial(shape, "conv")
+    c, h, w = spatial(shape, "conv")
     for what, n in (("input", c), ("output", a.out)):
         if n % a.groups:
             raise ShapeError(f"conv groups={a.groups} does not divide the {what} channels ({n})",
                              "choose groups that divide both input and output channels")
     pad = _conv_pad(a)
-    return (a.out, *(_window(s, a.k, a.stride, pad, a.dilation, "conv") for s in (h, w)))
+    return (a.out, *(window(s, a.k, a.stride, pad, a.dilation, "conv") for s in (h, w)))
 
 
 OPS.add(OpDef(
@@ -85,16 +65,71 @@ OPS.add(OpDef(
     params=lambda s, a: 2 * s[0]))
 
 
+class GroupNormArgs(Args):
+    groups: PositiveInt = Field(description="channel groups, each normalised on its own")
+    eps: float = Field(1e-5, gt=0, lt=1, description="added to the variance")
+    affine: bool = Field(True, description="learnable per-channel scale and shift")
+
+
+def _groupnorm_shape(shape: Shape, a: GroupNormArgs) -> Shape:
+    if len(shape) < 2:
+        raise ShapeError(f"groupnorm needs a (C, H, W) feature map, got shape {list(shape)}",
+                         "normalise vectors with layernorm")
+    if shape[0] % a.groups:
+        raise ShapeError(f"groupnorm groups={a.groups} does not divide the channels ({shape[0]})",
+                         "choose groups that divide the channel count")
+    return shape
+
+
+OPS.add(OpDef(
+    "groupnorm", GroupNormArgs, _groupnorm_shape,
+    Lowering("torch.nn:GroupNorm", lambda s, a: dict(
+        num_groups=a.groups, num_channels=s[0], eps=a.eps, affine=a.affine)),
+    "group normalisation (batch-independent)", frozenset({"norm", "params", "shape_preserving"}),
+    params=lambda s, a: 2 * s[0] if a.affine else 0))
+
+
+class LayerNormArgs(Args):
+    # lt=1: `{layernorm: 64}` (torch's LayerNorm(64)) must not silently become eps=64
+    eps: float = Field(1e-5, gt=0, lt=1, description="added to the variance")
+    affine: bool = Field(True, description="learnable per-channel scale and shift")
+
+
+OPS.add(OpDef(
+    "layernorm", LayerNormArgs, lambda s, a: s,
+    Lowering("linkc.compiler.modules:ChannelLayerNorm", lambda s, a: dict(
+        normalized_shape=s[0], eps=a.eps, elementwise_affine=a.affine)),
+    "layer normalisation over the channels at each position",
+    frozenset({"norm", "params", "shape_preserving"}),
+    params=lambda s, a: 2 * s[0] if a.affine else 0))
+
+
 # ----------------------------------------------------------------- activations
-def _activation(name: str, target: str, doc: str) -> None:
-    OPS.add(OpDef(name, NoArgs, lambda s, a: s, Lowering(target), doc,
+def _activation(name: str, target: str, doc: str, args: type[Args] = NoArgs,
+                kwargs=lambda s, a: {}) -> None:
+    OPS.add(OpDef(name, args, lambda s, a: s, Lowering(target, kwargs), doc,
                   frozenset({"elementwise", "shape_preserving"})))
 
 
+class LeakyArgs(Args):
+    slope: float = Field(0.01, description="slope for negative inputs")
+
+
+class EluArgs(Args):
+    alpha: PositiveFloat = Field(1.0, description="alpha * (exp(x) - 1) for negative inputs")
+
+
 _activation("relu", "torch.nn:ReLU", "max(x, 0)")
+_activation("relu6", "torch.nn:ReLU6", "min(max(x, 0), 6) (MobileNet)")
+_activation("leaky_relu", "torch.nn:LeakyReLU", "x for x >= 0, slope * x below", LeakyArgs,
+            lambda s, a: dict(negative_slope=a.slope))
+_activation("elu", "torch.nn:ELU", "x for x > 0, alpha * (exp(x) - 1) below", EluArgs,
+            lambda s, a: dict(alpha=a.alpha))
 _activation("sigmoid", "torch.nn:Sigmoid", "logistic function (e.g. squeeze-and-excitation gates)")
+_activation("hardsigmoid", "torch.nn:Hardsigmoid", "relu6(x + 3) / 6 (MobileNetV3 gates)")
 _activation("gelu", "torch.nn:GELU", "Gaussian error linear unit")
 _activation("silu", "torch.nn:SiLU", "x * sigmoid(x)")
+_activation("hardswish", "torch.nn:Hardswish", "x * relu6(x + 3) / 6 (MobileNetV3)")
 _activation("tanh", "torch.nn:Tanh", "hyperbolic tangent")
 _activation("identity", "torch.nn:Identity", "returns its input")
 
@@ -103,33 +138,46 @@ _activation("identity", "torch.nn:Identity", "returns its input")
 class PoolArgs(Args):
     k: PositiveInt = Field(description="window size")
     stride: Optional[PositiveInt] = Field(None, description="stride; default = k")
-    padding: NonNegativeInt = Field(0, description="zero padding")
+    padding: Padding = Field(0, description=PADDING_DOC)
+    ceil_mode: bool = Field(False, description="round the output size up (a last partial window)")
+
+
+class AvgPoolArgs(PoolArgs):
+    count_include_pad: bool = Field(True, description="padded zeros count in the average")
 
 
 def _pool_shape(op: str):
     def infer(shape: Shape, a: PoolArgs) -> Shape:
-        c, h, w = _spatial(shape, op)
-        if a.padding * 2 > a.k:
-            raise ShapeError(f"{op} padding {a.padding} is more than half the window {a.k}")
+        c, h, w = spatial(shape, op)
+        pad = resolve_padding(a.padding, a.k, 1, op)
+        if pad * 2 > a.k:
+            raise ShapeError(f"{op} padding {pad} is more than half the window {a.k}",
+                             "torch pads a pool by at most k//2 on each side")
         stride = a.stride or a.k
-        return (c, *(_window(s, a.k, stride, a.padding, 1, op) for s in (h, w)))
+        return (c, *(window(s, a.k, stride, pad, 1, op, a.ceil_mode) for s in (h, w)))
     return infer
 
 
-def _pool_kwargs(s: Shape, a: PoolArgs) -> dict:
-    return dict(kernel_size=a.k, stride=a.stride or a.k, padding=a.padding)
+def _pool_kwargs(op: str):
+    def kwargs(s: Shape, a: PoolArgs) -> dict:
+        out = dict(kernel_size=a.k, stride=a.stride or a.k,
+                   padding=resolve_padding(a.padding, a.k, 1, op), ceil_mode=a.ceil_mode)
+        if isinstance(a, AvgPoolArgs):
+            out["count_include_pad"] = a.count_include_pad
+        return out
+    return kwargs
 
 
 OPS.add(OpDef("maxpool", PoolArgs, _pool_shape("maxpool"),
-              Lowering("torch.nn:MaxPool2d", _pool_kwargs), "max pooling",
+              Lowering("torch.nn:MaxPool2d", _pool_kwargs("maxpool")), "max pooling",
               frozenset({"pool"})))
-OPS.add(OpDef("avgpool", PoolArgs, _pool_shape("avgpool"),
-              Lowering("torch.nn:AvgPool2d", _pool_kwargs), "average pooling",
+OPS.add(OpDef("avgpool", AvgPoolArgs, _pool_shape("avgpool"),
+              Lowering("torch.nn:AvgPool2d", _pool_kwargs("avgpool")), "average pooling",
               frozenset({"pool"})))
 
 
 def _gap_shape(shape: Shape, a: NoArgs) -> Shape:
-    return (_spatial(shape, "gap")[0],)
+    return (spatial(shape, "gap")[0],)
 
 
 OPS.add(OpDef("gap", NoArgs, _gap_shape, Lowering("linkc.compiler.modules:GlobalAvgPool"),
@@ -174,3 +222,15 @@ class DropoutArgs(Args):
 OPS.add(OpDef("dropout", DropoutArgs, lambda s, a: s,
               Lowering("torch.nn:Dropout", lambda s, a: dict(p=a.p)),
               "dropout (training only)", frozenset({"shape_preserving"})))
+
+
+class DropPathArgs(Args):
+    p: NonNegativeFloat = Field(lt=1, description="probability of dropping a sample's branch")
+
+
+OPS.add(OpDef("drop_path", DropPathArgs, lambda s, a: s,
+              Lowering("linkc.compiler.modules:DropPath", lambda s, a: dict(p=a.p)),
+              "stochastic depth: drops the whole input of a sample with probability p and "
+              "scales the kept ones by 1/(1-p) (training only)", frozenset({"shape_preserving"})))
+
+from . import ops_resample  # noqa: E402,F401 - registers upsample, conv_transpose, ...

@@ -105,6 +105,52 @@ def _frozen(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
+def _words(annotation: Any) -> set[str]:
+    """The string literals a field accepts as plain words (`padding: same`)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return {a for a in typing.get_args(annotation) if isinstance(a, str)}
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        return set().union(*(_words(a) for a in typing.get_args(annotation)))
+    return set()
+
+
+def _read_value(op: str, name: str, value: Any, annotation: Any, env: Env,
+                loc: Loc | None) -> Any:
+    """A word the field accepts stays a word; other text in a numeric field is an
+    expression; a list (a pair such as `size: [7, 7]`) becomes a tuple of numbers."""
+    if isinstance(value, list):
+        return tuple(evaluate(v, env, loc) for v in value)
+    words = _words(annotation)
+    if isinstance(value, str) and value.strip() in words:
+        return value.strip()
+    if isinstance(value, str) and _is_numeric(annotation):
+        try:
+            return evaluate(value, env, loc)
+        except SpecError as exc:
+            if not (words and value.strip().isidentifier()):
+                raise
+            choices = " or ".join(f"'{w}'" for w in sorted(words))
+            raise SpecError(f"{op} argument '{name}': '{value.strip()}' is not a param, nor "
+                            f"one of its words ({choices})", exc.loc or loc,
+                            f"write {choices}, a number or an expression") from None
+    return value
+
+
+def _too_many_positionals(op: OpDef, raw: RawArgs, loc: Loc | None) -> SpecError:
+    fields = op.args.model_fields
+    extra_loc = raw.positional[len(fields)][1] or loc
+    if not fields:
+        return SpecError(f"{op.name} takes no arguments", extra_loc, f"write it as a bare "
+                         f"name: {op.name}")
+    pairs = [n for n, f in fields.items() if "tuple" in str(f.annotation)]
+    hint = f"signature: {op.signature()}"
+    if pairs:  # `{adaptive_avgpool: [7, 7]}` meant one pair, not two arguments
+        hint += f"; a pair is one argument: {{{op.name}: {{{pairs[0]}: [h, w]}}}}"
+    return SpecError(f"{op.name} takes at most {len(fields)} positional argument(s), "
+                     f"got {len(raw.positional)}", extra_loc, hint)
+
+
 def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None,
               memo: dict | None = None) -> Args:
     """Match positionals to fields, evaluate expressions, validate with the model.
@@ -115,9 +161,7 @@ def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None,
     names = list(fields)
     values: dict[str, tuple[Any, Loc | None]] = {}
     if len(raw.positional) > len(names):
-        extra_loc = raw.positional[len(names)][1]
-        raise SpecError(f"{op.name} takes at most {len(names)} positional argument(s), "
-                        f"got {len(raw.positional)}", extra_loc or loc, f"signature: {op.signature()}")
+        raise _too_many_positionals(op, raw, loc)
     for name, item in zip(names, raw.positional):
         values[name] = item
     for name, item in raw.keyword.items():
@@ -131,9 +175,8 @@ def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None,
         values[name] = item
     evaluated: dict[str, Any] = {}
     for name, (value, vloc) in values.items():
-        if isinstance(value, str) and _is_numeric(fields[name].annotation):
-            value = evaluate(value, env, vloc or loc)
-        evaluated[name] = value
+        evaluated[name] = _read_value(op.name, name, value, fields[name].annotation, env,
+                                      vloc or loc)
     try:
         key = (op.name, tuple((k, _frozen(v)) for k, v in evaluated.items()))
     except TypeError:

@@ -54,3 +54,14 @@ def test_catalogue_covers_the_issue_checklist():
                 "add_channels", "slice_range", "channels_fraction", "channels_zero", "groups",
                 "spatial_zero", "prev_first", "duplicate_key", "reserved_name"}
     assert required <= set(CASES)
+
+
+def test_catalogue_covers_each_op_users_reach_for_first():
+    # issue 11: a broken spec for the typical misuse of each new op and of padding words
+    required = {"relu6_cap", "hardswish_inplace", "hardsigmoid_args", "leaky_relu_slope_name",
+                "elu_alpha", "upsample_scale_and_size", "upsample_on_vector",
+                "conv_transpose_same_k1", "adaptive_pair_positional",
+                "adaptive_maxpool_on_vector", "pool_padding_half", "maxpool_count_include_pad",
+                "groupnorm_groups", "layernorm_channels", "channel_shuffle_groups",
+                "drop_path_percent", "padding_same_even", "padding_unknown_word"}
+    assert required <= set(CASES)
