@@ -196,6 +196,7 @@ def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None,
             raise SpecError(f"{op.name} needs argument '{name}'", loc,
                             f"signature: {op.signature()}") from None
         got = evaluated.get(name)
+        got = list(got) if isinstance(got, tuple) else got  # shown as the spec wrote it
         raise SpecError(f"{op.name} argument '{name}': {err['msg'].lower()} (got {got!r})",
                         where, f"signature: {op.signature()}") from None
 
