@@ -1,9 +1,9 @@
 """Running Graphviz: `dot` from PATH when present, else the `graphviz-pure` package.
 
 `graphviz-pure` (a pip dependency of linkc, a Rust port of Graphviz) makes a
-plain `pip install linkc` able to draw. It writes SVG and PNG but not PDF; when
-it is the only engine, a PDF is its PNG (at 150 dpi) wrapped into a PDF page by
-Pillow, and the result says so. Install Graphviz for a vector PDF.
+plain `pip install linkc` able to draw. It writes SVG, PNG and JSON but not PDF;
+when it is the only engine, its JSON drawing operations are painted into a vector
+PDF by matplotlib (`xdot_pdf.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ ENGINES = ("dot", "graphviz-pure")
 INSTALL_HINT = ("install one: `pip install graphviz-pure` (pure Python wheel, no system "
                 "packages), or Graphviz itself (`apt install graphviz`, `brew install "
                 "graphviz`, https://graphviz.org/download/); .dot and .mmd output needs neither")
-PDF_DPI = 150
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def _run(engine: Engine, fmt: str, dot_text: str, out: Path, timeout: float,
 
 def run_graphviz(dot_text: str, out: Path, fmt: str, timeout: float = 600) -> list[str]:
     """Lay out `dot_text` and write `out` in `fmt` (svg, png, pdf). Returns notes for
-    the user (e.g. a raster PDF). Raises RenderError when no engine can do it."""
+    the user. Raises RenderError when no engine can do it."""
     engines = find_engines()
     if not engines:
         raise RenderError(f"cannot write {out.name}: no Graphviz found (neither `dot` nor "
@@ -71,28 +70,22 @@ def run_graphviz(dot_text: str, out: Path, fmt: str, timeout: float = 600) -> li
             return []
         message = (done.stderr or done.stdout).strip().splitlines()
         if fmt == "pdf" and any("not recognized" in line for line in message):
-            return _raster_pdf(engine, dot_text, out, timeout)
+            return _vector_pdf(engine, dot_text, out, timeout)
         failures.append(f"{engine.name} exited {done.returncode}: "
                         + (message[-1] if message else "no message"))
     raise RenderError(f"cannot write {out.name}: " + "; ".join(failures) + f". {INSTALL_HINT}")
 
 
-def _raster_pdf(engine: Engine, dot_text: str, out: Path, timeout: float) -> list[str]:
-    from PIL import Image
+def _vector_pdf(engine: Engine, dot_text: str, out: Path, timeout: float) -> list[str]:
+    from .xdot_pdf import xdot_pdf
 
-    png = out.with_name(out.name + ".tmp.png")
+    layout = out.with_name(out.name + ".tmp.json")
     try:
-        done = _run(engine, "png", dot_text, png, timeout, (f"-Gdpi={PDF_DPI}",))
+        done = _run(engine, "json", dot_text, layout, timeout)
         if done.returncode != 0:
             raise RenderError(f"cannot write {out.name}: {engine.name} failed: "
                               f"{done.stderr.strip()}")
-        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own image
-        try:
-            with Image.open(png) as image:
-                image.convert("RGB").save(out, "PDF", resolution=PDF_DPI)
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
+        xdot_pdf(layout.read_text(encoding="utf-8"), out)
     finally:
-        png.unlink(missing_ok=True)
-    return [f"{engine.name} cannot write PDF, so {out.name} holds a {PDF_DPI} dpi image; "
-            "install Graphviz (`dot`) for a vector PDF"]
+        layout.unlink(missing_ok=True)
+    return []

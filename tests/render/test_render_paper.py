@@ -88,7 +88,10 @@ def test_left_to_right_and_pdf(tmp_path):
     out = tmp_path / "fig.pdf"
     assert main(["render", str(SPECS / "dmrnet_wide.yaml"), "-o", str(out), "--style", "paper",
                  "--direction", "LR"]) == 0
-    assert out.read_bytes()[:5] == b"%PDF-"
+    data = out.read_bytes()
+    assert data[:5] == b"%PDF-"
+    assert re.search(rb"/FontFile[23]?", data)  # embedded fonts: the text is text
+    assert not re.search(rb"/Subtype\s*/Image", data)  # and no picture of the figure
     assert 'rankdir="LR"' in to_paper_dot(build(SPECS / "dmrnet_wide.yaml"), "LR")
     with pytest.raises(RenderError, match="--style paper draws every node"):
         render_file(build(SPECS / "resnet_20.yaml"), tmp_path / "x.svg", style="paper", depth=1)
