@@ -47,6 +47,20 @@ output: head
 """
 
 
+def flat_spec(nodes: int) -> str:
+    """The same residual chain with every node written out (what `linkc import` and
+    search tools write): `nodes` flat nodes, no blocks or repeats, one line each."""
+    lines = ["linkc: 1", f"name: flat-{nodes}", "input: [8, 8, 8]", "nodes:"]
+    prev = "input"
+    for i in range((nodes - 1) // 3):
+        lines += [f"  a{i}: {{from: {prev}, ops: [{{conv: [8, 1]}}, bn, relu]}}",
+                  f"  b{i}: {{from: a{i}, ops: [{{conv: [8, 1]}}]}}",
+                  f"  y{i}: {{from: [{prev}, b{i}], merge: add, ops: [relu]}}"]
+        prev = f"y{i}"
+    lines += [f"  head: {{from: {prev}, ops: [gap, {{linear: 10}}]}}", "output: head", ""]
+    return "\n".join(lines)
+
+
 def time_once(spec) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     g = build(spec)

@@ -44,7 +44,18 @@ def _available() -> dict[str, object]:
     return found
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+def _command_of(argv: Sequence[str] | None) -> str | None:
+    """The subcommand named on the command line: the first word that is not an
+    option (the top-level options, --help and --version, take no value)."""
+    return next((w for w in argv or () if not w.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None
+                 ) -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    """The parser with every subcommand listed, and the arguments of the one that
+    `argv` names (all of them when it names none): a command's arguments may
+    import what it needs (train's come from its config model), and `linkc check`
+    should not pay for them."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -53,9 +64,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     parser.add_argument("--version", action="version", version=f"linkc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands = _available()
+    chosen = _command_of(argv)
     for name, module in commands.items():
         p = sub.add_parser(name, help=COMMANDS[name], description=module.__doc__)
-        module.add_arguments(p)
+        if chosen not in commands or chosen == name:
+            module.add_arguments(p)
     return parser, commands
 
 
@@ -63,6 +76,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .topology.errors import SpecError
 
     errors: list[type[BaseException]] = [SpecError, UsageError]
+    # Only modules already imported can have raised their error: looking the
+    # others up would import them (and torch) just to print a spec error.
     for module, name in (("linkc.runtime.data", "DataError"),
                          ("linkc.runtime.checkpoint", "CheckpointError"),
                          ("linkc.runtime.config", "ConfigError"),
@@ -70,15 +85,15 @@ def _user_errors() -> tuple[type[BaseException], ...]:
                          ("linkc.render", "RenderError"),
                          ("linkc.compiler.export", "ExportError"),
                          ("linkc.sweep.plan", "SweepError")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            pass
+        error = getattr(sys.modules.get(module), name, None)
+        if error is not None:
+            errors.append(error)
     return tuple(errors)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, commands = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, commands = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message

@@ -20,15 +20,12 @@ def add_arguments(p) -> None:
 
 
 def summary(g) -> dict:
-    from ..compiler.lower import lower
-
-    gm = lower(g)
-    params = sum(p.numel() for p in gm.parameters())
+    """Counts from shape inference: no torch, nothing lowered."""
     return {
         "name": g.name,
         "nodes": len(g.order),
         "ops": sum(len(g.nodes[n].ops) for n in g.order),
-        "parameters": params,
+        "parameters": g.param_count,
         "input": list(g.input_shape),
         "output": g.output,
         "output_shape": list(g.nodes[g.output].shape),

@@ -88,6 +88,9 @@ class FlatGraph:
     paper: dict[str, Any] | None = None
     input_loc: Loc | None = None  # where `input:` is written
     recurrences: dict[str, Any] = field(default_factory=dict)  # node id -> RecurrenceInfo
+    # learnable parameters by the registry's `params` rules, summed by infer_shapes
+    # (what lowering allocates; tests/analyze checks it against torch for the zoo)
+    param_count: int = 0
 
     def shape_of(self, node_id: str) -> Shape | None:
         return self.input_shape if node_id == INPUT else self.nodes[node_id].shape

@@ -186,4 +186,5 @@ def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph
     memo: dict = {}  # validated op arguments, shared by identical calls
     for node_id in g.order:
         _infer_node(g, g.nodes[node_id], limits, totals, memo)
+    g.param_count = totals.params
     return g

@@ -7,6 +7,7 @@ the input has no position) and a bound on the time of the whole `linkc check`.
 
 from __future__ import annotations
 
+import importlib
 import time
 import tracemalloc
 from pathlib import Path
@@ -18,8 +19,22 @@ from linkc.cli import main
 from linkc.topology import Limits, SpecError, build, load
 
 HOSTILE = Path(__file__).resolve().parent.parent / "specs" / "hostile"
+LOAD = importlib.import_module("linkc.topology.load")
 EXPECTED = yaml.safe_load((HOSTILE / "expected.yaml").read_text())
 CASES = sorted(p.name for p in HOSTILE.glob("*.yaml") if p.name != "expected.yaml")
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "pure-python"])
+def yaml_parser(request, monkeypatch):
+    """Every test here runs over both YAML parsers `load` can use: the guards are
+    the same code, the events come from LibYAML or from PyYAML's Python parser."""
+    if request.param == "libyaml":
+        if not yaml.__with_libyaml__:
+            pytest.skip("PyYAML was built without LibYAML")
+        monkeypatch.setattr(LOAD, "LIBYAML", True)
+    else:
+        monkeypatch.setattr(LOAD, "LIBYAML", False)
+    return request.param
 
 
 def test_every_hostile_file_has_an_expectation():
