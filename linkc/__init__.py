@@ -2,6 +2,8 @@
 
     import linkc
     model = linkc.compile("specs/densenet_bc_100.yaml")   # a torch.fx.GraphModule
+    model = linkc.create("densenet-bc", k=24, depth=250)  # a zoo spec, other params
+    linkc.draw("dmrnet", "dmrnet.svg")                    # `linkc.render` is the package
 
 The steps are also available one by one in `linkc.topology` (load, expand,
 infer_shapes; no torch needed) and `linkc.compiler` (lower, passes, codegen).
@@ -13,29 +15,39 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Sequence
 
-from . import render as _render_package  # noqa: F401  (loaded first: see `render` below)
+from . import zoo
 from .topology import SpecError, build
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import fx
 
 __version__ = "0.1.0"
-__all__ = ["SpecError", "build", "compile", "render", "__version__"]
+__all__ = ["SpecError", "build", "compile", "create", "draw", "zoo", "__version__"]
 
 
 def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
-            mode: str = "train", limits=None) -> "fx.GraphModule":
-    """Spec path or YAML text -> GraphModule (with the given passes, or none).
-    `limits` (a `linkc.topology.Limits`) raises the safety caps on untrusted specs."""
+            mode: str = "train", limits=None, params: dict | None = None) -> "fx.GraphModule":
+    """Spec path, YAML text or zoo name -> GraphModule (with the given passes, or
+    none). `params` overrides the spec's top-level params; `limits` (a
+    `linkc.topology.Limits`) raises the safety caps on untrusted specs."""
     from .compiler import compile_graph
 
-    return compile_graph(build(spec, limits=limits), passes=passes or (), mode=mode)
+    return compile_graph(build(spec, params=params, limits=limits), passes=passes or (),
+                         mode=mode)
 
 
-def render(spec: str | os.PathLike, path: str | os.PathLike, **options):
-    """Draw the spec's DAG to `path` (.svg, .png, .pdf, .dot, .mmd).
+def create(name: str | os.PathLike, passes: Sequence[str] | None = None, mode: str = "train",
+           **params) -> "fx.GraphModule":
+    """A zoo model by name, its params overridden by keyword (numbers or expressions,
+    checked as the spec's own): `create("densenet-bc", k=24, depth=250)`,
+    `create("MixNet-250")`, `create("resnet-20", classes=100)`. See `linkc.zoo`
+    for the names; a path or YAML text works too."""
+    return compile(name, passes=passes, mode=mode, params=params)
 
-    The package `linkc.render` is imported above, before this function is defined,
-    so the name `linkc.render` stays this function (Python binds a subpackage to
-    its parent's attribute only when first loading it)."""
-    return _render_package.render_file(build(spec), path, **options)
+
+def draw(spec: str | os.PathLike, path: str | os.PathLike, **options):
+    """Draw the spec's DAG to `path` (.svg, .png, .pdf, .dot, .mmd); `options` as
+    `linkc.render.render_file` (depth, expand, highlight)."""
+    from .render import render_file
+
+    return render_file(build(spec), path, **options)

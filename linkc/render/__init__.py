@@ -1,6 +1,6 @@
 """Diagrams of the flat graph: DOT, SVG, PNG, PDF and Mermaid.
 
-    linkc.render("specs/densenet_bc_100.yaml", "dag.svg", depth=2)
+    linkc.draw("specs/densenet_bc_100.yaml", "dag.svg", depth=2)
 
 `view.py` decides what is drawn (boxes, merge glyphs, clusters, edge labels,
 collapsing and highlighting), `dot.py` and `mermaid.py` print it, and

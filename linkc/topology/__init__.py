@@ -30,12 +30,19 @@ def expand(doc: Document, limits: ExpandLimits = ExpandLimits()) -> FlatGraph:
 
 def build(spec: str | os.PathLike | Document, params: dict | None = None,
           limits: Limits | None = None) -> FlatGraph:
-    """Path or YAML text -> checked flat graph with every shape inferred.
+    """Path, YAML text or zoo name -> checked flat graph with every shape inferred.
 
-    `params` overrides the spec's top-level params (e.g. `{"L": 12}` for another
+    A zoo name (`resnet-20`, a paper row's label such as `MixNet-250`, a family
+    such as `densenet-bc`: see `linkc.zoo`) is resolved to its shipped spec and
+    the params it implies. `params` overrides the spec's top-level params (e.g. `{"L": 12}` for another
     row of a paper's table); a name the spec does not declare is a SpecError.
     `limits` raises or lowers the safety caps (see `linkc.topology.limits`)."""
     limits = limits or Limits()
+    if not isinstance(spec, Document):
+        from ..zoo import resolve
+
+        named = resolve(spec)
+        spec, params = named.spec, {**named.params, **(params or {})}
     doc = spec if isinstance(spec, Document) else load(spec, limits.load)
     with paused_gc():
         return infer_shapes(expand(with_params(doc, params or {}), limits.expand), limits.shape)

@@ -28,7 +28,7 @@ def imported_modules(*args: str) -> tuple[int, set[str], str]:
     return proc.returncode, modules, "\n".join(rest)
 
 
-@pytest.mark.parametrize("spec", ["specs/densenet_bc_100.yaml"])
+@pytest.mark.parametrize("spec", ["specs/densenet_bc_100.yaml", "resnet-20"])
 def test_check_imports_no_torch(spec):
     code, modules, err = imported_modules("check", spec)
     assert code == 0, err

@@ -156,7 +156,7 @@ def test_mermaid(tmp_path):
     assert re.search(r'subgraph c\d+ \["p: pair × 2, chain"\]', text)
     assert '-->|"[0:4] 4×8×8"|' in text
     out = tmp_path / "m.mmd"
-    linkc.render(MERGES_SPEC, out)
+    linkc.draw(MERGES_SPEC, out)
     assert out.read_text(encoding="utf-8").count("subgraph") == 3
 
 
