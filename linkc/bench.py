@@ -2,7 +2,8 @@
 
 Five variants, one process, the same input batch for all:
 
-1. ``reference``      the hand-written eager module (benchmarks/reference/)
+1. ``reference``      the hand-written eager module (linkc/references/, or the
+                      user's own: ``--reference MODULE:CALLABLE``)
 2. ``expert``         the same module, channels_last + torch.compile
 3. ``linkc``          linkc without passes
 4. ``linkc_passes``   linkc with the mode's default passes
@@ -57,16 +58,48 @@ class BenchError(Exception):
 
 
 def load_references():
-    """benchmarks.reference, from the checkout that holds this linkc when not importable."""
+    """The hand-written references shipped with linkc (linkc/references)."""
+    from . import references
+
+    return references
+
+
+def reference_factory(reference: str) -> Callable[[], nn.Module]:
+    """A reference by name (one of linkc/references), or `MODULE:CALLABLE`: the user's
+    own zero-argument function or class returning the nn.Module to bench against
+    (imported like `python -m`, with the current directory on the path)."""
+    refs = load_references().REFERENCES
+    if ":" not in reference:
+        if reference not in refs:
+            raise BenchError(f"no reference '{reference}' (have: {', '.join(refs)}; or "
+                             "give MODULE:CALLABLE for your own nn.Module)")
+        return refs[reference]
+    module_name, _, attr = reference.partition(":")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
     try:
-        return importlib.import_module("benchmarks.reference")
-    except ModuleNotFoundError:
-        root = Path(__file__).resolve().parent.parent
-        if not (root / "benchmarks" / "reference").is_dir():
-            raise BenchError("benchmarks/reference is not importable (run from the linkc "
-                             "checkout)") from None
-        sys.path.insert(0, str(root))
-        return importlib.import_module("benchmarks.reference")
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BenchError(f"--reference {reference}: cannot import '{module_name}': {exc}") \
+            from None
+    target = module
+    for part in attr.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise BenchError(f"--reference {reference}: '{module_name}' has no '{attr}'")
+    if not callable(target):
+        raise BenchError(f"--reference {reference}: '{attr}' is not callable")
+    return _checked_module(target, reference)
+
+
+def _checked_module(factory: Callable[[], object], reference: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        model = factory()
+        if not isinstance(model, nn.Module):
+            raise BenchError(f"--reference {reference} returned {type(model).__name__}, "
+                             "not a torch.nn.Module")
+        return model
+    return build
 
 
 def match_reference(name: str, references: dict) -> str | None:
@@ -199,7 +232,7 @@ def _child_peak(spec: str, key: str, ref_name: str | None, passes: list[str],
     _release_freed_memory_eagerly()
     torch.manual_seed(0)
     if key == "reference":
-        model = load_references().REFERENCES[ref_name]()
+        model = reference_factory(ref_name)()
     else:
         model = linkc.compile(spec, passes=passes if key == "linkc_passes" else [], mode="train")
     graph = linkc.build(spec)
@@ -239,10 +272,8 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
     y = torch.randint(0, classes, (batch,), generator=gen).to(dev)
     passes = {mode: default_passes(mode) for mode in ("infer", "train")}
 
-    refs = load_references()
-    ref_name = reference or match_reference(graph.name, refs.REFERENCES)
-    if reference and reference not in refs.REFERENCES:
-        raise BenchError(f"no reference '{reference}' (have: {', '.join(refs.REFERENCES)})")
+    ref_name = reference or match_reference(graph.name, load_references().REFERENCES)
+    make_reference = reference_factory(ref_name) if ref_name else None
     plain = _linkc_model(spec, [], "train", dev)
     report = {"spec": graph.name, "device": _device_name(dev), "torch": torch.__version__,
               "threads": torch.get_num_threads(), "batch": batch, "input": list(shape),
@@ -251,11 +282,13 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
               "VmHWM - VmRSS of one training step (mmap threshold fixed, peak reset)",
               "reference": None, "warnings": [], "variants": {}}
     linkc_params = sum(p.numel() for p in plain.parameters())
-    if ref_name is None:
-        report["warnings"].append(f"no hand-written reference for '{graph.name}': "
-                                  "variants (1) and (2) are not measured")
+    if make_reference is None:
+        report["warnings"].append(
+            f"no hand-written reference for '{graph.name}': comparing linkc's variants"
+            + (" and torch.compile" if compile else "") + " only, (1) and (2) are not "
+            "measured; --reference MODULE:CALLABLE benches against your own nn.Module")
     else:
-        ref_params = sum(p.numel() for p in refs.REFERENCES[ref_name]().parameters())
+        ref_params = sum(p.numel() for p in make_reference().parameters())
         report["reference"] = {"name": ref_name, "params": ref_params,
                                "linkc_params": linkc_params,
                                "params_equal": ref_params == linkc_params}
@@ -265,13 +298,13 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
                 f"spec '{graph.name}' {linkc_params:,}: the two are not the same network")
 
     def variants():  # key -> (mode -> module); built lazily, one at a time
-        if ref_name is not None:
+        if make_reference is not None:
             torch.manual_seed(0)
-            ref = refs.REFERENCES[ref_name]().to(dev)
+            ref = make_reference().to(dev)
             yield "reference", {m: ref for m in ("infer", "train")}, x
             if compile:
                 torch.manual_seed(0)
-                expert = refs.REFERENCES[ref_name]().to(dev, memory_format=torch.channels_last)
+                expert = make_reference().to(dev, memory_format=torch.channels_last)
                 fast = compile_module(expert)
                 yield "expert", {m: fast for m in ("infer", "train")}, \
                     x.contiguous(memory_format=torch.channels_last)

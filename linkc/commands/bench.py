@@ -1,7 +1,9 @@
 """Benchmark a spec against the hand-written PyTorch module of the same network.
 
 Measures, on one input batch: (1) the hand-written eager module from
-benchmarks/reference/ (matched by the spec's name, parameter count checked),
+linkc/references/ (matched by the spec's name, parameter count checked) or your
+own (`--reference MODULE:CALLABLE`, e.g. `mynets:make_resnet`; without any, the
+linkc variants and torch.compile are compared alone, and the report says so),
 (2) the same with channels_last + torch.compile, (3) linkc without passes,
 (4) linkc with the default passes, (5) linkc with passes + torch.compile.
 Inference and training-step images/s (median, min, max), peak memory of a
@@ -16,13 +18,15 @@ import sys
 
 
 def add_arguments(p) -> None:
-    p.add_argument("spec", help="the spec file (YAML)")
+    p.add_argument("spec", help="the spec file (YAML) or zoo name")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--reps", type=int, default=5, help="timed repetitions (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed warm-up calls (default 2)")
-    p.add_argument("--reference", metavar="NAME",
-                   help="hand-written reference to compare with (default: by spec name)")
+    p.add_argument("--reference", metavar="NAME|MODULE:CALLABLE",
+                   help="the hand-written module to compare with: a shipped reference "
+                        "(default: by spec name) or your own zero-argument callable "
+                        "returning an nn.Module")
     p.add_argument("--no-compile", action="store_true",
                    help="skip the torch.compile variants (2) and (5)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from linkc.cli import main
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "resnet_20.yaml"
@@ -38,3 +40,60 @@ def test_bench_cli_tiny_budget_json(capsys, tmp_path):
 def test_bench_unknown_reference_is_a_usage_error(capsys):
     assert main(["bench", str(SPEC), "--reference", "nope", "--no-compile"]) == 2
     assert "no reference 'nope'" in capsys.readouterr().err
+
+
+TINY = """linkc: 1
+name: tiny
+input: [3, 8, 8]
+nodes:
+  a: {from: input, ops: [{conv: [4, 3]}, bn, relu, gap, {linear: 10}]}
+output: a
+"""
+OWN = """from torch import nn
+
+def make():
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+
+not_a_module = lambda: 42
+"""
+QUICK = ["--json", "--reps", "1", "--warmup", "0", "--batch", "2", "--no-compile"]
+
+
+def test_bench_against_the_users_own_module(capsys, tmp_path, monkeypatch):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "own_nets.py").write_text(OWN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["bench", "tiny.yaml", "--reference", "own_nets:make", *QUICK]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reference"] == {"name": "own_nets:make", "params": 166, "linkc_params": 166,
+                                   "params_equal": True}
+    assert set(report["variants"]) == {"reference", "linkc", "linkc_passes"}
+    assert report["warnings"] == []
+
+
+@pytest.mark.parametrize("reference,message", [
+    ("own_nets:missing", "'own_nets' has no 'missing'"),
+    ("no_such_module:make", "cannot import 'no_such_module'"),
+    ("own_nets:not_a_module", "returned int, not a torch.nn.Module"),
+])
+def test_a_bad_own_reference_is_a_usage_error(reference, message, capsys, tmp_path,
+                                              monkeypatch):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "own_nets.py").write_text(OWN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["bench", "tiny.yaml", "--reference", reference, *QUICK]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bench_without_a_reference_compares_linkc_variants_and_says_so(capsys, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert main(["bench", str(tmp_path / "tiny.yaml"), *QUICK]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reference"] is None
+    assert set(report["variants"]) == {"linkc", "linkc_passes"}
+    assert report["warnings"] == [
+        "no hand-written reference for 'tiny': comparing linkc's variants only, (1) and (2) "
+        "are not measured; --reference MODULE:CALLABLE benches against your own nn.Module"]

@@ -1,8 +1,9 @@
-"""Hand-written PyTorch references for the benchmark.
+"""Hand-written PyTorch references for `linkc bench`.
 
 These are the models "as a user would write them": plain eager modules in the style of
-torchvision and the papers' own code, with no linkc import, so the benchmark can set a
-compiled spec against them. Each entry of `REFERENCES` builds a fresh module for
+torchvision and the papers' own code, with no linkc import (only torch), so the
+benchmark can set a compiled spec against them. They ship inside the package so that
+`linkc bench` works from an installed wheel. Each entry of `REFERENCES` builds a fresh module for
 3x32x32 inputs and 10 classes; `expected_params` is its exact parameter count
 (tests/benchmarks/test_reference.py checks both, and checks them against the papers'
 printed figures).
