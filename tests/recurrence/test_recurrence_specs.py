@@ -32,18 +32,24 @@ nodes:
 output: head
 """
 
+def built(name: str, params: dict):
+    return lambda: build(SPECS / name, params)
+
+
 PAIRS = [("resnet_20_recur.yaml", {}, SPECS / "resnet_20.yaml"),
          ("resnet_s_18_recur.yaml", {}, SPECS / "resnet_s_18.yaml"),
          ("resnet_s_18_recur.yaml", {"b1": 3, "b2": 4, "b3": 6, "b4": 3},
           SPECS / "resnet_s_34.yaml"),
          ("densenet_40_k12_recur.yaml", {}, SPECS / "densenet_40_k12.yaml"),
-         ("plain_20_recur.yaml", {}, PLAIN_20)]
+         ("plain_20_recur.yaml", {}, PLAIN_20),
+         ("dmrnet_recur.yaml", {}, SPECS / "dmrnet_cifar.yaml"),
+         ("dmrnet_recur.yaml", {"L": 12}, built("dmrnet_cifar.yaml", {"L": 12}))]
 
 
 @pytest.mark.parametrize("recur, params, hand", PAIRS,
                          ids=[f"{p[0]}{p[1] or ''}" for p in PAIRS])
 def test_recurrence_expands_to_the_hand_written_network(recur, params, hand):
-    a, b = build(SPECS / recur, params), build(hand)
+    a, b = build(SPECS / recur, params), hand() if callable(hand) else build(hand)
     nodes_a, out_a = signatures(a)
     nodes_b, out_b = signatures(b)
     assert nodes_a == nodes_b
@@ -117,3 +123,12 @@ def test_resnet_s_50_recurrence_has_no_projection_of_the_vanished_term():
     assert per_node["layer1_1.shortcut2"] == 64 * 256 + 2 * 256
     assert count_params(hand) - count_params(recur) == per_node["layer1_1.shortcut2"]
     assert round(count_params(recur) / 1e6, 2) == 26.46
+
+
+def test_dmrnet_merge_is_one_node_read_by_both_streams():
+    """The mean written in both equations of the two-stream recursion is one term."""
+    g = build(SPECS / "dmrnet_recur.yaml", {"L": 12})
+    a = [x.src for x in g.nodes["body.A.3"].inputs]
+    b = [x.src for x in g.nodes["body.B.3"].inputs]
+    assert a[0] == "body.Ha.3" and b[0] == "body.Hb.3" and a[1] == b[1]
+    assert [x.src for x in g.nodes[a[1]].inputs] == ["body.P.3", "body.Q.3"]
