@@ -111,18 +111,21 @@ def test_recurrence_spec_trains_a_step(name, one_thread):
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
 
 
-def test_resnet_s_50_recurrence_has_no_projection_of_the_vanished_term():
-    """Sec. 5: X_1 = g[(1 + W_1) X_0] has no T_1 W_0 X_{-1}. resnet_s_50.yaml subtracts
-    a projection of a zero map there (Table 8's 26.48M counts it); the recurrence form
-    is that network without it."""
+@pytest.mark.parametrize("hand_name, params, paper", [("resnet_s_50.yaml", {}, 26.46),
+                                                       ("resnet_s_101.yaml", {"b3": 23}, 45.46)])
+def test_resnet_s_bottleneck_recurrence_has_no_projection_of_the_vanished_term(
+        hand_name, params, paper):
+    """Sec. 5: X_1 = g[(1 + W_1) X_0] has no T_1 W_0 X_{-1}. The hand-written bottleneck
+    specs subtract a projection of a zero map there (Table 8's 26.48M and 45.47M count
+    it); the recurrence form is that network without it."""
     from linkc.analyze.params import lower_meta, node_params
 
-    hand = build(SPECS / "resnet_s_50.yaml")
+    hand = build(SPECS / hand_name)
     per_node = node_params(hand, lower_meta(hand))
-    recur = build(SPECS / "resnet_s_50_recur.yaml")
+    recur = build(SPECS / "resnet_s_50_recur.yaml", params)
     assert per_node["layer1_1.shortcut2"] == 64 * 256 + 2 * 256
     assert count_params(hand) - count_params(recur) == per_node["layer1_1.shortcut2"]
-    assert round(count_params(recur) / 1e6, 2) == 26.46
+    assert round(count_params(recur) / 1e6, 2) == paper
 
 
 def test_dmrnet_merge_is_one_node_read_by_both_streams():
