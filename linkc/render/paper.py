@@ -124,8 +124,9 @@ def paper_view(g: FlatGraph) -> View:
     return View(g.name, full.full_depth, full.full_depth, boxes, edges, clusters)
 
 
-def legend_lines(view: View, g: FlatGraph) -> list[str]:
-    """A legend node listing each merge glyph in the figure with what it does."""
+def legend_lines(view: View, g: FlatGraph, dense: bool = False) -> list[str]:
+    """A legend node listing each merge glyph in the figure with what it does (and the
+    dashed link of a dense repeat, when there is one)."""
     rows: dict[str, tuple[str, str, str]] = {}
     for b in view.boxes.values():
         if b.kind != "merge":
@@ -143,10 +144,27 @@ def legend_lines(view: View, g: FlatGraph) -> list[str]:
         f'<tr><td bgcolor="{fill}" color="{color}" border="1" style="rounded">'
         f'{_html(glyph)}</td><td align="left">{_html(name)}: {_html(doc)}</td></tr>'
         for glyph, name, doc in sorted(rows.values()))
+    if dense:
+        cells += (f'<tr><td><font color="{color}">- - -&gt;</font></td><td align="left">'
+                  'dense: each layer also reads every earlier one</td></tr>')
     label = f'<<table border="0" cellspacing="3" cellpadding="2">{cells}</table>>'
     return [f'"legend" [shape=plaintext, {_attrs(dict(fontname=FONT, fontsize="9"))}, '
             f'label={label}];',
             f'{quote(OUTPUT)} -> "legend" [style=invis];']
+
+
+def dense_links(view: View, info: ClusterInfo) -> list[str]:
+    """A dense repeat drawn once: a dashed edge from its layer's output back to the
+    layer's input (a loop when the layer is one box) says that every layer reads all
+    the ones before it."""
+    lines = []
+    for cid in info.dense:
+        inside = [b.id for b in view.boxes.values() if b.cluster == cid and b.id != cid]
+        exits = [e.src for e in view.edges if e.dst == cid and e.src in inside]
+        if inside and exits:
+            attrs = dict(style="dashed", constraint="false", color=BOX_STYLE["merge"]["color"])
+            lines.append(f"{quote(exits[-1])} -> {quote(inside[0])} [{_attrs(attrs)}];")
+    return lines
 
 
 def _html(text: str) -> str:
@@ -156,5 +174,6 @@ def _html(text: str) -> str:
 def to_paper_dot(g: FlatGraph, direction: str = "TB", view: View | None = None) -> str:
     view = view or paper_view(g)
     graph = dict(GRAPH, rankdir=direction)
-    return to_dot(view, graph=graph, node=NODE, edge=EDGE, extra=legend_lines(view, g),
-                  styles=STYLES)
+    links = dense_links(view, cluster_info(g))
+    return to_dot(view, graph=graph, node=NODE, edge=EDGE, styles=STYLES,
+                  extra=links + legend_lines(view, g, dense=bool(links)))

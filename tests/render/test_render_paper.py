@@ -73,6 +73,14 @@ def test_subtraction_and_legend():
     assert 'label="basic_s × 2"' in text and 'label="basic_s"' in text  # a repeat of 1
 
 
+def test_a_dense_repeat_drawn_once_keeps_its_dense_link():
+    text = to_paper_dot(build(SPECS / "densenet_bc_100.yaml"))
+    # the layer (one box: its one-input concat port is an identity) loops onto itself
+    assert text.count('"d1.0.h" -> "d1.0.h" [style="dashed"') == 1
+    assert "dense: each layer also reads every earlier one" in text
+    assert "dense:" not in to_paper_dot(build(SPECS / "resnet_20.yaml"))
+
+
 @pytest.mark.parametrize("figure", FIGURES)
 def test_golden_paper_dot(figure):
     text = to_paper_dot(build((SPECS / f"{figure}.yaml").read_text(encoding="utf-8")))
