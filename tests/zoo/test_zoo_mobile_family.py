@@ -1,4 +1,5 @@
-"""MobileNetV2, EfficientNet-B0, ShuffleNetV2 1.0x, SqueezeNet 1.1 and U-Net.
+"""MobileNetV2, EfficientNet-B0, ShuffleNetV2 1.0x, SqueezeNet 1.1, U-Net, and ResNet-110
+with stochastic depth.
 
 Each spec's count must equal the published exact figure (torchvision's counts),
 and a closed form written here from the papers' tables (no linkc) must give the
@@ -163,3 +164,11 @@ def test_efficientnet_trains_with_stochastic_depth_and_is_deterministic_in_eval(
         torch.manual_seed(1)
         d = gm(x)
     assert c.shape == (2, 1000) and not torch.equal(c, d)  # other samples of branches dropped
+
+
+def test_resnet_110_with_stochastic_depth_is_resnet_110_with_linear_decay():
+    g = build(SPECS / "resnet_110_stochastic_depth.yaml")
+    assert count_params(g) == count_params(build(SPECS / "resnet_110.yaml")) == 1_727_962
+    drops = [c.args.p for n in g.order for c in g.nodes[n].ops if c.op.name == "drop_path"]
+    # Huang et al. 2016: block l of L = 54 survives with 1 - l/L * (1 - 0.5)
+    assert drops == pytest.approx([l / 54 * 0.5 for l in range(1, 55)])
