@@ -172,3 +172,18 @@ def test_resnet_110_with_stochastic_depth_is_resnet_110_with_linear_decay():
     drops = [c.args.p for n in g.order for c in g.nodes[n].ops if c.op.name == "drop_path"]
     # Huang et al. 2016: block l of L = 54 survives with 1 - l/L * (1 - 0.5)
     assert drops == pytest.approx([l / 54 * 0.5 for l in range(1, 55)])
+
+
+@pytest.mark.parametrize("file, published", [
+    ("mobilenet_v2.yaml", 300e6),  # Sandler et al. 2018, Table 4: 300M multiply-adds
+    ("efficientnet_b0.yaml", 0.39e9),  # Tan & Le 2019, Table 2: 0.39B FLOPs (multiply-adds)
+    ("shufflenet_v2.yaml", 146e6),  # Ma et al. 2018, Table 5: 146M FLOPs (multiply-adds)
+    ("squeezenet_1_1.yaml", 0.35e9),  # torchvision squeezenet1_1: 0.35 GFLOPS
+])
+def test_macs_match_the_published_figures(file, published):
+    from linkc.analyze.macs import count_macs
+    from linkc.analyze.params import lower_meta
+
+    g = build(SPECS / file)
+    total, _ = count_macs(g, lower_meta(g))
+    assert abs(total - published) / published < 0.02, total
