@@ -112,11 +112,11 @@ def _activation(name: str, target: str, doc: str, args: type[Args] = NoArgs,
 
 
 class LeakyArgs(Args):
-    slope: float = Field(0.01, description="slope for negative inputs")
+    slope: float = Field(0.01, allow_inf_nan=False, description="slope for negative inputs")
 
 
 class EluArgs(Args):
-    alpha: PositiveFloat = Field(1.0, description="alpha * (exp(x) - 1) for negative inputs")
+    alpha: PositiveFloat = Field(1.0, allow_inf_nan=False, description="alpha * (exp(x) - 1) for negative inputs")
 
 
 _activation("relu", "torch.nn:ReLU", "max(x, 0)")

@@ -16,7 +16,8 @@ Size = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]
 
 # ------------------------------------------------------------------- upsample
 class UpsampleArgs(Args):
-    scale: Optional[PositiveFloat] = Field(None, description="size factor (or give size)")
+    scale: Optional[PositiveFloat] = Field(None, allow_inf_nan=False,
+                                           description="size factor (or give size)")
     mode: Literal["nearest", "bilinear"] = Field("nearest", description="nearest | bilinear")
     size: Optional[Size] = Field(None, description="target size: h or [h, w] (or give scale)")
     align_corners: bool = Field(False, description="bilinear only: corner pixels aligned")
@@ -31,6 +32,8 @@ def _upsample_shape(shape: Shape, a: UpsampleArgs) -> Shape:
         raise ShapeError("upsample align_corners applies to mode 'bilinear' only")
     if a.size is not None:
         return (c, *pair(a.size))
+    if h * a.scale > 1e15 or w * a.scale > 1e15:  # float overflow long before this
+        raise ShapeError(f"upsample scale {a.scale:g} is far too large")
     out = (int(h * a.scale), int(w * a.scale))  # torch floors size * scale
     if min(out) < 1:
         raise ShapeError(f"upsample scale {a.scale} shrinks the spatial size {h}x{w} to "
