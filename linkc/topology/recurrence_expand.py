@@ -168,8 +168,10 @@ class _Recurrence:
         lowest: dict[str, int] = {}
         for e in eqs:
             ks = sorted(k for t, k, _ in inits if t.name == e.state)
-            if len(set(ks)) != len(ks):
-                raise SpecError(f"{e.state}[{ks[0]}] is given twice in 'init'", self.loc("init"))
+            twice = [k for k in set(ks) if ks.count(k) > 1]
+            if twice:
+                raise SpecError(f"{e.state}[{twice[0]}] is given twice in 'init'",
+                                self.loc("init"))
             if ks and ks != list(range(ks[0], first)):
                 missing = next(k for k in range(ks[0], first) if k not in ks)
                 raise SpecError(f"{e.state}[{missing}] is never defined: the initial values of "

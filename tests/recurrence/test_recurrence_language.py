@@ -147,6 +147,13 @@ def test_two_initial_values():
     assert inputs(g, "body.X.3") == [("body.X.2", 1), ("a", 1)]
 
 
+TWO_STATES = """  body:
+    from: {frm}
+    init: {init}
+    recurrence: ["A[i] = {a} + A[i-1]", "B[i] = B[i-1]"]
+    steps: 2
+"""
+
 ERRORS = [
     (rec("X[i] = X + W[i](X[i-1])"), "state 'X' needs an index: X[i-1]"),
     (rec("X[i] = X[i-1] * W[i](X[i-1])"), "a product in a recurrence needs exactly one scalar "
@@ -168,6 +175,14 @@ ERRORS = [
     (rec("X[i] = X[i-1] + W[i](X[i-1]) ** 2"), "'W[i](X[i-1]) ** 2' is not allowed in a "
      "recurrence"),
     (spec("  body: {from: input, steps: 3}\n"), "'steps' of node 'body' needs a 'recurrence'"),
+    (rec("X[i] = X[i-1]", frm="[input, input]", more="    init: X[0], X[0]\n"),
+     "X[0] is given twice in 'init'"),
+    (spec(TWO_STATES.format(init="A[0], B[0], B[1]", frm="[input, input, input]",
+                            a="A[i-1]")),
+     "A[1] is never defined: the initial values of A must run up to A[1]"),
+    (spec(TWO_STATES.format(init="A[0], B[0]", frm="[input, input]", a="B[i]")),
+     "B[i] on the right side is B[1] at i = 1, which is not computed yet when this formula "
+     "runs"),
 ]
 
 
