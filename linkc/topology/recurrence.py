@@ -102,11 +102,11 @@ class Equation:
 
 
 def _spell(text: str, loc: Loc | None) -> str:
-    """`‖` and `·` to `|` and `*`; any other non-ASCII character is an error (its
-    UTF-8 bytes would also shift the columns `ast` reports)."""
+    """`‖` and `·` to `|` and `*`, line breaks to spaces; any other non-ASCII character is
+    an error (its UTF-8 bytes would also shift the columns `ast` reports)."""
     out = []
     for k, ch in enumerate(text):
-        ch = _SPELLINGS.get(ch, ch)
+        ch = " " if ch in "\n\r\t" else _SPELLINGS.get(ch, ch)  # one line: ast's columns
         if not ch.isascii():
             raise SpecError(f"character '{ch}' is not part of the recurrence language",
                             _column_loc(loc, k), "write sums with + and -, concatenation "

@@ -203,3 +203,16 @@ def test_broken_formula_catalogue():
     assert {"recur_unknown_state", "recur_unknown_map", "recur_never_initial",
             "recur_two_arguments", "recur_not_earlier", "recur_parentheses",
             "recur_cat_shapes", "recur_out_of_range"} <= names
+
+
+def test_a_formula_over_several_lines():
+    text = spec("""  body:
+    from: input
+    recurrence: |
+      X[i] = X[i-1]
+        + W[i](X[i-1])
+    steps: 2
+    maps:
+""" + conv_map())
+    g = build(text)
+    assert inputs(g, "body.X.2") == [("body.X.1", 1), ("body.W.2", 1)]
