@@ -40,6 +40,7 @@ class ExpandLimits:
     max_nodes: int = 20_000  # ResNet-1202, the deepest net of the seeds, has ~1,800
     max_repeat: int = 10_000
     max_block_depth: int = 32
+    max_inputs: int = 200_000  # node inputs (edges) in all; the zoo's most, DenseNet-BC-250: 2,833
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Expander:
         self.pending: list[_Pending] = []
         self.block_stack: list[str] = []
         self.recurrences: dict = {}  # recurrence node id -> RecurrenceInfo
+        self.inputs = 0  # node inputs so far (a dense pattern grows them quadratically)
 
     def loc(self, path: tuple, key: bool = False) -> Loc | None:
         return locate(self.doc.root, path, key=key)
@@ -325,7 +327,15 @@ class Expander:
                 refs.append((scope, *_split_slice(item, self.loc(ipath)), self.loc(ipath)))
         return refs
 
+    def count_inputs(self, count: int, loc: Loc | None) -> None:
+        self.inputs += count
+        if self.inputs > self.limits.max_inputs:
+            raise SpecError(f"the expanded graph has more than {self.limits.max_inputs:,} node "
+                            "inputs", loc, "reduce repeat counts or recurrence steps; " +
+                            limit_hint("max_inputs", "ExpandLimits"))
+
     def feed(self, flat: FlatNode, refs: list[tuple]) -> None:
+        self.count_inputs(len(refs), flat.loc)
         for ref in refs:
             rscope, text, weight, slc, optional = ref[:5]
             loc = ref[5] if len(ref) > 5 else flat.loc

@@ -3,7 +3,7 @@
 A spec may come from anywhere (a paper, a colleague, a search), so loading,
 expansion and shape inference each refuse work beyond a cap before anything is
 allocated: `LoadLimits` (file size, YAML nesting, alias expansion),
-`ExpandLimits` (nodes after expansion, repeat counts, block nesting) and
+`ExpandLimits` (nodes and node inputs after expansion, repeat counts, block nesting) and
 `ShapeLimits` (channels, spatial size, one activation, total activations,
 parameters). `Limits` bundles the three; each field has a unique name, so users
 raise one by name: `linkc check --limit max_params=500000000`, or in Python

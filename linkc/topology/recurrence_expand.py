@@ -203,12 +203,24 @@ class _Recurrence:
                                  lowest, last, lambda s, k: (s, k) in self.values,
                                  self.map_active)
         for i in range(first, last + 1):
+            before = self.ex.inputs
             for eq in eqs:
                 self.step(eq, i)
+            self.check_projected(self.ex.inputs - before, last - i, self.loc("steps"))
         out = self.output(eqs, last)
         self.bind(eqs, lowest, last, out)
         self.ex.recurrences[self.rid] = self.info
         return Instance(self.rec_scope, ["out"], self.name)
+
+    def check_projected(self, per_step: int, steps_left: int, loc: Loc | None) -> None:
+        """Fail a history concatenation over many steps early, not after building most of
+        it: the projection assumes each step left reads at least as many inputs as this one."""
+        projected = self.ex.inputs + per_step * steps_left
+        limit = self.ex.limits.max_inputs
+        if projected > limit:
+            raise SpecError(f"recurrence '{self.name}' would have at least {projected:,} node "
+                            f"inputs by its last step, over the limit of {limit:,}", loc,
+                            "reduce its steps; " + limit_hint("max_inputs", "ExpandLimits"))
 
     def initial(self, term: StateRef, k: int, ref: tuple) -> _Value:
         if ref[3] is None:
@@ -319,6 +331,7 @@ class _Recurrence:
 
     def feed(self, flat, v: _Value, weight: Any, label: str, loc: Loc | None) -> None:
         if v.id is not None:
+            self.ex.count_inputs(1, loc)
             flat.inputs.append(FlatInput(v.id, label, loc, flat.scope, weight))
         else:
             scope, text, _, slc, optional, rloc = v.ref

@@ -16,7 +16,7 @@ branch step 2 already computed (seed 002, Sec. 5.2). The rules of Sec. 5:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import Any, Callable, Union
 
@@ -25,6 +25,23 @@ from .expr import Expr
 from .recurrence import History, Join, MapCall, OpApply, Scaled, StateRef, Sum, Term
 
 
+def _hash_once(cls):
+    """Resolved terms are dict keys over and over (a history range holds i states):
+    compute each one's hash once, on first use, and keep it."""
+    names = [f.name for f in fields(cls)]
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((cls.__name__, *(getattr(self, n) for n in names)))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    cls.__hash__ = __hash__
+    return cls
+
+
+@_hash_once
 @dataclass(frozen=True)
 class RState:
     name: str
@@ -34,6 +51,7 @@ class RState:
         return f"{self.name}[{self.index}]"
 
 
+@_hash_once
 @dataclass(frozen=True)
 class RMap:
     name: str
@@ -44,6 +62,7 @@ class RMap:
         return f"{self.name}[{self.index}]({self.arg})"
 
 
+@_hash_once
 @dataclass(frozen=True)
 class ROp:
     op: str
@@ -53,6 +72,7 @@ class ROp:
         return f"{self.op}({self.arg})"
 
 
+@_hash_once
 @dataclass(frozen=True)
 class RSum:
     terms: tuple[tuple[Fraction, "Resolved"], ...]
@@ -67,6 +87,7 @@ class RSum:
         return out
 
 
+@_hash_once
 @dataclass(frozen=True)
 class RJoin:
     merge: str  # concat | mean
@@ -120,6 +141,7 @@ class Resolver:
         self.locs: dict[Resolved, Loc | None] = {}
         self.i = 0
         self.reader = ""  # the formula being resolved, for messages
+        self.interned: dict[tuple[str, int], RState] = {}  # one object (one hash) per state
 
     def resolve(self, term: Term, i: int, reader: str) -> Resolved | None:
         self.i, self.reader = i, reader
@@ -167,7 +189,13 @@ class Resolver:
             raise SpecError(f"{t.name}[{t.index.text}] on the right side is {t.name}[{k}] at "
                             f"i = {self.i}, {what}", t.loc,
                             "a recurrence is a function of earlier states: X[i-1], X[i-2], ...")
-        return RState(t.name, k)
+        return self.state_term(t.name, k)
+
+    def state_term(self, name: str, k: int) -> RState:
+        term = self.interned.get((name, k))
+        if term is None:
+            term = self.interned[(name, k)] = RState(name, k)
+        return term
 
     def map_call(self, t: MapCall, env) -> Resolved | None:
         arg = self.term(t.arg, env)
@@ -211,7 +239,7 @@ class Resolver:
                             f"{h.name}[{hi - 1}] at i = {self.i}, which is not computed yet when "
                             "this formula runs", h.loc, "a history range ends before the state "
                             "being computed: X[0:i]")
-        return [RState(h.name, k) for k in range(lo, hi)]
+        return [self.state_term(h.name, k) for k in range(lo, hi)]
 
 
 def _sum(items: list[tuple[Fraction, Resolved]]) -> Resolved | None:

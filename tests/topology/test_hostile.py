@@ -88,6 +88,7 @@ LIMITED = [
     ("max_nodes", 2, "would have about 4 nodes, over the limit of 2"),
     ("max_repeat", 2, "repeat count 3 is over the limit of 2"),
     ("max_block_depth", 1, "blocks nested deeper than 1"),
+    ("max_inputs", 3, "the expanded graph has more than 3 node inputs"),
     ("max_channels", 8, "16 channels is over the limit of 8"),
     ("max_spatial", 4, "spatial size [8, 8] is over the limit of 4"),
     ("max_elements", 100, "elements, over the limit of 100"),
