@@ -218,3 +218,23 @@ def test_html_options_are_checked(tmp_path):
         render_compare(g, g, tmp_path / "x.svg")
     assert main(["render", "--compare", str(SPECS / "resnet_20.yaml"), str(SPECS / "resnet_20.yaml"),
                  str(SPECS / "resnet_20.yaml"), "-o", str(tmp_path / "x.html")]) == 2
+
+
+def test_every_family_opens_fully_to_the_static_full_view(browser, tmp_path):
+    # "open level" until nothing is closed: the drawn boxes are the static renderer's
+    # fully expanded view, box for box, and nothing in the page fails on the way
+    for family in ("densenet_bc_100", "resnet_s_18", "dmrnet_wide", "mixnet", "dpn_mixed_100",
+                   "delugenet", "micro_dense", "a41_20_recur"):
+        g = build(SPECS / f"{family}.yaml")
+        out = tmp_path / f"{family}.html"
+        render_file(g, out, counts=False)
+        page = browser
+        page.open(out)
+        for _ in range(8):
+            if not page.js("document.querySelectorAll('.pane .box.collapsed').length"):
+                break
+            page.click(".pane .bar button:nth-of-type(2)")  # open level
+        full = build_view(g, expand=True)
+        drawn = page.js("[...document.querySelectorAll('.pane .box')].map(b => b.dataset.id)")
+        assert sorted(drawn) == sorted(full.boxes), family
+        assert page.errors() == [], family
