@@ -101,6 +101,30 @@ def test_densenet_opens_closed_and_blocks_open_by_click(browser, densenet_page):
     assert requests(page, densenet_page) == []
 
 
+def test_wheel_zooms_and_drag_pans(browser, densenet_page):
+    page = browser
+    page.open(densenet_page)
+    scene = "document.querySelector('.pane .scene').getAttribute('transform')"
+
+    def view():
+        x, y, k = re.match(r"translate\(([-\d.e]+),([-\d.e]+)\) scale\(([-\d.e]+)\)",
+                           page.js(scene)).groups()
+        return float(x), float(y), float(k)
+
+    x0, y0, k0 = view()
+    page.call("Input.dispatchMouseEvent", type="mouseWheel", x=700, y=400, deltaX=0, deltaY=-300)
+    x1, y1, k1 = view()
+    assert k1 > 1.5 * k0  # zoomed in, around the cursor: the point under it stays put
+    assert abs((700 - x0) / k0 - (700 - x1) / k1) < 1e-6
+    for kind, x in (("mousePressed", 300), ("mouseMoved", 350), ("mouseReleased", 350)):
+        page.call("Input.dispatchMouseEvent", type=kind, x=x, y=500, button="left",
+                  buttons=1 if kind == "mouseMoved" else 0, clickCount=1)
+    x2, y2, k2 = view()
+    assert (x2 - x1, y2 - y1, k2) == (50, 0, k1)  # dragged 50 px right
+    assert boxes(page) == 9  # a drag is not a click
+    assert page.errors() == []
+
+
 def test_screenshot_is_a_drawing(browser, densenet_page):
     from PIL import Image
 
@@ -180,6 +204,11 @@ def test_ten_thousand_nodes_stay_quick(browser, tmp_path):
     assert page.js("document.querySelector('.pane .panel [data-field=name]').textContent") \
         == "s.40.b.17.g"
     assert "params" not in page.js("document.querySelector('.pane .panel').textContent")
+    page.click(".pane .bar button:nth-of-type(2)")  # open level: each s.k shows its repeat
+    assert boxes(page) == 4 + 66 + 49 * 4 + 4  # and each closed residual block its 4 boxes
+    page.click(".pane .bar button:nth-of-type(2)")  # the next level would draw 66 x 50 more
+    assert boxes(page) == 4 + 66 + 49 * 4 + 4  # refused, with a word on what to do instead
+    assert "open blocks one by one" in page.js("document.querySelector('.pane .status').textContent")
     assert page.errors() == []
 
 

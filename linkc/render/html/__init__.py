@@ -6,10 +6,15 @@ on its frame closes it, down to single ops. Hovering or selecting a box shows
 its ops, output shape, parameters and MACs (counted as `linkc analyze` counts
 them) and its line in the YAML; a search box finds a node or block by name.
 
-Layout is dagre (@dagrejs/dagre, MIT, vendored in `vendor/`), run in the
+Layout is dagre (@dagrejs/dagre 3.1.3, MIT, vendored in `vendor/`), run in the
 browser on what is drawn at the moment: Graphviz could only lay out a fixed
 set of open blocks ahead of time, and the number of such sets grows
-exponentially with the number of blocks.
+exponentially with the number of blocks. Each open block is laid out on its
+own and the results are nested (`layout.js`): dagre's compound layout took
+seconds for DenseNet-BC-190 with its blocks open (benchmarks/RESULTS.md).
+The page's scripts: `common.js` (helpers), `layout.js`, `panel.js` (details
+and search), `viewer.js` (state, drawing, mouse); `page.html` puts them,
+`viewer.css` and the data together.
 """
 
 from __future__ import annotations
