@@ -101,5 +101,7 @@ def test_left_to_right_and_pdf(tmp_path):
     assert re.search(rb"/FontFile[23]?", data)  # embedded fonts: the text is text
     assert not re.search(rb"/Subtype\s*/Image", data)  # and no picture of the figure
     assert 'rankdir="LR"' in to_paper_dot(build(SPECS / "dmrnet_wide.yaml"), "LR")
+    render_file(build(SPECS / "resnet_20.yaml"), tmp_path / "d.dot", direction="LR")
+    assert 'rankdir="LR"' in (tmp_path / "d.dot").read_text(encoding="utf-8")  # default style too
     with pytest.raises(RenderError, match="--style paper draws every node"):
         render_file(build(SPECS / "resnet_20.yaml"), tmp_path / "x.svg", style="paper", depth=1)
