@@ -65,8 +65,23 @@ def _edge_marks(label: str) -> str:
     return " ".join(label.split()[:-1])
 
 
+def _varying(full: View, info: ClusterInfo) -> set[str]:
+    """Repeats whose later instances differ from the first one drawn (a first block
+    with stride 2, widths that grow): their label says that the first is shown."""
+    out = set()
+    for b in full.boxes.values():
+        first = full.boxes.get(canonical(b.id, info.repeats))
+        if first is not None and first is not b and first.lines[1:] != b.lines[1:]:
+            parts = b.id.split("/")[0].split(".")
+            out |= {".".join(parts[:k]) for k in range(1, len(parts))
+                    if parts[k].isdigit() and parts[k] != "0"
+                    and ".".join(parts[:k]) in info.repeats}
+    return out
+
+
 def _boxes(full: View, info: ClusterInfo) -> tuple[dict[str, Box], dict[str, Cluster]]:
     boxes, clusters = {}, {}
+    varying = _varying(full, info)
     for b in full.boxes.values():
         if canonical(b.id, info.repeats) != b.id:
             continue
@@ -76,7 +91,8 @@ def _boxes(full: View, info: ClusterInfo) -> tuple[dict[str, Box], dict[str, Clu
     for cid, c in full.clusters.items():
         frame = _frame(cid, info)
         if frame == cid and canonical(cid, info.repeats) == cid:
-            clusters[cid] = Cluster(cid, _frame_label(cid, info), _frame(c.parent, info))
+            label = _frame_label(cid, info) + (", first drawn" if cid in varying else "")
+            clusters[cid] = Cluster(cid, label, _frame(c.parent, info))
     return boxes, clusters
 
 

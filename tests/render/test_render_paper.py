@@ -59,7 +59,10 @@ def test_repeats_are_drawn_once():
     assert boxes("resnet_20") == boxes("resnet_56") == boxes("resnet_110") == 16
     assert boxes("densenet_bc_100") == boxes("densenet_bc_190_k40") == 12
     view = paper_view(build(SPECS / "resnet_20.yaml"))
-    assert {c.label for c in view.clusters.values()} == {"basic × 3"}
+    labels = {cid: c.label for cid, c in view.clusters.items()}
+    # stage1's blocks are alike; stages 2 and 3 start with a stride-2 block
+    assert labels == {"stage1": "basic × 3", "stage2": "basic × 3, first drawn",
+                      "stage3": "basic × 3, first drawn"}
     assert view.boxes["stage1.0.f"].lines == ["conv(16), bn, relu, conv(16),", "bn"]
     edges = {(e.src, e.dst) for e in view.edges}
     assert ("stage1.0.y", "stage2.0.f") in edges  # stage to stage, from instance 0
