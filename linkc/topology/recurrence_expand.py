@@ -14,7 +14,8 @@ formula is a merge, `body.X.3`, with sums as `add` (all coefficients 1) or `wsum
 `cat`/`‖` as `concat`, `mean` as `mean`, and ops applied in the formula folded into
 the node they wrap. A state that is just a map's output or an earlier state is that
 node, with nothing added. Other nodes read `body` (the out value), `body.X.k`
-(state k, counted from the first initial value) or `body.W.3.h` (a map's nodes).
+(state k, counted from the first initial value), `body.W.3` (map W at index 3)
+or `body.W.3.h` (a node of its block).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class _Recurrence:
         self.memo: dict[Resolved, _Value] = {}
         self.step_id = self.rid
         self.counter = 0
+        self.instances: dict[str, dict[str, Any]] = {}  # map -> index -> Leaf | Instance
 
     def loc(self, *steps, key: bool = False) -> Loc | None:
         return locate(self.ex.doc.root, (*self.path, *steps), key=key)
@@ -263,6 +265,9 @@ class _Recurrence:
             table[e.state] = Repeated([self.binding(self.values[(e.state, k)])
                                        for k in range(lowest[e.state], last + 1)], None, e.state)
         table["out"] = self.binding(out)
+        for mname, by_index in self.instances.items():  # body.W.3, body.W.3.h
+            scope = Scope(prefix=f"{self.rid}.{mname}", parent=self.rec_scope, table=by_index)
+            table[mname] = Instance(scope, [], mname)
 
     def binding(self, v: _Value):
         if v.id is not None:
@@ -350,6 +355,7 @@ class _Recurrence:
             flat = self.ex.new_node(prefix, env, None, None, loc)
             self.ex.add_ops(flat, spec, mpath, env)
             self.feed(flat, arg, 1, str(r.arg), loc)
+            self.instances.setdefault(r.name, {})[str(r.index)] = Leaf(flat.id)
             return _Value(id=flat.id)
         if arg.id is not None:  # an in port reads the node directly (no port node)
             key = f"@{len(self.rec_scope.table)}"
@@ -359,6 +365,7 @@ class _Recurrence:
             feed = arg.ref
         template = NodeSpec.model_construct(block=spec.block, args=spec.args)
         inst = self.ex.instantiate(self.scope, r.name, template, mpath, prefix, values, [feed])
+        self.instances.setdefault(r.name, {})[str(r.index)] = inst
         if len(inst.outs) != 1:
             raise SpecError(f"map '{r.name}' uses block '{spec.block}', which has "
                             f"{len(inst.outs)} out ports; a map has one", self.loc(

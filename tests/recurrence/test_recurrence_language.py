@@ -90,6 +90,15 @@ def test_block_maps_one_instance_per_index_with_i_in_args():
     assert [(n, g.nodes[n].shape[0]) for n in g.order] == [
         ("body.W.1.h", 4), ("body.W.2.h", 8), ("body.W.3.h", 12)]
     assert inputs(g, "body.W.2.h") == [("body.W.1.h", 1)]  # the in port reads the node
+    taps = """  tap: {from: [body.W.2.h, body.W.3, body.X.1], merge: concat}
+"""
+    g = build(spec("""  body:
+    from: input
+    recurrence: "X[i] = W[i](X[i-1])"
+    steps: 3
+    maps:
+""" + maps + taps, blocks).replace("output: body", "output: tap"))
+    assert [x.src for x in g.nodes["tap"].inputs] == ["body.W.2.h", "body.W.3.h", "body.W.1.h"]
 
 
 def test_if_makes_a_map_the_identity():
