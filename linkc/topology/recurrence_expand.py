@@ -212,7 +212,7 @@ class _Recurrence:
         out = self.output(eqs, last)
         self.bind(eqs, lowest, last, out)
         self.ex.recurrences[self.rid] = self.info
-        return Instance(self.rec_scope, ["out"], self.name)
+        return Instance(self.rec_scope, ["@out"], self.name)
 
     def check_projected(self, per_step: int, steps_left: int, loc: Loc | None) -> None:
         """Fail a history concatenation over many steps early, not after building most of
@@ -264,7 +264,7 @@ class _Recurrence:
         for e in eqs:
             table[e.state] = Repeated([self.binding(self.values[(e.state, k)])
                                        for k in range(lowest[e.state], last + 1)], None, e.state)
-        table["out"] = self.binding(out)
+        table["@out"] = self.binding(out)  # "@": never a state or map name
         for mname, by_index in self.instances.items():  # body.W.3, body.W.3.h
             scope = Scope(prefix=f"{self.rid}.{mname}", parent=self.rec_scope, table=by_index)
             table[mname] = Instance(scope, [], mname)

@@ -225,3 +225,14 @@ def test_a_formula_over_several_lines():
 """ + conv_map())
     g = build(text)
     assert inputs(g, "body.X.2") == [("body.X.1", 1), ("body.W.2", 1)]
+
+
+def test_a_state_named_out():
+    g = build(spec("""  body:
+    from: input
+    recurrence: "out[i] = out[i-1] + W[i](out[i-1])"
+    steps: 2
+    maps:
+""" + conv_map() + "  tap: {from: body.out.1, ops: [relu]}\n").replace("output: body",
+                                                                         "output: tap"))
+    assert inputs(g, "tap") == [("body.out.1", 1)]
