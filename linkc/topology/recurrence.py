@@ -98,7 +98,7 @@ class Equation:
     text: str
     loc: Loc | None  # the formula's position in the YAML
     lhs_loc: Loc | None = None
-    states_read: list[StateRef | History] = field(default_factory=list)
+    maps_used: set[str] = field(default_factory=set)
 
 
 def _spell(text: str, loc: Loc | None) -> str:
@@ -137,7 +137,7 @@ class _Parser:
         self.loc = loc
         self.states = states
         self.maps = maps
-        self.read: list[StateRef | History] = []
+        self.maps_used: set[str] = set()
 
     def at(self, node: ast.AST) -> Loc | None:
         return _column_loc(self.loc, getattr(node, "col_offset", 0))
@@ -220,9 +220,7 @@ class _Parser:
                 self.known_state(node, name)
                 if lo is None or hi is None:
                     raise self.fail(node, f"a history range needs both ends: {name}[0:i]")
-                ref = History(name, self.expr(lo), self.expr(hi), self.at(node))
-                self.read.append(ref)
-                return ref
+                return History(name, self.expr(lo), self.expr(hi), self.at(node))
         return self.term(node)
 
     def known_state(self, node: ast.AST, name: str) -> None:
@@ -236,9 +234,7 @@ class _Parser:
         if isinstance(index, ast.Slice):
             raise self.fail(node, f"a history range {name}[a:b] can only be a member of "
                             "cat(...) or mean(...)")
-        ref = StateRef(name, self.expr(index), self.at(node))
-        self.read.append(ref)
-        return ref
+        return StateRef(name, self.expr(index), self.at(node))
 
     def map_call(self, node: ast.Call, name: str, index: ast.AST, args: list) -> MapCall:
         if name not in self.maps:
@@ -247,6 +243,7 @@ class _Parser:
             raise self.fail(node, f"map '{name}' takes one term, got {len(args)}")
         if isinstance(index, ast.Slice):
             raise self.fail(node, f"a map index is one number: {name}[i]")
+        self.maps_used.add(name)
         return MapCall(name, self.expr(index), self.term(args[0]), self.at(node))
 
     def call(self, node: ast.Call, name: str, args: list) -> Term:
@@ -296,7 +293,7 @@ def parse_equation(text: str, loc: Loc | None, states: set[str], maps: set[str])
         raise SpecError(f"'{state}' names both a state and a map", _column_loc(loc, 0))
     parser = _Parser(spelled, loc, states, maps)
     rhs = parser.term(body[0].value)
-    return Equation(state, rhs, text, loc, _column_loc(loc, 0), parser.read)
+    return Equation(state, rhs, text, loc, _column_loc(loc, 0), parser.maps_used)
 
 
 def state_of(text: str) -> str | None:

@@ -123,6 +123,12 @@ class _Recurrence:
                 raise SpecError(f"state '{eq.state}' has two equations", eq.lhs_loc)
             self.ex.check_name(eq.state, eq.lhs_loc, "state")
             eqs.append(eq)
+        used = set().union(*(e.maps_used for e in eqs))
+        for mname in self.node.maps:
+            if mname not in used:
+                raise SpecError(f"map '{mname}' is never applied: no formula of node "
+                                f"'{self.name}' uses it", self.loc("maps", mname, key=True),
+                                f"remove it, or apply it: {mname}[i](...)")
         return eqs
 
     def steps_value(self) -> int:

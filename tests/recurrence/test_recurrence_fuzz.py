@@ -14,6 +14,8 @@ TOKENS = ["X[i-1]", "X[i-2]", "X[i]", "X[n]", "X[i+1]", "W[i](", "W[i-1](", "F[i
 
 
 def spec(formula: str) -> str:
+    maps = {"W": "{ops: [{conv: [c, 3]}]}", "F": "{ops: [relu], if: i > 1}"}
+    declared = "".join(f"\n      {m}: {d}" for m, d in maps.items() if f"{m}[" in formula)
     return f"""
 linkc: 1
 name: fuzz
@@ -24,9 +26,7 @@ nodes:
     from: input
     recurrence: {formula!r}
     steps: 3
-    maps:
-      W: {{ops: [{{conv: [c, 3]}}]}}
-      F: {{ops: [relu], if: i > 1}}
+    maps:{declared or " {}"}
 output: body
 """
 

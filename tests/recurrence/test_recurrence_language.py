@@ -27,13 +27,13 @@ def conv_map(name: str = "W") -> str:
 
 
 def rec(formula: str, steps=3, maps=None, more: str = "", frm: str = "input") -> str:
-    maps = maps if maps is not None else conv_map()
+    """A recurrence node over the input; W is a 3x3 conv where the formula applies it."""
+    maps = maps if maps is not None else conv_map() if "W[" in formula else ""
     return spec(f"""  body:
     from: {frm}
     recurrence: "{formula}"
     steps: {steps}
-{more}    maps:
-{maps}""")
+{more}""" + (f"    maps:\n{maps}" if maps else ""))
 
 
 def inputs(g, node_id):
@@ -167,7 +167,7 @@ ERRORS = [
     (rec("X[i] = X + W[i](X[i-1])"), "state 'X' needs an index: X[i-1]"),
     (rec("X[i] = X[i-1] * W[i](X[i-1])"), "a product in a recurrence needs exactly one scalar "
      "side (2 * X[i-1]); two terms do not multiply"),
-    (rec("X[i] = W(X[i-1])"), "map 'W' needs an index: W[i](...)"),
+    (rec("X[i] = W(X[i-1])", maps=conv_map()), "map 'W' needs an index: W[i](...)"),
     (rec("X[i] = W[i](X[i/2])"), "the index of X 'i/2' must be an integer, got 0.5"),
     (rec("X[i-1] = W[i](X[i-1])"), "the left side of a recurrence must be STATE[i], e.g. X[i]"),
     (rec("X[i] = cat(X[-1:i])"), "X[-1:1] is out of range: a history range runs from X[0] "
@@ -184,6 +184,8 @@ ERRORS = [
     (rec("X[i] = X[i-1] + W[i](X[i-1]) ** 2"), "'W[i](X[i-1]) ** 2' is not allowed in a "
      "recurrence"),
     (spec("  body: {from: input, steps: 3}\n"), "'steps' of node 'body' needs a 'recurrence'"),
+    (rec("X[i] = X[i-1]", maps=conv_map("F")), "map 'F' is never applied: no formula of node "
+     "'body' uses it"),
     (rec("X[i] = X[i-1]", frm="[input, input]", more="    init: X[0], X[0]\n"),
      "X[0] is given twice in 'init'"),
     (spec(TWO_STATES.format(init="A[0], B[0], B[1]", frm="[input, input, input]",
