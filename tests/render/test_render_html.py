@@ -237,6 +237,20 @@ def test_compare_marks_the_nodes_that_differ(browser, tmp_path):
     assert page.errors() == []
 
 
+def test_markup_in_a_spec_stays_text(browser, tmp_path):
+    name = "<!--<script></script><script>document.title='owned'</script>"
+    spec = (SPECS / "resnet_20.yaml").read_text(encoding="utf-8").replace(
+        "name: resnet-20", f'name: "{name}"')
+    out = tmp_path / "markup.html"
+    render_file(build(spec), out, counts=False)
+    assert name not in out.read_text(encoding="utf-8")
+    page = browser
+    page.open(out)
+    assert page.js("document.querySelector('.pane .bar .title').textContent") == name
+    assert page.js("document.title") == name
+    assert page.errors() == []
+
+
 def test_html_options_are_checked(tmp_path):
     g = build(SPECS / "resnet_20.yaml")
     with pytest.raises(RenderError, match="opens blocks by click"):

@@ -20,8 +20,9 @@ def _asset(name: str) -> str:
 
 def _json_block(element_id: str, payload: dict) -> str:
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    # "</script" inside a string would end the block early; "<\/" is the same JSON string
-    text = text.replace("</", "<\\/")
+    # a "<" in a string ("</script", "<!--" from a spec's name) could end the block
+    # early; "\u003c" is the same JSON string and never markup
+    text = text.replace("<", "\\u003c")
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
