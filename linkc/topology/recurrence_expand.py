@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Loc, SpecError, limit_hint
-from .expr import evaluate
+from .expr import evaluate, parse_expr
 from .flat import FlatInput, OpCall
 from .load import locate
 from .merges import MERGES
@@ -81,6 +81,8 @@ class _Recurrence:
         self.step_id = self.rid
         self.counter = 0
         self.instances: dict[str, dict[str, Any]] = {}  # map -> index -> Leaf | Instance
+        self.active: dict[tuple[str, int], bool] = {}  # (map, index) -> not the identity
+        self.conditions: dict[str, Any] = {}  # map -> its parsed `if:`
 
     def loc(self, *steps, key: bool = False) -> Loc | None:
         return locate(self.ex.doc.root, (*self.path, *steps), key=key)
@@ -282,11 +284,18 @@ class _Recurrence:
 
     # ------------------------------------------------------------- map index
     def map_active(self, mname: str, j: int, loc: Loc | None) -> bool:
-        cond = self.node.maps[mname].if_
-        if cond is None:
-            return True
-        env = self.scope.with_values({"i": j, "n": self.info.last})
-        return bool(evaluate(cond, env, self.loc("maps", mname, "if")))
+        """Whether map `mname` at index j is more than the identity (its `if:`), once
+        per index: a formula applies the same map index several times."""
+        key = (mname, j)
+        if key not in self.active:
+            cond = self.node.maps[mname].if_
+            if isinstance(cond, str):
+                if mname not in self.conditions:
+                    self.conditions[mname] = parse_expr(cond, self.loc("maps", mname, "if"))
+                env = self.scope.with_values({"i": j, "n": self.info.last})
+                cond = self.conditions[mname].evaluate(env)
+            self.active[key] = cond is None or bool(cond)
+        return self.active[key]
 
     # ------------------------------------------------------------------ nodes
     def value(self, r: Resolved, top: bool = False) -> _Value:
