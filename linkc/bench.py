@@ -254,9 +254,19 @@ def _linkc_model(spec, passes, mode, device):
     return gm
 
 
+def _check_memory(graph, batch: int, dev: torch.device, max_memory: str | None) -> None:
+    """A training step and an inference call at `batch`, checked before either exists."""
+    from .analyze.budget import check_memory, estimate_memory
+
+    estimate = estimate_memory(graph, batch, training=True, eval_batch=batch)
+    free = (torch.cuda.mem_get_info(dev)[0], f"the free memory of {dev}") \
+        if dev.type == "cuda" else None
+    check_memory(estimate, max_memory, f"benchmarking {graph.name}", "--batch", free)
+
+
 def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
           reference: str | None = None, compile: bool = True, device: str = "auto",
-          log: Callable[[str], None] = lambda s: None) -> dict:
+          log: Callable[[str], None] = lambda s: None, max_memory: str | None = None) -> dict:
     """Run the five variants (three with compile=False) and return the JSON report."""
     import linkc
     from .compiler.passes import default_passes
@@ -265,6 +275,7 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
     graph = linkc.build(spec)
+    _check_memory(graph, batch, dev, max_memory)
     shape = tuple(graph.input_shape)
     classes = graph.nodes[graph.output].shape[0]
     gen = torch.Generator().manual_seed(0)

@@ -80,6 +80,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     # others up would import them (and torch) just to print a spec error.
     for module, name in (("linkc.runtime.data", "DataError"),
                          ("linkc.runtime.checkpoint", "CheckpointError"),
+                         ("linkc.analyze.budget", "MemoryLimitError"),
                          ("linkc.runtime.config", "ConfigError"),
                          ("linkc.compiler.passes", "PassError"),
                          ("linkc.render", "RenderError"),

@@ -9,9 +9,7 @@ shapes), `paths` (dynamic programming over the topological order) and `zoo`
 from __future__ import annotations
 
 from ..topology.flat import FlatGraph
-from .macs import count_macs
 from .memory import activation_memory
-from .params import block_params, lower_meta, node_params
 from .paths import PathStats, path_stats
 
 __all__ = ["PathStats", "analyze", "path_stats"]
@@ -19,6 +17,10 @@ __all__ = ["PathStats", "analyze", "path_stats"]
 
 def analyze(g: FlatGraph, batch: int = 1) -> dict:
     """Everything `linkc analyze` reports, as plain data (JSON-ready)."""
+    # torch only here: the memory budget (analyze.budget) is imported without it
+    from .macs import count_macs
+    from .params import block_params, lower_meta, node_params
+
     gm = lower_meta(g)
     per_node = node_params(g, gm)
     total_params = sum(p.numel() for p in gm.parameters())

@@ -30,6 +30,9 @@ def add_arguments(p) -> None:
     p.add_argument("--no-compile", action="store_true",
                    help="skip the torch.compile variants (2) and (5)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="refuse a batch estimated to need more memory: bytes or 16G, 512M, "
+                        "off (default: $LINKC_MAX_MEMORY, else the memory available)")
 
 
 def run(args) -> int:
@@ -41,7 +44,8 @@ def run(args) -> int:
     try:
         report = bench(args.spec, batch=args.batch, reps=args.reps, warmup=args.warmup,
                        reference=args.reference, compile=not args.no_compile,
-                       device=args.device, log=lambda s: print(s, file=sys.stderr))
+                       device=args.device, log=lambda s: print(s, file=sys.stderr),
+                       max_memory=args.max_memory)
     except BenchError as exc:
         print(f"linkc bench: {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from ..topology.flat import INPUT, FlatGraph, FlatNode
 from ..topology.gcpause import paused_gc
 from ..topology.merges import MergeOptions
 from . import functional
+from .fxsource import track_source
 
 
 def resolve_target(target: str) -> Callable[..., Any]:
@@ -74,7 +75,7 @@ def lower(g: FlatGraph) -> fx.GraphModule:
 def _lower(g: FlatGraph) -> fx.GraphModule:
     # Modules go straight into the GraphModule: handing fx a separate root would make
     # it copy every submodule path again, which is a third of lowering time at 10k nodes.
-    root = fx.GraphModule(nn.Module(), fx.Graph(), class_name=_class_name(g.name))
+    root = track_source(fx.GraphModule(nn.Module(), fx.Graph(), class_name=_class_name(g.name)))
     graph = fx.Graph()
     x = graph.placeholder("x")
     x.meta["linkc"] = {"id": INPUT, "what": "input", "shape": tuple(g.input_shape), "loc": None}
@@ -101,6 +102,7 @@ def _lower(g: FlatGraph) -> fx.GraphModule:
     graph.lint()
     gm = root
     gm.graph = graph  # recompiles the forward once
+    track_source(gm)  # fx would keep every compiled source for the life of the process
     gm.meta["linkc"] = {"name": g.name, "input_shape": tuple(g.input_shape),
                         "output_shape": tuple(g.nodes[g.output].shape)}
     return gm

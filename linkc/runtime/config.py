@@ -63,6 +63,9 @@ class TrainConfig(BaseModel):
     compile: bool = Field(False, description="the compiler's default passes + torch.compile")
     threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: "
                                                            "torch's choice)")
+    max_memory: Optional[str] = Field(None, description="refuse a run estimated to need more "
+                                      "memory: bytes or 16G, 512M, off (default: "
+                                      "$LINKC_MAX_MEMORY, else the memory available)")
     # run directory and logging
     run_dir: Optional[str] = Field(None, description="default: runs/NAME (NAME-2, ... if taken)")
     checkpoint_every: int = Field(0, ge=0, description="also checkpoint every N steps (0: per "
@@ -80,6 +83,19 @@ class TrainConfig(BaseModel):
         except DataError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @field_validator("max_memory", mode="before")
+    @classmethod
+    def _check_max_memory(cls, value):
+        if value is None:
+            return None
+        from ..analyze.budget import MemoryLimitError, parse_size
+
+        try:
+            parse_size(value)
+        except MemoryLimitError as exc:
+            raise ValueError(str(exc)) from None
+        return str(value)
 
     @field_validator("device")
     @classmethod

@@ -50,7 +50,7 @@ from .rundir import BEST, LAST, MetricsLog, choose_run_dir, write_plot, write_te
 __all__ = ["TrainResult", "TrainingDiverged", "TrainingInterrupted", "train"]
 
 #: Settings that may change between a run and its resumption (they do not change the math).
-RESUMABLE_CHANGES = {"device", "amp", "channels_last", "compile", "threads", "run_dir",
+RESUMABLE_CHANGES = {"device", "amp", "channels_last", "compile", "threads", "run_dir", "max_memory",
                      "checkpoint_every", "progress", "tensorboard", "plot", "eval_batch_size"}
 
 
@@ -148,6 +148,8 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
     if config.batch_size < dist.world:
         raise ConfigError(f"batch_size {config.batch_size} is smaller than the number of "
                           f"processes ({dist.world}).")
+
+    _check_memory(g, config, dist)
 
     # --- run directory -------------------------------------------------------------
     run_dir, resume_from = choose_run_dir(g.name, config.run_dir, resume, runs_root)
@@ -369,6 +371,28 @@ def _check_resumable(saved: ckpt.Checkpoint, spec_name: str, config: TrainConfig
             f"checkpoint '{saved.path}' was written with other training settings ("
             + "; ".join(changed) + "). Resume with the settings of the original run, or start "
             "a new run.")
+
+
+def _check_memory(g, config: TrainConfig, dist) -> None:
+    """Refuse a run that cannot fit before any data or weights exist (analyze.budget)."""
+    from ..analyze.budget import check_memory, estimate_memory
+    from .data import dataset_bytes
+
+    per_process = -(-config.batch_size // dist.world)
+    data = dataset_bytes(parse_data_arg(config.data), g.input_shape, config.synthetic_size)
+    what = f"training {g.name} on {config.data}"
+    flags = "--batch-size (or --eval-batch-size)"
+    estimate = estimate_memory(g, per_process, training=True,
+                               optimizer_buffers=1 if config.momentum else 0,
+                               eval_batch=config.eval_batch_size, data_bytes=data)
+    if dist.device.type != "cuda":
+        check_memory(estimate, config.max_memory, what, flags)
+        return
+    # On a GPU the model and its activations live in device memory, the data set on the host
+    # (it moves to the device only when it fits beside them).
+    del estimate.parts["data set in memory"]
+    free = (torch.cuda.mem_get_info(dist.device)[0], f"the free memory of {dist.device}")
+    check_memory(estimate, config.max_memory, what + f" on {dist.device}", flags, free)
 
 
 def _data_json(config: TrainConfig, sets, augment: bool) -> str:

@@ -10,6 +10,11 @@ from pathlib import Path
 import yaml
 from hypothesis import strategies as st
 
+# libyaml's loader and dumper where installed: pure-Python PyYAML was most of the time
+# an example took to generate.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 ZOO_DIR = Path(__file__).resolve().parents[2] / "specs"
 ZOO_PATHS = sorted(ZOO_DIR.glob("*.yaml"))
 ZOO = [p.read_text() for p in ZOO_PATHS]
@@ -61,7 +66,7 @@ def _paths(value, prefix=()):
 
 def tree_mutation(text: str, data) -> str:
     """Delete a key, change a value's type, or swap two references, on the data tree."""
-    root = yaml.safe_load(text)
+    root = yaml.load(text, Loader=LOADER)
     paths = [p for p in _paths(root) if p]
     path = data.draw(st.sampled_from(paths))
     parent = root
@@ -76,7 +81,8 @@ def tree_mutation(text: str, data) -> str:
         strings = [p for p in paths if isinstance(_get(root, p), str)]
         other = data.draw(st.sampled_from(strings)) if strings else path
         parent[path[-1]] = _get(root, other)
-    return yaml.safe_dump(root, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    return yaml.dump(root, Dumper=DUMPER, sort_keys=False, default_flow_style=None,
+                     allow_unicode=True)
 
 
 def _get(root, path):

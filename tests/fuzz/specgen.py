@@ -274,5 +274,6 @@ def valid_specs(draw) -> str:
         spec["blocks"] = d.blocks
     spec["nodes"] = d.nodes
     spec["output"] = "head"
-    return yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, allow_unicode=True,
+    return yaml.dump(spec, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                     default_flow_style=None, allow_unicode=True,
                           width=100)

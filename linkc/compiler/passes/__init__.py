@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 from torch import fx
 
 from ...topology.errors import did_you_mean
+from ..fxsource import track_source
 from .check import check_graph_module
 
 
@@ -82,8 +83,9 @@ def run_passes(gm: fx.GraphModule, names: Sequence[str], mode: str = "train",
         dump(gm.code)
     for name in names:
         try:
-            gm = PASSES[name].fn(gm)
+            gm = track_source(PASSES[name].fn(gm))  # each recompile's source is released
             check_graph_module(gm)
+            track_source(gm)
         except PassError:
             raise
         except Exception as exc:  # a pass bug must name the pass

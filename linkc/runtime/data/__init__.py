@@ -18,6 +18,6 @@ and exits with status 2, so no user mistake ends in a traceback.
 
 from __future__ import annotations
 
-from .spec import KINDS, DataError, DataKind, DataSpec, parse_data_arg
+from .spec import KINDS, DataError, DataKind, DataSpec, dataset_bytes, parse_data_arg
 
-__all__ = ["KINDS", "DataError", "DataKind", "DataSpec", "parse_data_arg"]
+__all__ = ["KINDS", "DataError", "DataKind", "DataSpec", "dataset_bytes", "parse_data_arg"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-__all__ = ["KINDS", "DataError", "DataKind", "DataSpec", "parse_data_arg"]
+__all__ = ["KINDS", "DataError", "DataKind", "DataSpec", "dataset_bytes", "parse_data_arg"]
 
 
 class DataError(Exception):
@@ -31,15 +31,30 @@ class DataKind:
     # synthetic set only measures speed.
     augment: bool
     loader: str  # "module:function" in linkc.runtime.data, called as loader(request)
+    # Samples (train + test) when known before reading any file, for the memory estimate;
+    # None: counted from --synthetic-size (synthetic) or unknown (image folders).
+    samples: int | None = None
 
 
 KINDS: dict[str, DataKind] = {k.name: k for k in (
-    DataKind("digits", False, False, "builtin:load_digits"),
+    DataKind("digits", False, False, "builtin:load_digits", samples=1797),
     DataKind("synthetic", False, False, "builtin:load_synthetic"),
-    DataKind("cifar10", True, True, "cifar:load_cifar10"),
-    DataKind("cifar100", True, True, "cifar:load_cifar100"),
+    DataKind("cifar10", True, True, "cifar:load_cifar10", samples=60_000),
+    DataKind("cifar100", True, True, "cifar:load_cifar100", samples=60_000),
     DataKind("imagefolder", True, True, "imagefolder:load_imagefolder"),
 )}
+
+
+def dataset_bytes(spec: "DataSpec", input_shape, synthetic_size: int = 512) -> int:
+    """About the bytes loading ``spec`` holds at its peak: every sample as float32 at the
+    model's input shape (the synthetic set is drawn, then copied into its two splits).
+    0 when the size is unknown before reading the files (image folders)."""
+    sample = 4
+    for d in input_shape:
+        sample *= int(d)
+    if spec.kind == "synthetic":
+        return 2 * (synthetic_size + max(1, synthetic_size // 4)) * sample
+    return (KINDS[spec.kind].samples or 0) * sample
 
 
 @dataclass
