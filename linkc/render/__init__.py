@@ -57,6 +57,11 @@ def render_file(g: FlatGraph, path: str | os.PathLike, depth: int | None = None,
         raise RenderError(f"--style must be one of {', '.join(STYLES)}, got '{style}'")
     if direction is not None and direction not in DIRECTIONS:
         raise RenderError(f"--direction must be TB or LR, got '{direction}'")
+    try:  # like `linkc compile -o DIR`, a missing folder is made
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RenderError(f"cannot write '{path}': cannot make the folder '{path.parent}' "
+                          f"({exc.strerror or exc})") from None
     if fmt == "html":
         return _render_html(g, path, depth, expand, highlight, style, counts)
     if style == "paper":
@@ -72,10 +77,11 @@ def render_file(g: FlatGraph, path: str | os.PathLike, depth: int | None = None,
 
 
 def _write(dot_text: str, view: View, path: Path, fmt: str, timeout: float) -> list[str]:
-    if fmt == "mmd":
-        path.write_text(to_mermaid(view), encoding="utf-8")
-    elif fmt == "dot":
-        path.write_text(dot_text, encoding="utf-8")
+    if fmt in ("mmd", "dot"):
+        try:
+            path.write_text(to_mermaid(view) if fmt == "mmd" else dot_text, encoding="utf-8")
+        except OSError as exc:
+            raise RenderError(f"cannot write '{path}': {exc.strerror or exc}") from None
     else:
         return run_graphviz(dot_text, path, fmt, timeout=timeout)
     return []

@@ -119,9 +119,12 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """A ``--config`` YAML file: a mapping of TrainConfig keys (safe loader only)."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--config {path}: cannot read the file ({exc.strerror}).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--config {path}: not UTF-8 text (byte {exc.start}); a config is a "
+                          "YAML file of training settings.") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

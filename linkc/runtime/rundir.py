@@ -78,8 +78,13 @@ def choose_run_dir(spec_name: str, run_dir: str | None, resume: str | bool | Non
 def write_text(path: Path, text: str) -> None:
     """Write a small text file atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write '{path}' in the run directory: {exc.strerror}.") \
+            from None
 
 
 class MetricsLog:
@@ -88,10 +93,19 @@ class MetricsLog:
     def __init__(self, run_dir: Path, tensorboard: bool, keep_until_step: int | None = None):
         self.dir = run_dir
         self._files: dict[str, tuple[io.TextIOBase, io.TextIOBase, csv.DictWriter]] = {}
+        self._tb = None
         for kind, columns in (("steps", STEP_COLUMNS), ("epochs", EPOCH_COLUMNS)):
             rows = self._kept_rows(kind, keep_until_step)
-            jsonl = open(run_dir / f"{kind}.jsonl", "w")
-            table = open(run_dir / f"{kind}.csv", "w", newline="")
+            jsonl = None
+            try:
+                jsonl = open(run_dir / f"{kind}.jsonl", "w")
+                table = open(run_dir / f"{kind}.csv", "w", newline="")
+            except OSError as exc:
+                if jsonl is not None:
+                    jsonl.close()
+                self.close()
+                raise ConfigError(f"cannot write the run directory's metrics: "
+                                  f"{exc.filename}: {exc.strerror}.") from None
             writer = csv.DictWriter(table, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             self._files[kind] = (jsonl, table, writer)
@@ -111,15 +125,9 @@ class MetricsLog:
         path = self.dir / f"{kind}.jsonl"
         if keep_until_step is None or not path.exists():
             return []
-        rows = []
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:  # a line cut short by a kill
-                continue
-            if row.get("step", 0) <= keep_until_step:
-                rows.append(row)
-        return rows
+        return [row for row in _read_jsonl(path)
+                if isinstance(row.get("step", 0), (int, float)) and
+                row.get("step", 0) <= keep_until_step]
 
     def _write(self, kind: str, row: dict[str, Any]) -> None:
         jsonl, table, writer = self._files[kind]
@@ -150,15 +158,35 @@ class MetricsLog:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
+    """The rows of a metrics file; a line that is not a JSON object (cut short by a
+    kill, or edited by hand) is skipped, and a file that cannot be read has none."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _numeric_rows(path: Path, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows that have a number under each of `keys` (others are not plotted)."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return [r for r in _read_jsonl(path) if all(number(r.get(k)) for k in keys)]
 
 
 def write_plot(run_dir: Path) -> Path | None:
     """plot.png: training loss per step and per epoch, train/test accuracy per epoch."""
-    steps = _read_jsonl(run_dir / "steps.jsonl")
-    epochs = _read_jsonl(run_dir / "epochs.jsonl")
+    steps = _numeric_rows(run_dir / "steps.jsonl", ("step", "loss"))
+    epochs = _numeric_rows(run_dir / "epochs.jsonl", ("epoch", "step", "train_loss", "test_loss",
+                                                      "train_acc", "test_acc"))
     if not steps:
         return None
     import matplotlib

@@ -205,13 +205,7 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
         saved = ckpt.read_checkpoint(resume_from)
         _check_resumable(saved, g.name, config, net)
         net.load_state_dict(saved.model)
-        optimizer.load_state_dict(saved.optimizer)
-        scheduler.load_state_dict(saved.state["scheduler"])
-        if saved.state["scaler"]:
-            scaler.load_state_dict(saved.state["scaler"])
-        ckpt.restore_rng(saved.state["rng"], saved.rng_tensors)
-        augment_gen.set_state(saved.rng_tensors["augment"])
-        pos.update(saved.state["position"])
+        ckpt.restore_training_state(saved, optimizer, scheduler, scaler, augment_gen, pos)
         say(f"resuming {run_dir} from step {pos['step']} (epoch {pos['epoch'] + 1}, "
             f"batch {pos['batch']})")
     log = None
@@ -362,7 +356,14 @@ def _closing(log: MetricsLog | None):
 
 def _check_resumable(saved: ckpt.Checkpoint, spec_name: str, config: TrainConfig, net) -> None:
     ckpt.check_model_keys(saved.model, net.state_dict(), f"checkpoint '{saved.path}'", spec_name)
-    stored = saved.state.get("config", {})
+    bad = [k for k, t in saved.model.items() if t.is_floating_point() and not t.isfinite().all()]
+    if bad:
+        raise ckpt.CheckpointError(
+            f"checkpoint '{saved.path}' holds NaN or infinite weights ({', '.join(bad[:3])}"
+            f"{' ...' if len(bad) > 3 else ''}): it was saved after training diverged, or it "
+            "is corrupt. Resume from an earlier checkpoint, or start again.")
+    stored = saved.state.get("config")
+    stored = stored if isinstance(stored, dict) else {}
     current = config.model_dump()
     changed = [f"{k}: {stored.get(k)!r} in the checkpoint, {current[k]!r} now"
                for k in current if k not in RESUMABLE_CHANGES and stored.get(k) != current[k]]

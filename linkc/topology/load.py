@@ -137,7 +137,10 @@ def read_source(spec: str | os.PathLike, limits: LoadLimits = DEFAULT_LIMITS) ->
                 f"spec '{path}' is {size} bytes, over the {limits.max_bytes}-byte limit",
                 hint=limit_hint("max_bytes", "LoadLimits"),
             )
-        raw = path.read_bytes()
+        try:  # a folder, or a file that vanished or is unreadable since the stat
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise SpecError(f"cannot read spec '{path}': {exc.strerror}") from None
         name = str(path)
     else:
         raw = spec.encode("utf-8") if isinstance(spec, str) else bytes(spec)

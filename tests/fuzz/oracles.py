@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -21,6 +23,17 @@ from linkc.compiler.lower import lower
 from linkc.topology import Limits, SpecError, build
 
 from .interpreter import interpret
+
+@dataclass
+class Case:
+    """One fuzzed input: `check()` returns an outcome name or raises on a bug; `payload`
+    is the input (kept with a failure), `label` what it was made from."""
+
+    payload: str | bytes
+    check: Callable[[], str]
+    label: str = ""
+    suffix: str = ".yaml"
+
 
 # Small caps keep a mutated `conv: 64` -> `conv: 99999999` from allocating gigabytes.
 LIMITS = Limits().with_(max_params=2_000_000, max_activations=5_000_000, max_nodes=2_000)
@@ -80,7 +93,7 @@ def cli_outcome(argv: list[str]) -> str:
     """'exit0' or 'exit2'; exit 1, a traceback or an empty error message is a bug."""
     code, _, err = run_cli(argv)
     assert "Traceback" not in err, err
-    assert code in (0, 2), f"linkc {' '.join(argv)} exited {code}: {err.strip()[-2000:]}"
+    assert code in (0, 2), f"exit {code}: {err.strip()[-2000:]}\n(linkc {' '.join(argv)})"
     if code == 2:
-        assert err.strip(), f"linkc {' '.join(argv)} exited 2 without a message"
+        assert err.strip(), f"exit 2 without a message (linkc {' '.join(argv)})"
     return f"exit{code}"

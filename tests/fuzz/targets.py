@@ -10,23 +10,15 @@ it was made from (a zoo spec's name, a command line).
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from hypothesis import strategies as st
 
+from .corrupt import checkpoint, rundir
 from .mutate import ZOO, ZOO_NAMES, mutate
-from .oracles import cli_outcome, differential_outcome, spec_outcome
+from .oracles import Case, cli_outcome, differential_outcome, spec_outcome
 from .specgen import valid_specs
-
-
-@dataclass
-class Case:
-    payload: str | bytes
-    check: Callable[[], str]
-    label: str = ""
-    suffix: str = ".yaml"
 
 
 def _base(data) -> tuple[str, str]:
@@ -103,5 +95,5 @@ def cli(data, workdir: Path) -> Case:
 
 TARGETS: dict[str, Callable[..., Case]] = {
     "differential": differential, "zoo": zoo, "mutations": mutations, "bytes": random_bytes,
-    "cli": cli,
+    "cli": cli, "checkpoint": checkpoint, "rundir": rundir,
 }

@@ -88,6 +88,7 @@ def record_failure(out: Path, target: str, kind: str, detail: str, payload: str 
 def _run_target(name: str, draw, args, out: Path, workdir: Path, totals: dict) -> None:
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis import strategies as st
+    from hypothesis.errors import HypothesisException
 
     current = out / f"current-{os.getpid()}"
     counts = totals["outcomes"].setdefault(name, {})
@@ -101,7 +102,14 @@ def _run_target(name: str, draw, args, out: Path, workdir: Path, totals: dict) -
         if args.deadline and time.time() > args.deadline:
             return
         t0 = time.perf_counter()
-        case = draw(data, workdir)
+        try:
+            case = draw(data, workdir)
+        except Exception as exc:  # noqa: BLE001 - a bug in the fuzzer itself: keep going
+            if isinstance(exc, HypothesisException):
+                raise
+            record_failure(out, name, f"generator: {type(exc).__name__}: {exc}"[:300],
+                           traceback.format_exc(), b"", ".txt", totals)
+            return
         raw = case.payload if isinstance(case.payload, bytes) else \
             case.payload.encode("utf-8", "surrogateescape")
         current.write_bytes(raw)
