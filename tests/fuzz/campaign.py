@@ -9,7 +9,8 @@ cap (RLIMIT_AS, `--mem-mb`), so an allocation beyond it is a MemoryError the
 worker reports instead of the kernel killing the machine, and a per-example
 alarm (`--timeout`). Before each example the worker writes its input to
 `OUT/current-PID`; a worker that dies or stops making progress is killed, and
-that input is the failure. Every failure is kept as `OUT/failures/N-TARGET.*`
+that input is the failure. SIGTERM or Ctrl-C stops a campaign: the workers finish
+their current example and report, and the summary covers what ran. Every failure is kept as `OUT/failures/N-TARGET.*`
 (the input) with `.txt` (what happened); an example whose peak resident memory
 grew by more than `--mem-report-mb` is kept under `OUT/memory/`. The summary
 (examples, outcomes, time per example, peak memory) is printed and written to
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -76,13 +78,20 @@ def _start(args, seed: int, chunk: int, deadline: float) -> subprocess.Popen:
            "--timeout", str(args.timeout), "--mem-report-mb", str(args.mem_report_mb),
            "--deadline", str(deadline), "--examples", str(chunk)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, preexec_fn=_cap_memory(args.mem_mb),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = open(Path(args.out) / f"worker-{seed}.log", "w+")  # a file: a pipe could fill up
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, preexec_fn=_cap_memory(args.mem_mb),
+                            stdout=subprocess.PIPE, stderr=log, text=True)
+    proc.log = log
+    return proc
 
 
 def _reap(proc: subprocess.Popen, args, out: Path, totals: dict) -> None:
     """Fold a finished worker's report into `totals`; a worker that died is a failure."""
-    stdout, stderr = proc.communicate()
+    stdout, _ = proc.communicate()
+    proc.log.seek(0)
+    stderr = proc.log.read()
+    proc.log.close()
+    Path(proc.log.name).unlink(missing_ok=True)
     report = None
     for line in stdout.splitlines():
         if line.startswith("{"):
@@ -98,8 +107,8 @@ def _reap(proc: subprocess.Popen, args, out: Path, totals: dict) -> None:
         payload = current.read_bytes() if current.exists() else b""
         record_failure(out, "worker", f"worker exited {proc.returncode}",
                        f"stderr (tail):\n{stderr[-4000:]}", payload, ".yaml", totals)
-    (out / f"current-{proc.pid}").unlink(missing_ok=True)
-    (out / f"current-{proc.pid}.meta").unlink(missing_ok=True)
+    for suffix in ("", ".meta", ".progress"):
+        (out / f"current-{proc.pid}{suffix}").unlink(missing_ok=True)
 
 
 def _stalled(proc: subprocess.Popen, out: Path, limit: float) -> bool:
@@ -119,10 +128,18 @@ def run_campaign(args) -> dict:
     per_worker = len(args.targets.split(","))
     running: dict[subprocess.Popen, int] = {}  # worker -> examples it was asked for
     launched = idle = 0
+    stopping = [False]
+
+    def stop(signum, frame):  # SIGTERM or Ctrl-C: finish the examples under way, then report
+        stopping[0] = True
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
     def wanted(pending: int) -> bool:
         done = sum(totals["examples"].values())
-        return (not args.examples or done + pending < args.examples) and \
+        return not stopping[0] and (not args.examples or done + pending < args.examples) and \
             (not deadline or time.time() < deadline - 5)
 
     while idle < 3:  # three workers in a row that ran nothing: something is broken

@@ -25,6 +25,13 @@ class ExampleTimeout(Exception):
     """An example ran past --timeout seconds."""
 
 
+STOP = [False]  # set by SIGTERM: the examples left are skipped and the totals reported
+
+
+def _stop(signum, frame) -> None:
+    STOP[0] = True
+
+
 @contextmanager
 def alarm(seconds: float):
     def fire(signum, frame):
@@ -99,8 +106,6 @@ def _run_target(name: str, draw, args, out: Path, workdir: Path, totals: dict) -
     @seed(zlib.crc32(f"{args.seed}:{name}".encode()))
     @given(st.data())
     def one(data):
-        if args.deadline and time.time() > args.deadline:
-            return
         t0 = time.perf_counter()
         try:
             case = draw(data, workdir)
@@ -110,6 +115,8 @@ def _run_target(name: str, draw, args, out: Path, workdir: Path, totals: dict) -
             record_failure(out, name, f"generator: {type(exc).__name__}: {exc}"[:300],
                            traceback.format_exc(), b"", ".txt", totals)
             return
+        if STOP[0] or (args.deadline and time.time() > args.deadline):
+            return  # drawn all the same: hypothesis wants the same draws for the same choices
         raw = case.payload if isinstance(case.payload, bytes) else \
             case.payload.encode("utf-8", "surrogateescape")
         current.write_bytes(raw)
@@ -133,9 +140,12 @@ def _run_target(name: str, draw, args, out: Path, workdir: Path, totals: dict) -
             totals["memory_reports"].append({"target": name, "from": case.label,
                                              "grew_mb": round(grew), "input": str(path)})
         clock[0] += time.perf_counter() - t0
+        if sum(totals["examples"].values()) % 25 == 0:  # for a look at a long campaign
+            Path(f"{current}.progress").write_text(json.dumps(totals["outcomes"]))
 
     totals["examples"].setdefault(name, 0)
-    one()
+    if not STOP[0]:
+        one()
     totals["target_seconds"][name] = clock[0]
 
 
@@ -145,6 +155,8 @@ def work(args) -> int:
     from .targets import TARGETS
 
     torch.set_num_threads(1)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # the campaign's Ctrl-C reaches the workers too
     out = Path(args.out).resolve()
     totals = empty_totals(args.seed)
     with tempfile.TemporaryDirectory(prefix="linkc-fuzz-") as tmp:
