@@ -173,6 +173,8 @@ class Expander:
                             rloc, limit_hint("max_repeat", "ExpandLimits"))
         dense = self.connect_of(node, path, scope) == "dense"
         merge = self.merge_of(node, path, scope, "concat" if dense else None)
+        if dense:  # ~count^2/2 edges: refuse before building any of them
+            self.check_projected_inputs(name, count, rloc)
         base_refs = self.refs_of(node, path, scope)
         node_id = scope.id_of(name)
         instances: list = []
@@ -206,6 +208,14 @@ class Expander:
             self.feed(out, base_refs + [self.value_ref(inst) for inst in instances])
             dense_id = out.id
         return Repeated(instances, dense_id, name)
+
+    def check_projected_inputs(self, name: str, count: int, loc: Loc | None) -> None:
+        projected = self.inputs + count * (count + 1) // 2
+        if projected > self.limits.max_inputs:
+            raise SpecError(f"node '{name}' is a dense repeat of {count} instances: instance i "
+                            f"reads all i before it, about {projected:,} inputs (edges) in all, "
+                            f"over the limit of {self.limits.max_inputs:,}", loc,
+                            "reduce the repeat count; " + limit_hint("max_inputs", "ExpandLimits"))
 
     def check_projected(self, name: str, count: int, per_instance: int, loc: Loc | None) -> None:
         """Fail a multiplying repeat (a repeat of blocks that repeat) after its first

@@ -36,7 +36,8 @@ class Case:
 
 
 # Small caps keep a mutated `conv: 64` -> `conv: 99999999` from allocating gigabytes.
-LIMITS = Limits().with_(max_params=2_000_000, max_activations=5_000_000, max_nodes=2_000)
+LIMITS = Limits().with_(max_params=2_000_000, max_activations=5_000_000, max_nodes=2_000,
+                        max_inputs=20_000)
 
 
 def spec_outcome(spec, note=lambda text: None) -> str:
