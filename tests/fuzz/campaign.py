@@ -158,6 +158,8 @@ def run_campaign(args) -> dict:
                 del running[proc]
                 before = sum(totals["examples"].values())
                 _reap(proc, args, out, totals)
+                totals["seconds"] = time.time() - start
+                write_summary(out, totals)  # a look at a long campaign while it runs
                 idle = idle + 1 if sum(totals["examples"].values()) == before else 0
         totals["seconds"] = time.time() - start
     totals["seconds"] = time.time() - start
