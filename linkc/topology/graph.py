@@ -183,6 +183,9 @@ def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph
     check_graph(g)
     g.scope.shape_lookup = g.shape_of
     totals = _Totals()
+    # The input is an activation too: a huge input feeding only shrinking ops (gap, a
+    # strided pool) would otherwise pass max_activations at any size up to max_elements.
+    totals.charge(0, _elements(g.input_shape), g.input_loc or g.output_loc, limits)
     memo: dict = {}  # validated op arguments, shared by identical calls
     for node_id in g.order:
         _infer_node(g, g.nodes[node_id], limits, totals, memo)

@@ -228,3 +228,15 @@ nodes:
 output: b
 """)
     assert g.nodes["b"].shape == (4 + 8, 8, 8)
+
+
+def test_the_input_counts_toward_max_activations():
+    # 16.7 M input elements feeding only a global pool: every activation but the input
+    # is tiny, and the input alone is over the cap.
+    text = ("linkc: 1\nname: big-input\ninput: [1, 4096, 4096]\n"
+            "nodes:\n  a: {from: input, ops: [gap]}\noutput: a\n")
+    limits = Limits().with_(max_activations=10_000_000)
+    with pytest.raises(SpecError, match="activations would take 16,777,216 elements") as info:
+        build(text, limits=limits)
+    assert (info.value.loc.line, info.value.loc.col) == (3, 8)
+    assert build(text).nodes["a"].shape == (1,)
