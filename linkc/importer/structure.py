@@ -97,6 +97,7 @@ class _Folder:
         self.nodes, self.outputs, self.classes = nodes, outputs, classes
         self.layout = Layout()
         self.readers: dict[int, list[SpecNode]] = {}
+        self.producer = {id(n.value): n for n in nodes}
         for n in nodes:
             for r in n.refs:
                 self.readers.setdefault(id(r.value), []).append(n)
@@ -110,24 +111,34 @@ class _Folder:
     # ------------------------------------------------------------- grouping
     def settle_homes(self) -> None:
         """A merge no module's forward owns (the flat forward of a GraphModule or
-        model.py) lives in the instance its readers share: the common prefix of their
-        homes, cut to an instance of a numbered group or to a group."""
+        model.py) lives in the instance its readers share, else in the one its inputs
+        share (an SE gate's product, read by this block and the next), else at the
+        top level."""
         for n in reversed(self.nodes):
             if n.home or id(n.value) in self.output_ids:
                 continue
-            homes = [r.home for r in self.readers.get(id(n.value), [])]
-            if not homes or any(not h for h in homes):
-                continue
-            prefix = homes[0]
-            for h in homes[1:]:
-                k = 0
-                while k < min(len(prefix), len(h)) and prefix[k] == h[k]:
-                    k += 1
-                prefix = prefix[:k]
-            if len(prefix) >= 2 and prefix[1].isdigit():
-                n.home = prefix[:2]
-            elif prefix and not (len(homes[0]) > 1 and homes[0][1].isdigit()):
-                n.home = prefix[:1]
+            readers = [r.home for r in self.readers.get(id(n.value), [])]
+            producers = [self.producer[id(r.value)].home for r in n.refs
+                         if id(r.value) in self.producer]
+            home = self._shared_instance(readers)
+            n.home = home if home is not None else self._shared_instance(producers) or ()
+
+    @staticmethod
+    def _shared_instance(homes: list[tuple[str, ...]]) -> tuple[str, ...] | None:
+        """The common prefix of `homes`, cut to an instance of a numbered group or a group."""
+        if not homes or any(not h for h in homes):
+            return None
+        prefix = homes[0]
+        for h in homes[1:]:
+            k = 0
+            while k < min(len(prefix), len(h)) and prefix[k] == h[k]:
+                k += 1
+            prefix = prefix[:k]
+        if len(prefix) >= 2 and prefix[1].isdigit():
+            return prefix[:2]
+        if prefix and not (len(homes[0]) > 1 and homes[0][1].isdigit()):
+            return prefix[:1]
+        return None
 
     def groups(self) -> list[tuple[str | None, list[SpecNode]]]:
         """Top-level nodes (key None) and groups, in order of their first node."""
@@ -243,8 +254,8 @@ class _Folder:
                refs: list[Ref] | None = None) -> dict:
         refs = n.refs if refs is None else refs
         out: dict[str, Any] = {"from": self.from_text(refs, local)}
-        if n.merge and (len(refs) > 1 or n.merge == "dwsum"):
-            out["merge"] = n.merge
+        if n.merge and (len(refs) > 1 or n.merge in ("dwsum", "wsum")):
+            out["merge"] = n.merge  # a merge over one input is that input, unless weighted
         if n.pad:
             out["pad"] = n.pad
         out["ops"] = ops
@@ -328,9 +339,10 @@ class _Folder:
         while start < len(insts):
             end = start + 1
             while end < len(insts) and insts[end].signature == insts[start].signature and \
-                    [id(p.value) for p in insts[end].ports] == \
-                    [id(v) for v in insts[end - 1].outs]:
+                    _feeds(insts[end - 1], insts[end]):
                 end += 1
+            if end - start > 1:
+                _order_outs(insts[start:end])
             base = None
             if end - start == 1:
                 dense_end = len(insts)
@@ -381,6 +393,23 @@ class _Folder:
         if dense:
             key = tuple([id(r.value) for r in base] + [id(i.outs[0]) for i in run])
             self.text[id(self.dense_values[key])] = name
+
+
+def _feeds(before: Instance, after: Instance) -> bool:
+    """`after` reads exactly the outputs of `before` (in some order) and nothing else."""
+    ports = [id(p.value) for p in after.ports]
+    return len(ports) == len(before.outs) and set(ports) == {id(v) for v in before.outs}
+
+
+def _order_outs(run: list[Instance]) -> None:
+    """A chain feeds out ports to in ports in order: put each instance's outputs in the
+    order the next instance first reads them."""
+    ids = [id(v) for v in run[0].outs]
+    perm = [ids.index(id(p.value)) for p in run[1].ports]
+    for inst in run:
+        inst.outs = [inst.outs[k] for k in perm]
+        ports, items, outs = inst.signature
+        inst.signature = (ports, items, tuple(outs[k] for k in perm))
 
 
 def _op_text(op: str, args: dict) -> str:
