@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import fx
 
 __version__ = "0.1.0"
-__all__ = ["SpecError", "build", "compile", "create", "draw", "zoo", "__version__"]
+__all__ = ["SpecError", "build", "compile", "create", "draw", "import_module", "zoo",
+           "__version__"]
 
 
 def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
@@ -43,6 +44,14 @@ def create(name: str | os.PathLike, passes: Sequence[str] | None = None, mode: s
     `create("MixNet-250")`, `create("resnet-20", classes=100)`. See `linkc.zoo`
     for the names; a path or YAML text works too."""
     return compile(name, passes=passes, mode=mode, params=params)
+
+
+def import_module(module, input_shape, name: str | None = None):
+    """An nn.Module -> `linkc.importer.ImportResult` (the spec's text and the module's
+    weights under the spec's names); `input_shape` is one sample's shape."""
+    from .importer import import_module as _import
+
+    return _import(module, input_shape, name=name)
 
 
 def draw(spec: str | os.PathLike, path: str | os.PathLike, **options):

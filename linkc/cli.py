@@ -26,6 +26,7 @@ COMMANDS = {
     "schema": "write the JSON Schema of the spec language",
     "zoo": "list the model zoo with parameter counts next to the papers'",
     "sweep": "train the variants of a topology family; a table and plots",
+    "import": "write a spec (and its weights) from an existing PyTorch module",
 }
 
 
@@ -85,7 +86,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
                          ("linkc.compiler.passes", "PassError"),
                          ("linkc.render", "RenderError"),
                          ("linkc.compiler.export", "ExportError"),
-                         ("linkc.sweep.plan", "SweepError")):
+                         ("linkc.sweep.plan", "SweepError"),
+                         ("linkc.importer.trace", "NotImportable")):
         error = getattr(sys.modules.get(module), name, None)
         if error is not None:
             errors.append(error)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .trace import ImportError_, trace_module
+from .trace import NotImportable, trace_module
 
-__all__ = ["ImportError_", "ImportResult", "import_module", "load_factory"]
+__all__ = ["NotImportable", "ImportResult", "import_module", "load_factory"]
 
 
 @dataclass
@@ -36,17 +36,21 @@ class ImportResult:
     nodes: int                # nodes of the expanded graph
     params: int
 
+    def __repr__(self) -> str:  # the weights are large: never print them
+        return (f"ImportResult({self.nodes} nodes, {self.params:,} parameters, "
+                f"{len(self.spec.splitlines())} spec lines)")
+
 
 def load_factory(target: str, kwargs: dict[str, Any] | None = None):
     """`path/to/model.py:factory` or `package.module:factory` -> the module it returns
     (a class is a factory too). This runs the user's code, on purpose."""
     where, sep, name = target.rpartition(":")
     if not sep or not name.isidentifier():
-        raise ImportError_(f"'{target}': expected FILE.py:FACTORY or package.module:FACTORY")
+        raise NotImportable(f"'{target}': expected FILE.py:FACTORY or package.module:FACTORY")
     if where.endswith(".py") or "/" in where:
         path = Path(where)
         if not path.is_file():
-            raise ImportError_(f"'{where}': no such file")
+            raise NotImportable(f"'{where}': no such file")
         mod_name = "_linkc_import_" + re.sub(r"\W", "_", path.stem)
         spec = importlib.util.spec_from_file_location(mod_name, path)
         module = importlib.util.module_from_spec(spec)
@@ -54,24 +58,24 @@ def load_factory(target: str, kwargs: dict[str, Any] | None = None):
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
-            raise ImportError_(f"running '{where}' failed: {type(exc).__name__}: {exc}") from None
+            raise NotImportable(f"running '{where}' failed: {type(exc).__name__}: {exc}") from None
     else:
         try:
             module = importlib.import_module(where)
         except ImportError as exc:
-            raise ImportError_(f"cannot import '{where}': {exc}") from None
+            raise NotImportable(f"cannot import '{where}': {exc}") from None
     factory = getattr(module, name, None)
     if factory is None or not callable(factory):
-        raise ImportError_(f"'{where}' has no callable '{name}'")
+        raise NotImportable(f"'{where}' has no callable '{name}'")
     try:
         built = factory(**(kwargs or {}))
     except Exception as exc:
-        raise ImportError_(f"{name}(**{json.dumps(kwargs or {})}) failed: "
+        raise NotImportable(f"{name}(**{json.dumps(kwargs or {})}) failed: "
                            f"{type(exc).__name__}: {exc}") from None
     import torch.nn as nn
 
     if not isinstance(built, nn.Module):
-        raise ImportError_(f"{name}() returned a {type(built).__name__}, not an nn.Module")
+        raise NotImportable(f"{name}() returned a {type(built).__name__}, not an nn.Module")
     return built
 
 
@@ -112,7 +116,7 @@ def _carry_weights(text: str, module, nodes, layout):
     try:
         g = build(text)
     except SpecError as exc:  # a bug here, not the user's: say what was written
-        raise ImportError_(f"the written spec does not check:\n{exc}\n\n{text}") from None
+        raise NotImportable(f"the written spec does not check:\n{exc}\n\n{text}") from None
     gm = lower(g)
     layers: dict[str, list[str]] = {}
     merges: dict[str, str] = {}
@@ -138,15 +142,15 @@ def _carry_weights(text: str, module, nodes, layout):
             mine = source[old].state_dict()
             theirs = target[new].state_dict()
             if set(mine) != set(theirs):
-                raise ImportError_(f"layer '{old}' has state {sorted(mine)} but the spec's "
+                raise NotImportable(f"layer '{old}' has state {sorted(mine)} but the spec's "
                                    f"'{new}' has {sorted(theirs)}")
             for key, value in mine.items():
                 if tuple(value.shape) != tuple(theirs[key].shape):
-                    raise ImportError_(f"'{old}.{key}' has shape {list(value.shape)} but the "
+                    raise NotImportable(f"'{old}.{key}' has shape {list(value.shape)} but the "
                                        f"spec's '{new}.{key}' has {list(theirs[key].shape)}")
                 weights[f"{new}.{key}"] = value.detach().clone().contiguous()
     missing = sorted(set(gm.state_dict()) - set(weights))
     if missing:
-        raise ImportError_(f"no weights for {', '.join(missing[:5])}")
+        raise NotImportable(f"no weights for {', '.join(missing[:5])}")
     count = sum(p.numel() for p in gm.parameters())
     return weights, count, len(g.order)

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..compiler import modules as linkc_modules
 
-__all__ = ["ADOPT", "MERGE_MODULES", "NotExpressible", "adopt", "adopted_classes"]
+__all__ = ["ADOPT", "MERGE_MODULES", "NotExpressible", "adopt", "is_adopted", "merge_of"]
 
 
 class NotExpressible(Exception):
@@ -62,17 +62,17 @@ def _bn(m: nn.modules.batchnorm._BatchNorm, in_shape) -> tuple[str, dict]:
 
 def _pool(name: str) -> Callable:
     def rule(m, in_shape) -> tuple[str, dict]:
-        if getattr(m, "ceil_mode", False):
-            raise NotExpressible("ceil_mode=True")
-        if _square(m.padding, "padding"):
-            raise NotExpressible("padding")
         if _square(getattr(m, "dilation", 1), "dilation") != 1:
             raise NotExpressible("dilation")
-        if name == "avgpool" and not m.count_include_pad:
-            raise NotExpressible("count_include_pad=False")
         k = _square(m.kernel_size, "kernel")
         stride = k if m.stride is None else _square(m.stride, "stride")
-        return name, {"k": k, "stride": stride}
+        args = {"k": k, "stride": None if stride == k else stride,
+                "padding": _square(m.padding, "padding"), "ceil_mode": bool(m.ceil_mode)}
+        if name == "avgpool":
+            if getattr(m, "divisor_override", None):
+                raise NotExpressible("divisor_override")
+            args["count_include_pad"] = bool(m.count_include_pad)
+        return name, args
     return rule
 
 
@@ -96,10 +96,47 @@ def _gelu(m: nn.GELU, in_shape) -> tuple[str, dict]:
     return "gelu", {}
 
 
-def _adaptive_avg(m: nn.AdaptiveAvgPool2d, in_shape) -> tuple[str, dict]:
-    if _square(m.output_size, "output size") != 1:
-        raise NotExpressible(f"output_size {m.output_size}")
-    return "gap_map", {}  # (C, 1, 1): becomes `gap` when a flatten follows (see values)
+def _adaptive(name: str) -> Callable:
+    def rule(m, in_shape) -> tuple[str, dict]:
+        size = m.output_size
+        size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+        if None in size:
+            raise NotExpressible(f"output_size {m.output_size} (None keeps the input size)")
+        return name, {"size": size[0] if size[0] == size[1] else list(size)}
+    return rule
+
+
+def _conv_transpose(m: nn.ConvTranspose2d, in_shape) -> tuple[str, dict]:
+    if m.padding_mode != "zeros":
+        raise NotExpressible(f"padding_mode '{m.padding_mode}'")
+    return "conv_transpose", {
+        "out": m.out_channels, "k": _square(m.kernel_size, "kernel"),
+        "stride": _square(m.stride, "stride"), "padding": _square(m.padding, "padding"),
+        "output_padding": _square(m.output_padding, "output_padding"), "groups": m.groups,
+        "dilation": _square(m.dilation, "dilation"), "bias": m.bias is not None}
+
+
+def _upsample(m: nn.Upsample, in_shape) -> tuple[str, dict]:
+    if m.mode not in ("nearest", "bilinear"):
+        raise NotExpressible(f"mode '{m.mode}'")
+    args: dict = {"mode": m.mode}
+    if m.size is not None:
+        size = m.size if isinstance(m.size, (tuple, list)) else (m.size, m.size)
+        args["size"] = size[0] if size[0] == size[1] else list(size)
+    else:
+        args["scale"] = float(_square(m.scale_factor, "scale") if isinstance(
+            m.scale_factor, (tuple, list)) else m.scale_factor)
+    if m.mode == "bilinear":
+        args["align_corners"] = bool(m.align_corners)
+    return "upsample", args
+
+
+def _groupnorm(m: nn.GroupNorm, in_shape) -> tuple[str, dict]:
+    return "groupnorm", {"groups": m.num_groups, "eps": m.eps, "affine": m.affine}
+
+
+def _layernorm(m, in_shape) -> tuple[str, dict]:
+    return "layernorm", {"eps": m.eps, "affine": m.elementwise_affine}
 
 
 ADOPT: dict[type, Callable[[nn.Module, tuple], tuple[str, dict]]] = {
@@ -117,8 +154,20 @@ ADOPT: dict[type, Callable[[nn.Module, tuple], tuple[str, dict]]] = {
     nn.Linear: _linear,
     nn.Flatten: _flatten,
     nn.Dropout: lambda m, s: ("dropout", {"p": m.p}),
-    nn.AdaptiveAvgPool2d: _adaptive_avg,
+    nn.AdaptiveAvgPool2d: _adaptive("adaptive_avgpool"),
+    nn.AdaptiveMaxPool2d: _adaptive("adaptive_maxpool"),
     linkc_modules.GlobalAvgPool: _named("gap"),
+    nn.ReLU6: _named("relu6"),
+    nn.Hardswish: _named("hardswish"),
+    nn.Hardsigmoid: _named("hardsigmoid"),
+    nn.LeakyReLU: lambda m, s: ("leaky_relu", {"slope": m.negative_slope}),
+    nn.ELU: lambda m, s: ("elu", {"alpha": m.alpha}),
+    nn.GroupNorm: _groupnorm,
+    linkc_modules.ChannelLayerNorm: _layernorm,
+    linkc_modules.DropPath: lambda m, s: ("drop_path", {"p": m.p}),
+    nn.Upsample: _upsample,
+    nn.ConvTranspose2d: _conv_transpose,
+    nn.ChannelShuffle: lambda m, s: ("channel_shuffle", {"groups": m.groups}),
 }
 
 #: Layers that are merges: the module takes every input of the merge.
@@ -129,6 +178,26 @@ def adopted_classes() -> tuple[type, ...]:
     return (*ADOPT, *MERGE_MODULES)
 
 
+def linkc_class(m: nn.Module) -> type | None:
+    """The linkc module class a layer copies: a generated model.py carries its own
+    copies of linkc's helper modules (it imports only torch), recognised by name in a
+    file that says it was generated by linkc."""
+    home = getattr(type(m).forward, "__globals__", {})
+    if "generated by linkc" not in (home.get("__doc__") or ""):
+        return None
+    original = getattr(linkc_modules, type(m).__name__, None)
+    return original if original in ADOPT or original in MERGE_MODULES else None
+
+
+def is_adopted(m: nn.Module) -> bool:
+    return isinstance(m, adopted_classes()) or linkc_class(m) is not None
+
+
+def merge_of(m: nn.Module) -> str | None:
+    return MERGE_MODULES.get(type(m)) or MERGE_MODULES.get(linkc_class(m))
+
+
 def adopt(m: nn.Module, in_shape) -> tuple[str, dict]:
     """(op name, args) of a layer; KeyError when its class has no rule."""
-    return ADOPT[type(m)](m, in_shape)
+    rule = ADOPT.get(type(m)) or ADOPT[linkc_class(m)]
+    return rule(m, in_shape)

@@ -383,9 +383,10 @@ class _Folder:
             fields["args"] = args
         self.layout.nodes.append((name, fields))
         outs = info["out"]
+        names = [nm for nm, _ in info["nodes"]]  # the block's names, from its first instance
         for j, inst in enumerate(run):
             prefix = f"{name}.{j}" if len(run) > 1 else name
-            for n, nm in zip(inst.items, inst.names):
+            for n, nm in zip(inst.items, names):
                 self.layout.flat_ids[id(n)] = f"{prefix}.{nm}"
                 self.text[id(n.value)] = f"{prefix}.{nm}"
         for v, port in zip(run[-1].outs, outs):

@@ -11,24 +11,23 @@ forward pass on a zero tensor (`ShapeProp`), which the later steps read.
 from __future__ import annotations
 
 import inspect
-import sys
 from dataclasses import dataclass
 
 import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from .adopt import adopted_classes
+from .adopt import is_adopted
 
-__all__ = ["ImportError_", "Traced", "trace_module"]
+__all__ = ["NotImportable", "Traced", "trace_module"]
 
 # Names of the merge functions in linkc's lowering (and so in a generated model.py).
 MERGE_FUNCTIONS = ("add", "add_padded", "concat", "mean", "mean_padded", "wsum", "wsum_padded",
                    "mul", "channel_slice")
 
 
-class ImportError_(Exception):
-    """A module that linkc cannot express as a spec: exit 2, with where and why."""
+class NotImportable(Exception):
+    """A module linkc cannot express as a spec (or cannot load): exit 2, with where and why."""
 
 
 @dataclass
@@ -39,12 +38,11 @@ class Traced:
 
 
 class _Tracer(fx.Tracer):
-    def __init__(self, leaves: tuple[type, ...], autowrap):
+    def __init__(self, autowrap):
         super().__init__(autowrap_functions=autowrap)
-        self.leaves = leaves
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if isinstance(m, self.leaves):
+        if is_adopted(m):
             return True
         # Any other torch.nn layer (not a container) has no op: keep it whole so the
         # error can name it, instead of tracing into its internals.
@@ -57,9 +55,10 @@ def _merge_functions(module: nn.Module) -> tuple:
     from ..compiler import functional
 
     found = [getattr(functional, n) for n in MERGE_FUNCTIONS if hasattr(functional, n)]
-    home = sys.modules.get(type(module).__module__)
+    # the globals the forward runs in: the generated file may not be in sys.modules
+    home = getattr(type(module).forward, "__globals__", {})
     for name in MERGE_FUNCTIONS:
-        fn = getattr(home, name, None)
+        fn = home.get(name)
         if inspect.isfunction(fn) and fn not in found:
             found.append(fn)
     return tuple(found)
@@ -68,18 +67,18 @@ def _merge_functions(module: nn.Module) -> tuple:
 def trace_module(module: nn.Module, input_shapes: list[tuple[int, ...]]) -> Traced:
     """fx graph of `module` (eval mode) with shapes; errors name the module and why."""
     module = module.eval()
-    tracer = _Tracer(adopted_classes(), _merge_functions(module))
+    tracer = _Tracer(_merge_functions(module))
     try:
         graph = tracer.trace(module)
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError...
-        raise ImportError_(_trace_failure(module, exc)) from None
+        raise NotImportable(_trace_failure(module, exc)) from None
     gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
     samples = [torch.zeros(1, *shape) for shape in input_shapes]
     try:
         with torch.no_grad():
             ShapeProp(gm).propagate(*samples)
     except Exception as exc:
-        raise ImportError_(f"running {type(module).__name__} on a zero input of shape "
+        raise NotImportable(f"running {type(module).__name__} on a zero input of shape "
                            f"{[list(s) for s in input_shapes]} failed: {type(exc).__name__}: "
                            f"{exc}. Check --input.") from None
     return Traced(module, gm, [tuple(s) for s in input_shapes])

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from .adopt import MERGE_MODULES, NotExpressible, adopt
-from .trace import ImportError_, Traced
+from .adopt import NotExpressible, adopt, merge_of
+from .trace import NotImportable, Traced
 
 __all__ = ["Ref", "SpecNode", "spec_nodes"]
 
@@ -69,6 +69,7 @@ class _LinComb(dict):
 
 _ELEMENTWISE_FUNCTIONS = {
     F.relu: "relu", torch.relu: "relu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
+    F.relu6: "relu6", F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
     F.gelu: "gelu", F.silu: "silu", torch.tanh: "tanh", F.tanh: "tanh",
 }
 _ELEMENTWISE_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
@@ -100,10 +101,10 @@ class _Builder:
         self.env: dict[fx.Node, Any] = {}
         self.called: dict[str, int] = {}
 
-    def fail(self, node: fx.Node, what: str) -> ImportError_:
+    def fail(self, node: fx.Node, what: str) -> NotImportable:
         where = node.meta.get("stack_trace", "").strip().splitlines()
         line = f" ({where[-2].strip()})" if len(where) >= 2 else ""
-        return ImportError_(f"cannot express {what} at fx node '{node.name}'{line}")
+        return NotImportable(f"cannot express {what} at fx node '{node.name}'{line}")
 
     # ------------------------------------------------------------ materialising
     def ref(self, node: fx.Node, x: Any) -> Ref:
@@ -176,21 +177,21 @@ class _Builder:
         if self.called[path] > 1 and any(True for _ in module.parameters()):
             raise self.fail(node, f"the layer '{path}' ({type(module).__name__}) called twice: "
                                   "shared weights")
-        if type(module) in MERGE_MODULES:
+        if merge_of(module):
             refs = tuple(self.ref(node, self.arg(node, a)) for a in node.args)
             return Value("merge", _shape(node), node.name, _home(node, self.gm), refs,
-                         merge=MERGE_MODULES[type(module)], module=path)
+                         merge=merge_of(module), module=path)
         (src,) = node.args
         x = self.value(node, self.arg(node, src))
         try:
             op, args = adopt(module, x.shape)
         except KeyError:
-            raise ImportError_(
+            raise NotImportable(
                 f"module '{path}' ({type(module).__module__}.{type(module).__name__}) has no "
                 "linkc op. A plugin op that lowers to this class (see linkc.extend) would "
                 "cover it.") from None
         except NotExpressible as exc:
-            raise ImportError_(f"module '{path}' ({type(module).__name__}): {exc} has no "
+            raise NotImportable(f"module '{path}' ({type(module).__name__}): {exc} has no "
                                "spelling in linkc's op arguments") from None
         return Value("op", _shape(node), node.name, _home(node, self.gm), (Ref(x),), op=op,
                      args=args, module=path)
@@ -210,6 +211,9 @@ class _Builder:
             return self.op(node, _ELEMENTWISE_METHODS[t], args[0])
         if node.op == "call_method" and t in ("size", "dim"):
             return None  # only feeds view/reshape, which read the propagated shapes
+        if node.op == "call_method" and (t == "contiguous" or t == "to" and len(args) == 1
+                                         and set(node.kwargs) == {"memory_format"}):
+            return a[0]  # a memory layout (channels_last) is not part of the topology
         if t in _ADD or t in _SUB:
             left, right = self.lincomb(node, a[0]), self.lincomb(node, a[1])
             sign = -1.0 if t in _SUB else 1.0
@@ -250,7 +254,7 @@ class _Builder:
             if tuple(dims or ()) in ((2, 3), (-2, -1)) and not node.kwargs.get("keepdim"):
                 return self.op(node, "gap", args[0])
         if t is F.adaptive_avg_pool2d and a[1] in (1, (1, 1)):
-            return self.op(node, "gap_map", args[0])
+            return self.op(node, "adaptive_avgpool", args[0], {"size": 1})
         raise self.fail(node, f"the call {name or t}")
 
     def linkc_merge(self, node: fx.Node, name: str, a: list) -> Value:
@@ -286,7 +290,8 @@ class _Builder:
         x = self.value(node, self.arg(node, src))
         if len(_shape(node)) != 1:
             raise self.fail(node, f"a reshape to {list(_shape(node))}")
-        if x.kind == "op" and x.op == "gap_map":
+        if x.kind == "op" and x.op == "adaptive_avgpool" and x.args.get("size") == 1:
+            # AdaptiveAvgPool2d(1) then a flatten is global average pooling
             return Value("op", _shape(node), x.name, x.home, x.refs, op="gap", module=x.module)
         return Value("op", _shape(node), node.name, _home(node, self.gm), (Ref(x),),
                      op="flatten")
@@ -313,9 +318,6 @@ def spec_nodes(traced: Traced) -> tuple[list[Value], list[Value], list[SpecNode]
     """(inputs, outputs, spec nodes in topological order)."""
     builder = _Builder(traced)
     inputs, outputs = builder.run()
-    for v in outputs:
-        if v.kind == "op" and v.op == "gap_map":
-            raise ImportError_("an adaptive average pool to 1x1 without a flatten after it")
     consumers = _consumers(outputs)
     nodes: dict[int, SpecNode] = {}
     order: list[SpecNode] = []
@@ -360,10 +362,6 @@ def spec_nodes(traced: Traced) -> tuple[list[Value], list[Value], list[SpecNode]
         visit(v)
     position = {n.name: k for k, n in enumerate(traced.gm.graph.nodes)}
     order.sort(key=lambda n: position.get(n.value.name, 0))  # the forward's own order
-    for node in order:
-        if any(op == "gap_map" for op, _ in node.ops):
-            raise ImportError_(f"an adaptive average pool to 1x1 in '{node.name}' without a "
-                               "flatten after it")
     by_value = {id(n.value): n for n in order}
     for node in order:  # references point at the node that computes each value
         node.refs = [Ref(by_value[id(r.value)].value if id(r.value) in by_value else r.value,
