@@ -72,7 +72,8 @@ class NodeSpec(_Model):
     steps: Optional[Union[PositiveInt, str]] = Field(
         None, description="last index of the recursion: i runs up to it")
     init: Optional[Union[str, list[str]]] = Field(
-        None, description="the initial state terms `from` binds, in order (default X[0])")
+        None, description="the state terms `from` binds, in order: "
+                          "'X[0], X[1]' (default X[0])")
     maps: dict[str, MapSpec] = Field(default_factory=dict,
                                      description="the recurrence's maps: name -> block or ops")
     out: Optional[str] = Field(None, description="the recurrence's value (default X[n]), "
