@@ -143,7 +143,7 @@ def _too_many_positionals(op: OpDef, raw: RawArgs, loc: Loc | None) -> SpecError
     if not fields:
         return SpecError(f"{op.name} takes no arguments", extra_loc, f"write it as a bare "
                          f"name: {op.name}")
-    pairs = [n for n, f in fields.items() if "tuple" in str(f.annotation)]
+    pairs = [n for n, f in fields.items() if _takes_pair(f.annotation)]
     hint = f"signature: {op.signature()}"
     if pairs:  # `{adaptive_avgpool: [7, 7]}` meant one pair, not two arguments
         hint += f"; a pair is one argument: {{{op.name}: {{{pairs[0]}: [h, w]}}}}"
@@ -197,8 +197,17 @@ def bind_args(op: OpDef, raw: RawArgs, env: Env, loc: Loc | None,
                             f"signature: {op.signature()}") from None
         got = evaluated.get(name)
         got = list(got) if isinstance(got, tuple) else got  # shown as the spec wrote it
-        raise SpecError(f"{op.name} argument '{name}': {err['msg'].lower()} (got {got!r})",
+        message = err["msg"].lower()
+        if isinstance(got, list) and name in fields and _takes_pair(fields[name].annotation):
+            message = "a size is one number or a pair [h, w] of positive integers"
+        raise SpecError(f"{op.name} argument '{name}': {message} (got {got!r})",
                         where, f"signature: {op.signature()}") from None
+
+
+def _takes_pair(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is tuple:
+        return True
+    return any(_takes_pair(a) for a in typing.get_args(annotation))
 
 
 class Registry(dict):

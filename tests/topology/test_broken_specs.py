@@ -63,5 +63,6 @@ def test_catalogue_covers_each_op_users_reach_for_first():
                 "conv_transpose_same_k1", "adaptive_pair_positional",
                 "adaptive_maxpool_on_vector", "pool_padding_half", "maxpool_count_include_pad",
                 "groupnorm_groups", "layernorm_channels", "channel_shuffle_groups",
-                "drop_path_percent", "padding_same_even", "padding_unknown_word"}
+                "drop_path_percent", "padding_same_even", "padding_unknown_word",
+                "upsample_size_triple"}
     assert required <= set(CASES)
