@@ -3,6 +3,9 @@
 Shapes are per sample and channels first: `(C, H, W)` for feature maps, `(F,)`
 for vectors. To add an op: write its `Args` model, a shape rule, and one
 `OPS.add(OpDef(...))` entry naming the torch module that implements it.
+Ops that resample or reorder (upsample, conv_transpose, adaptive pools,
+channel_shuffle) are declared in ops_resample.py, into this same table; window
+arithmetic and the padding words are in geometry.py.
 """
 
 from __future__ import annotations
