@@ -154,7 +154,8 @@ def test_panel_shows_shape_params_macs_and_yaml_line(browser, tmp_path):
             " s.value = 'stage2.0.f'; s.dispatchEvent(new Event('change')); })()")
     assert boxes(page) > 7  # stage2 and stage2.0 were opened to show it
     page.hover('.box[data-id="stage2.0.f"]')
-    reference = {n["id"]: n for n in analyze(g)["nodes"]}["stage2.0.f"]
+    nodes = {n["id"]: n for n in analyze(g)["nodes"]}
+    reference = nodes["stage2.0.f"]
     assert panel(page, "name") == "stage2.0.f"
     assert panel(page, "shape") == "32×16×16" == "×".join(map(str, reference["shape"]))
     # conv 16->32 3x3 (4608) + bn (64) + conv 32->32 3x3 (9216) + bn (64)
@@ -164,14 +165,10 @@ def test_panel_shows_shape_params_macs_and_yaml_line(browser, tmp_path):
     assert panel(page, "where") == f"resnet_20.yaml:{g.nodes['stage2.0.f'].loc.line}"
     page.click(".pane .bar button")  # fit, so that every box is in the window
     page.hover('.box.collapsed[data-id="stage3"]')  # a closed repeat: its totals
-    stage3 = sum(n["params"] for i, n in reference_nodes(g).items() if i.startswith("stage3."))
+    stage3 = sum(n["params"] for i, n in nodes.items() if i.startswith("stage3."))
     assert number(panel(page, "params")) == stage3
     assert panel(page, "shape") == "64×8×8"
     assert page.errors() == []
-
-
-def reference_nodes(g) -> dict:
-    return {n["id"]: n for n in analyze(g)["nodes"]}
 
 
 def test_page_cannot_fetch_anything(browser, densenet_page):
