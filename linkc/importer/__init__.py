@@ -132,7 +132,9 @@ def _carry_weights(text: str, module, nodes, layout):
     target = dict(gm.named_modules())
     weights = {}
     for n in nodes:
-        fid = layout.flat_ids[id(n)]
+        fid = layout.flat_ids.get(id(n))
+        if fid is None:  # folded away (a dense block's final concatenation): no layers
+            continue
         pairs = list(zip(n.modules, layers.get(fid, [])))
         if n.merge_module:
             pairs.append((n.merge_module, merges[fid]))

@@ -115,7 +115,7 @@ class _Folder:
         share (an SE gate's product, read by this block and the next), else at the
         top level."""
         for n in reversed(self.nodes):
-            if n.home or id(n.value) in self.output_ids:
+            if n.home or id(n.value) in self.output_ids or not n.merge or any(n.modules):
                 continue
             readers = [r.home for r in self.readers.get(id(n.value), [])]
             producers = [self.producer[id(r.value)].home for r in n.refs
@@ -134,21 +134,30 @@ class _Folder:
             while k < min(len(prefix), len(h)) and prefix[k] == h[k]:
                 k += 1
             prefix = prefix[:k]
-        if len(prefix) >= 2 and prefix[1].isdigit():
-            return prefix[:2]
-        if prefix and not (len(homes[0]) > 1 and homes[0][1].isdigit()):
-            return prefix[:1]
-        return None
+        key = _Folder.group_key(homes[0])
+        if len(homes[0]) > len(key) and homes[0][len(key)].isdigit():  # numbered instances
+            return prefix[:len(key) + 1] if len(prefix) > len(key) else None
+        return key if prefix[:len(key)] == key else None
 
-    def groups(self) -> list[tuple[str | None, list[SpecNode]]]:
+    @staticmethod
+    def group_key(home: tuple[str, ...]) -> tuple[str, ...]:
+        """The module path down to its last numbered part (the innermost container of
+        instances: a dense block's layers inside a Sequential of stages), or its first
+        part when nothing is numbered."""
+        for k in range(len(home) - 1, 0, -1):
+            if home[k].isdigit():
+                return home[:k]
+        return home[:1]
+
+    def groups(self) -> list[tuple[tuple[str, ...] | None, list[SpecNode]]]:
         """Top-level nodes (key None) and groups, in order of their first node."""
-        out: list[tuple[str | None, list[SpecNode]]] = []
-        index: dict[str, int] = {}
+        out: list[tuple[tuple[str, ...] | None, list[SpecNode]]] = []
+        index: dict[tuple[str, ...], int] = {}
         for n in self.nodes:
             if not n.home:
                 out.append((None, [n]))
                 continue
-            g = n.home[0]
+            g = self.group_key(n.home)
             if g not in index:
                 index[g] = len(out)
                 out.append((g, []))
@@ -188,9 +197,11 @@ class _Folder:
                         inst.slots.append(v)
                         inst.slot_names.append(f"{nm}_{k}")
             shape.append((n.merge, tuple(refs), tuple(ops)))  # pad: see block()
+        parts = {v for key in self.dense_values for v in key}  # read through a dense value
         for n in items:
             readers = self.readers.get(id(n.value), [])
-            if id(n.value) in self.output_ids or any(id(m.value) not in inside for m in readers):
+            if id(n.value) in self.output_ids or id(n.value) in parts or \
+                    any(id(m.value) not in inside for m in readers):
                 inst.outs.append(n.value)
         inst.signature = (len(inst.ports), tuple(shape),
                           tuple(inside.index(id(v)) for v in inst.outs))
@@ -222,12 +233,29 @@ class _Folder:
         """Readers of concat(base, out_0..out_last) read the dense repeat's value instead
         (one reference, so a block that reads it has one in port)."""
         key = tuple([id(r.value) for r in base] + [id(i.outs[0]) for i in insts])
+        if key in self.dense_values:
+            return
         marker = Value("merge", (), "dense", ())
         self.dense_values[key] = marker
+        passing: dict[int, Value] = {}
         for n in self.nodes:
             if n.merge == "concat" and tuple(id(r.value) for r in n.refs) == key and \
                     all(r.slice is None and r.weight == 1 for r in n.refs):
                 n.refs, n.merge = [Ref(marker)], None
+                if not n.ops:  # the concatenation alone: its readers read the repeat
+                    passing[id(n.value)] = n.value
+        if not passing:
+            return
+        self.nodes = [n for n in self.nodes if id(n.value) not in passing]
+        for n in self.nodes:
+            n.refs = [Ref(marker, r.weight, r.slice) if id(r.value) in passing else r
+                      for r in n.refs]
+        self.outputs = [marker if id(v) in passing else v for v in self.outputs]
+        self.output_ids = {id(v) for v in self.outputs}
+        self.readers = {}
+        for n in self.nodes:
+            for r in n.refs:
+                self.readers.setdefault(id(r.value), []).append(n)
 
     def make_dense(self, insts: list[Instance]) -> None:
         """Instances of a dense run share one signature: the head reads the one in port."""
@@ -284,7 +312,7 @@ class _Folder:
                 params.append(seen[vec])
             slot_param[j] = seen[vec]
         base = first.cls if first.cls not in ("Module", "Sequential", "ModuleList") else \
-            f"{first.key[0]}_block"
+            f"{first.key[-2] if first.key[-1].isdigit() and len(first.key) > 1 else first.key[-1]}_block"
         name = _unique(_snake(base), set(self.layout.blocks) | self.taken)
         self.block_of[(first.signature, dense)] = name
         self.layout.blocks[name] = {"params": params, "slot_param": slot_param,
@@ -325,16 +353,18 @@ class _Folder:
         block.update({"in": ports, "out": [local[id(v)] for v in inst.outs], "nodes": body})
         return name
 
-    def group(self, g: str, items: list[SpecNode]) -> list[tuple]:
-        """Plan entries for one top-level group: a node, or runs of instances."""
-        if len(items) == 1 and items[0].home == (g,):
+    def group(self, key: tuple[str, ...], items: list[SpecNode]) -> list[tuple]:
+        """Plan entries for one group: a node, or runs of instances."""
+        g = "_".join(key)
+        depth = len(key)
+        if len(items) == 1 and items[0].home == key:
             return [("node", items[0], g)]
-        if not all(len(n.home) >= 2 and n.home[1].isdigit() for n in items):
-            return [("run", g, [self.instance((g,), items)], None)]
+        if not all(len(n.home) > depth and n.home[depth].isdigit() for n in items):
+            return [("run", g, [self.instance(key, items)], None)]
         by_index: dict[str, list[SpecNode]] = {}
         for n in items:
-            by_index.setdefault(n.home[1], []).append(n)
-        insts = [self.instance((g, j), ns) for j, ns in by_index.items()]
+            by_index.setdefault(n.home[depth], []).append(n)
+        insts = [self.instance((*key, j), ns) for j, ns in by_index.items()]
         pieces, start = [], 0
         while start < len(insts):
             end = start + 1
@@ -431,13 +461,16 @@ def _entry_nodes(entry: tuple) -> list[SpecNode]:
     return [entry[1]] if entry[0] == "node" else [n for inst in entry[2] for n in inst.items]
 
 
-def _dependency_order(plan: list[tuple]) -> list[tuple]:
+def _dependency_order(plan: list[tuple], dense_values: dict) -> list[tuple]:
     """Entries so that each comes after the entries it reads (groups interleave in a
     forward: a stream's next stage may start before the other stream's last block)."""
     made = {}
     for k, entry in enumerate(plan):
         for n in _entry_nodes(entry):
             made[id(n.value)] = k
+        if entry[0] == "run" and entry[3] is not None:  # a dense run makes its value
+            key = tuple([id(r.value) for r in entry[3]] + [id(i.outs[0]) for i in entry[2]])
+            made[id(dense_values[key])] = k
     needs = []
     for k, entry in enumerate(plan):
         reads = {made[id(r.value)] for n in _entry_nodes(entry) for r in n.refs
@@ -456,10 +489,15 @@ def fold(nodes: list[SpecNode], inputs: list[Value], outputs: list[Value],
          classes: dict[str, str], input_names: list[str]) -> Layout:
     folder = _Folder(nodes, inputs, outputs, classes, input_names)
     folder.settle_homes()
+    # A first pass finds the dense runs and points their readers at them, so that the
+    # blocks that read a dense block's value see one input, not its pieces.
+    for g, items in folder.groups():
+        if g is not None:
+            folder.group(g, items)
     plan: list[tuple] = []
     for g, items in folder.groups():
         plan += [("node", items[0], items[0].name)] if g is None else folder.group(g, items)
-    plan = _dependency_order(plan)
+    plan = _dependency_order(plan, folder.dense_values)
     by_signature: dict[Any, list[Instance]] = {}
     for entry in plan:
         if entry[0] == "run":
@@ -475,5 +513,5 @@ def fold(nodes: list[SpecNode], inputs: list[Value], outputs: list[Value],
     for block in folder.layout.blocks.values():
         for key in ("slot_param", "pad", "pads"):
             block.pop(key, None)
-    folder.layout.outputs = [folder.text[id(v)] for v in outputs]
+    folder.layout.outputs = [folder.text[id(v)] for v in folder.outputs]
     return folder.layout

@@ -64,7 +64,18 @@ class SpecNode:
 
 
 class _LinComb(dict):
-    """value -> weight: a sum not yet materialised as a merge."""
+    """value -> weight: a sum not yet materialised as a merge. `padded`: some term was
+    zero-padded on channels, so the merge is `pad: zeros`."""
+
+    padded = False
+
+
+@dataclass(frozen=True)
+class _Padded:
+    """A value zero-padded at the end of its channels (an option-A shortcut): only a sum
+    can read it, as `pad: zeros`."""
+
+    ref: Ref
 
 
 _ELEMENTWISE_FUNCTIONS = {
@@ -114,6 +125,8 @@ class _Builder:
             return Ref(x)
         if isinstance(x, _LinComb):
             return Ref(self.combine(node, x))
+        if isinstance(x, _Padded):
+            raise self.fail(node, "a channel zero-padding read by anything but a sum")
         raise self.fail(node, f"an input of type {type(x).__name__}")
 
     def value(self, node: fx.Node, x: Any) -> Value:
@@ -138,11 +151,23 @@ class _Builder:
         else:
             kind = "wsum"
         return Value("merge", _shape(node), node.name, _home(node, self.gm), tuple(refs),
-                     merge=kind)
+                     merge=kind, args={"pad": "zeros"} if comb.padded else {})
+
+    def channel_pad(self, node: fx.Node, a: list) -> bool:
+        """F.pad(x, (0, 0, 0, 0, 0, extra)) of a feature map with zeros: channels only."""
+        pad = a[1] if len(a) > 1 else node.kwargs.get("pad")
+        value = node.kwargs.get("value", a[3] if len(a) > 3 else 0)
+        mode = node.kwargs.get("mode", a[2] if len(a) > 2 else "constant")
+        return (isinstance(pad, (tuple, list)) and len(pad) == 6 and not any(pad[:5])
+                and mode == "constant" and not value)
 
     def lincomb(self, node: fx.Node, x: Any) -> _LinComb:
         if isinstance(x, _LinComb):
             return x
+        if isinstance(x, _Padded):
+            out = self.lincomb(node, x.ref)
+            out.padded = True
+            return out
         r = self.ref(node, x)
         key = r if r.slice is not None else r.value
         return _LinComb({key if not isinstance(key, Ref) else Ref(r.value, 1.0, r.slice): 1.0})
@@ -220,13 +245,18 @@ class _Builder:
             out = _LinComb(left)
             for k, w in right.items():
                 out[k] = out.get(k, 0.0) + sign * w
-            return _LinComb({k: w for k, w in out.items() if w != 0.0})
+            result = _LinComb({k: w for k, w in out.items() if w != 0.0})
+            result.padded = left.padded or right.padded
+            return result
         if t in _MUL or t in _DIV:
             scalar = next((x for x in a if isinstance(x, (int, float))), None)
             if scalar is not None:
                 tensor = a[0] if a[1] is scalar else a[1]
                 factor = 1.0 / scalar if t in _DIV else float(scalar)
-                return _LinComb({k: w * factor for k, w in self.lincomb(node, tensor).items()})
+                comb = self.lincomb(node, tensor)
+                scaled = _LinComb({k: w * factor for k, w in comb.items()})
+                scaled.padded = comb.padded
+                return scaled
             if t in _MUL:
                 refs = tuple(self.ref(node, x) for x in a)
                 return Value("merge", _shape(node), node.name, _home(node, self.gm), refs,
@@ -244,6 +274,8 @@ class _Builder:
                          merge="concat")
         if node.op == "call_function" and name in ("add", "mean", "wsum", "mul", "add_padded"):
             return self.linkc_merge(node, name, a)
+        if t is F.pad and self.channel_pad(node, a):
+            return _Padded(self.ref(node, a[0]))
         if t is operator.getitem or name == "channel_slice":
             return self.slice(node, a)
         if t is torch.flatten or (node.op == "call_method" and t in ("flatten", "view",
@@ -277,6 +309,12 @@ class _Builder:
             start, stop = a[1], a[2]
         else:
             index = a[1]
+            every = slice(None)
+            if isinstance(index, tuple) and len(index) == 4 and index[:2] == (every, every) \
+                    and index[2] == index[3] and index[2].start is None \
+                    and index[2].stop is None and (index[2].step or 1) > 1:
+                # x[:, :, ::s, ::s] keeps every s-th pixel: a 1x1 pool at stride s
+                return self.op(node, "maxpool", node.args[0], {"k": 1, "stride": index[2].step})
             if not (isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None)
                     and isinstance(index[1], slice) and index[1].step in (None, 1)):
                 raise self.fail(node, f"the indexing [{index}] (only x[:, a:b] on channels)")
@@ -328,8 +366,10 @@ def spec_nodes(traced: Traced) -> tuple[list[Value], list[Value], list[SpecNode]
         forward of a GraphModule or model.py) joins the op that reads it."""
         if v.kind == "input" or consumers.get(id(v), 0) != 1:
             return False
-        if v.kind == "merge" and v.module is None and not v.home:
-            return True
+        if v.kind == "merge" and v.module is None:
+            # a merge computed in a forward just before calling a child module (the
+            # concatenation a dense layer reads) belongs to that child
+            return into.home[:len(v.home)] == v.home
         return v.home == into.home
 
     def visit(v: Value) -> None:
@@ -345,7 +385,7 @@ def spec_nodes(traced: Traced) -> tuple[list[Value], list[Value], list[SpecNode]
                 node.ops.append((v.op, v.args))
                 node.modules.append(v.module)
                 node.shape, node.value = v.shape, v
-                if not node.home:
+                if len(v.home) > len(node.home):
                     node.home = v.home
                 nodes[id(v)] = node
                 order.append(node)

@@ -262,3 +262,24 @@ def test_cli_errors_exit_2_with_the_message(tmp_path, capsys):
     assert f"'{source}' has no callable 'nothing'" in capsys.readouterr().err
     assert main(["import", f"{source}:build", "--input", "3,4,4", "--kwargs", "{bad"]) == 2
     assert "--kwargs is not JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("factory, kwargs, folded", [
+    ("densenet_bc", {"depth": 40, "k": 12}, "connect: dense"),
+    ("resnet_cifar", {"depth": 20}, "repeat: 3"),
+    ("dmrnet", {"L": 12}, "block:"),
+])
+def test_the_hand_written_references_import_with_counts_and_outputs(factory, kwargs, folded):
+    """The bench's references were written without linkc (option-A shortcuts by strided
+    slicing and F.pad, dense blocks by re-concatenation, merge-and-run by 0.5 * (a + b))."""
+    import importlib
+
+    module = randomise(getattr(importlib.import_module(f"linkc.references.{_REF[factory]}"),
+                               factory)(**kwargs))
+    result = import_module(module, (3, 32, 32))
+    assert result.params == sum(p.numel() for p in module.parameters())
+    assert folded in result.spec
+    assert_same_outputs(module, compiled(result), (3, 32, 32), atol=1e-4)
+
+
+_REF = {"densenet_bc": "densenet", "resnet_cifar": "resnet", "dmrnet": "dmrnet"}
