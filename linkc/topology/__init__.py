@@ -43,6 +43,6 @@ def build(spec: str | os.PathLike | Document, params: dict | None = None,
 
         named = resolve(spec)
         spec, params = named.spec, {**named.params, **(params or {})}
-    doc = spec if isinstance(spec, Document) else load(spec, limits.load)
-    with paused_gc():
+    with paused_gc():  # one pause from loading to shapes (see gcpause.py)
+        doc = spec if isinstance(spec, Document) else load(spec, limits.load)
         return infer_shapes(expand(with_params(doc, params or {}), limits.expand), limits.shape)
