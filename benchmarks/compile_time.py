@@ -1,10 +1,14 @@
 """Check + compile time of linkc itself (no passes): DenseNet-BC-190 and generated
 specs of growing size, to show the time grows about linearly with node count.
 
-    python benchmarks/compile_time.py [--sizes 1000,2500,5000,10000] [--reps 3] [--json]
+    python benchmarks/compile_time.py [--sizes 1000,2500,5000,10000]
+                                      [--flat-sizes 5000,10000,20000] [--reps 3] [--json]
 
 Each figure is the median of `--reps` runs of `build` (load, expand, infer
-shapes) and `lower` (fx graph + modules). Record results in benchmarks/RESULTS.md.
+shapes) and `lower` (fx graph + modules). The flat specs (every node written out,
+as `linkc import` writes them) are checked only (`build`, which is `linkc check`
+without start-up), with the load limits raised to their size. Record results in
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 import torch
 
 from linkc.compiler.lower import lower
-from linkc.topology import build
+from linkc.topology import Limits, build
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,9 +82,23 @@ def measure(spec, reps: int) -> dict:
             "total_s": round(check + compile_, 4)}
 
 
+FLAT_LIMITS = Limits().with_(max_bytes=8 << 20, max_items=2_000_000)
+
+
+def measure_flat(nodes: int, reps: int) -> dict:
+    text = flat_spec(nodes)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        g = build(text, limits=FLAT_LIMITS)
+        times.append(time.perf_counter() - t0)
+    return {"nodes": len(g.order), "bytes": len(text), "check_s": round(statistics.median(times), 4)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,2500,5000,10000")
+    ap.add_argument("--flat-sizes", default="5000,10000,20000")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -90,10 +108,14 @@ def main() -> None:
                "densenet_bc_190": measure(ROOT / "specs" / "densenet_bc_190_k40.yaml", args.reps),
                "generated": [measure(generated_spec(int(s)), args.reps)
                              for s in args.sizes.split(",")]}
+    results["flat"] = [measure_flat(int(s), args.reps) for s in args.flat_sizes.split(",")]
     gen = results["generated"]
     first, last = gen[0], gen[-1]
     results["growth"] = round((last["total_s"] / first["total_s"]) /
                               (last["nodes"] / first["nodes"]), 3)  # 1.0 = exactly linear
+    flat = results["flat"]
+    results["flat_growth"] = round((flat[-1]["check_s"] / flat[0]["check_s"]) /
+                                   (flat[-1]["nodes"] / flat[0]["nodes"]), 3)
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -106,6 +128,10 @@ def main() -> None:
               f"{r['lower_s']:.3f} s = {r['total_s']:.3f} s  "
               f"({1e6 * r['total_s'] / r['nodes']:.0f} us/node)")
     print(f"growth (time ratio / node ratio, 1.0 = linear): {results['growth']}")
+    for r in flat:
+        print(f"flat file {r['nodes']:>6} nodes ({r['bytes']:,} bytes): check {r['check_s']:.3f} s "
+              f"({1e6 * r['check_s'] / r['nodes']:.0f} us/node)")
+    print(f"flat growth (time ratio / node ratio): {results['flat_growth']}")
 
 
 if __name__ == "__main__":
