@@ -3,7 +3,7 @@
 The format follows the extension of -o: .svg .png .pdf (Graphviz: `dot` from PATH,
 else the bundled graphviz-pure), .dot, .mmd (Mermaid; neither needs Graphviz), and
 .html: one self-contained page to explore in a browser (blocks open by click,
-details on hover, search by name). Blocks and repeats are clusters. --depth 1
+details on hover, search by name; --depth and --highlight say where it starts). Blocks and repeats are clusters. --depth 1
 draws the top-level nodes (a block or repeat is one box), each level more opens
 one level of nesting; --expand draws every node. Without either, the deepest view
 that stays readable is drawn. --style paper draws a compact figure for a

@@ -19,7 +19,7 @@ from .dot import to_dot
 from .mermaid import to_mermaid
 from .runner import find_engines, run_graphviz
 from .paper import DIRECTIONS, paper_view, to_paper_dot
-from .view import RenderError, View, build_view, full_depth
+from .view import RenderError, View, _resolve, build_view, full_depth
 
 __all__ = ["FORMATS", "RenderError", "Rendered", "View", "build_view", "find_engines",
            "render_compare", "render_file", "to_dot", "to_mermaid"]
@@ -46,8 +46,8 @@ def render_file(g: FlatGraph, path: str | os.PathLike, depth: int | None = None,
     .mmd .html). Without `depth` or `expand`, the deepest view of at most
     `view.MAX_BOXES` boxes is drawn (the result's notes say so). `style="paper"`
     draws a compact publication figure (`paper.py`); .html is the interactive
-    view (`html/`), which opens blocks by click instead of `depth`; `counts=False`
-    leaves parameters and MACs out of it."""
+    view (`html/`): `depth` is how far it is open at first, `highlight` the node it
+    shows and selects, and `counts=False` leaves parameters and MACs out."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -99,13 +99,21 @@ def _render_paper(g: FlatGraph, path: Path, fmt: str, depth, expand, highlight,
 
 def _render_html(g: FlatGraph, path: Path, depth, expand, highlight, style,
                  counts: bool) -> Rendered:
-    if depth is not None or expand or highlight or style != "default":
-        raise RenderError("the .html view opens blocks by click and finds nodes by name; "
-                          "--depth, --expand, --highlight and --style apply to the static formats")
+    if style != "default":
+        raise RenderError("--style applies to the static formats; the .html view has one look")
     from .html import write_html
 
-    boxes = write_html(g, path, counts)
-    return Rendered(path, "html", 1, full_depth(g), boxes)
+    deepest = full_depth(g)
+    if expand:
+        depth = deepest
+    elif depth is not None and depth < 1:
+        raise RenderError(f"--depth must be 1 or more (1 opens with every block closed, "
+                          f"{deepest} with every node drawn), got {depth}")
+    if highlight:
+        _resolve(g, highlight)  # a clear error for a name that is not there
+    depth = min(depth or 1, deepest)
+    boxes = write_html(g, path, counts, depth=depth, select=highlight)
+    return Rendered(path, "html", depth, deepest, boxes)
 
 
 def render_compare(a: FlatGraph, b: FlatGraph, path: str | os.PathLike,

@@ -248,10 +248,31 @@ def test_markup_in_a_spec_stays_text(browser, tmp_path):
     assert page.errors() == []
 
 
+def test_depth_and_highlight_say_where_the_page_starts(browser, tmp_path):
+    g = build(SPECS / "densenet_bc_100.yaml")
+    out = tmp_path / "two.html"
+    done = render_file(g, out, depth=2, counts=False)
+    page = browser
+    page.open(out)
+    assert boxes(page) == done.boxes == len(build_view(g, depth=2).boxes)
+    done = render_file(g, out, expand=True, counts=False)
+    page.open(out)
+    assert boxes(page) == done.boxes == len(build_view(g, expand=True).boxes)
+    render_file(g, out, highlight="d2.7.h", counts=False)
+    page.open(out)
+    assert panel(page, "name") == "d2.7.h"  # opened down to it and selected
+    assert page.js("document.querySelector('.pane .box.selected').dataset.id") == "d2.7.h"
+    assert page.errors() == []
+
+
 def test_html_options_are_checked(tmp_path):
     g = build(SPECS / "resnet_20.yaml")
-    with pytest.raises(RenderError, match="opens blocks by click"):
-        render_file(g, tmp_path / "x.html", depth=2)
+    with pytest.raises(RenderError, match="--depth must be 1 or more"):
+        render_file(g, tmp_path / "x.html", depth=0)
+    with pytest.raises(RenderError, match="did you mean 'stage2.1.y'"):
+        render_file(g, tmp_path / "x.html", highlight="stage2.1.yy")
+    with pytest.raises(RenderError, match="--style applies to the static formats"):
+        render_file(g, tmp_path / "x.html", style="paper")
     with pytest.raises(RenderError, match="give -o a .html file"):
         from linkc.render import render_compare
 

@@ -31,17 +31,30 @@ from .payload import graph_payload
 __all__ = ["write_compare", "write_html"]
 
 
-def write_html(g: FlatGraph, path: str | os.PathLike, counts: bool = True) -> int:
-    """Write the view of `g`; returns how many boxes it shows when opened."""
+def write_html(g: FlatGraph, path: str | os.PathLike, counts: bool = True, depth: int = 1,
+               select: str | None = None) -> int:
+    """Write the view of `g`, open `depth` levels deep (1: every block closed) and
+    showing `select`; returns how many boxes it draws when opened."""
     payload = graph_payload(g, counts)
+    payload["start"] = {"depth": depth, "select": select}
     Path(path).write_text(page(g.name, [payload]), encoding="utf-8")
-    return top_level_boxes(payload)
+    return boxes_at(payload, depth)
 
 
-def top_level_boxes(payload: dict) -> int:
-    """Boxes outside every cluster, plus one per top-level cluster."""
-    return (sum(1 for b in payload["boxes"] if b[1] == -1)
-            + sum(1 for c in payload["clusters"] if c[1] == -1))
+def boxes_at(payload: dict, depth: int) -> int:
+    """Boxes drawn with the clusters of the first `depth - 1` levels open: a box inside
+    `depth` or more clusters is drawn as its cluster at level `depth`."""
+    clusters = payload["clusters"]
+    level = []  # nesting level of each cluster, parents come first
+    for c in clusters:
+        level.append(1 if c[1] < 0 else level[c[1]] + 1)
+    drawn = set()
+    for k, box in enumerate(payload["boxes"]):
+        c = box[1]
+        while c >= 0 and level[c] > depth:
+            c = clusters[c][1]
+        drawn.add(("c", c) if c >= 0 and level[c] == depth else ("b", k))
+    return len(drawn)
 
 
 def write_compare(a: FlatGraph, b: FlatGraph, path: str | os.PathLike,

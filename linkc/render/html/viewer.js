@@ -23,9 +23,12 @@
       this.selected = null;
       this.view = { x: 0, y: 0, k: 1 };
       this.prepare();
+      const start = data.start || {};
+      for (const c of this.clusters) if (c.chain.length < (start.depth || 1)) this.open.add(c.index);
       this.build();
       this.draw();
       this.fit();
+      if (start.select && this.byName.has(start.select)) this.reveal(start.select);
     }
 
     prepare() {
