@@ -13,7 +13,7 @@ Importing `linkc` does not import torch; the functions that need it do.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from . import zoo
 from .topology import SpecError, build
@@ -27,14 +27,16 @@ __all__ = ["SpecError", "build", "compile", "create", "draw", "import_module", "
 
 
 def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
-            mode: str = "train", limits=None, params: dict | None = None) -> "fx.GraphModule":
+            mode: str = "train", limits=None, params: Mapping[str, Any] | None = None,
+            include_path: Sequence[str | os.PathLike] = ()) -> "fx.GraphModule":
     """Spec path, YAML text or zoo name -> GraphModule (with the given passes, or
-    none). `params` overrides the spec's top-level params; `limits` (a
-    `linkc.topology.Limits`) raises the safety caps on untrusted specs."""
+    none). `params` overrides top-level params (`{"k": 24}`, checked like the spec's
+    own), `limits` (a `linkc.topology.Limits`) raises the safety caps on untrusted
+    specs, `include_path` adds directories `include:` may read from."""
     from .compiler import compile_graph
 
-    return compile_graph(build(spec, params=params, limits=limits), passes=passes or (),
-                         mode=mode)
+    g = build(spec, params=params, limits=limits, include_path=include_path)
+    return compile_graph(g, passes=passes or (), mode=mode)
 
 
 def create(name: str | os.PathLike, passes: Sequence[str] | None = None, mode: str = "train",

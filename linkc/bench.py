@@ -211,9 +211,9 @@ def peak_step_memory_mb(step: Callable[[], None], device: torch.device) -> float
 
 
 def _peak_in_child(spec: str, key: str, ref_name: str | None, passes: list[str],
-                   batch: int) -> float | None:
+                   batch: int, options: dict) -> float | None:
     """One training step's peak extra memory (MiB), measured in a fresh process."""
-    args = json.dumps([str(spec), key, ref_name, passes, batch])
+    args = json.dumps([str(spec), key, ref_name, passes, batch, options])
     code = f"import json, linkc.bench as b; print(json.dumps(b._child_peak(*json.loads({args!r}))))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False, timeout=3600)
@@ -224,7 +224,7 @@ def _peak_in_child(spec: str, key: str, ref_name: str | None, passes: list[str],
 
 
 def _child_peak(spec: str, key: str, ref_name: str | None, passes: list[str],
-                batch: int) -> float | None:
+                batch: int, options: dict) -> float | None:
     """(In the child process.) Build one eager variant, take a warm-up step (so that
     gradients and one-time buffers exist), then measure the peak of the next step."""
     import linkc
@@ -234,8 +234,9 @@ def _child_peak(spec: str, key: str, ref_name: str | None, passes: list[str],
     if key == "reference":
         model = reference_factory(ref_name)()
     else:
-        model = linkc.compile(spec, passes=passes if key == "linkc_passes" else [], mode="train")
-    graph = linkc.build(spec)
+        model = linkc.compile(spec, passes=passes if key == "linkc_passes" else [], mode="train",
+                              **options)
+    graph = linkc.build(spec, **options)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn((batch, *graph.input_shape), generator=gen)
     y = torch.randint(0, graph.nodes[graph.output].shape[0], (batch,), generator=gen)
@@ -246,10 +247,10 @@ def _child_peak(spec: str, key: str, ref_name: str | None, passes: list[str],
 
 
 # ------------------------------------------------------------------- variants
-def _linkc_model(spec, passes, mode, device):
+def _linkc_model(spec, passes, mode, device, options):
     import linkc
 
-    gm = linkc.compile(spec, passes=passes, mode=mode).to(device)
+    gm = linkc.compile(spec, passes=passes, mode=mode, **options).to(device)
     gm.train(mode == "train")
     return gm
 
@@ -266,15 +267,18 @@ def _check_memory(graph, batch: int, dev: torch.device, max_memory: str | None) 
 
 def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
           reference: str | None = None, compile: bool = True, device: str = "auto",
-          log: Callable[[str], None] = lambda s: None, max_memory: str | None = None) -> dict:
-    """Run the five variants (three with compile=False) and return the JSON report."""
+          log: Callable[[str], None] = lambda s: None, max_memory: str | None = None,
+          params: dict | None = None, include_path: list | tuple = ()) -> dict:
+    """Run the five variants (three with compile=False) and return the JSON report.
+    `params` and `include_path` are those of `linkc.build`."""
     import linkc
     from .compiler.passes import default_passes
     from .compiler.passes.torch_compile import compile_module
 
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
-    graph = linkc.build(spec)
+    options = {"params": dict(params or {}), "include_path": [str(p) for p in include_path]}
+    graph = linkc.build(spec, **options)
     _check_memory(graph, batch, dev, max_memory)
     shape = tuple(graph.input_shape)
     classes = graph.nodes[graph.output].shape[0]
@@ -285,7 +289,7 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
 
     ref_name = reference or match_reference(graph.name, load_references().REFERENCES)
     make_reference = reference_factory(ref_name) if ref_name else None
-    plain = _linkc_model(spec, [], "train", dev)
+    plain = _linkc_model(spec, [], "train", dev, options)
     report = {"spec": graph.name, "device": _device_name(dev), "torch": torch.__version__,
               "threads": torch.get_num_threads(), "batch": batch, "input": list(shape),
               "reps": reps, "warmup": warmup, "passes": passes, "compile": compile,
@@ -320,7 +324,7 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
                 yield "expert", {m: fast for m in ("infer", "train")}, \
                     x.contiguous(memory_format=torch.channels_last)
         yield "linkc", {"infer": plain, "train": plain}, x
-        fused = {m: _linkc_model(spec, passes[m], m, dev) for m in ("infer", "train")}
+        fused = {m: _linkc_model(spec, passes[m], m, dev, options) for m in ("infer", "train")}
         yield "linkc_passes", fused, x
         if compile:
             yield "linkc_compiled", {m: compile_module(fused[m]) for m in fused}, x
@@ -345,7 +349,7 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
             # process, so each eager variant is measured in a fresh one.
             report["variants"][key]["train_peak_mb"] = (
                 None if key in COMPILED else
-                _peak_in_child(spec, key, ref_name, passes["train"], batch))
+                _peak_in_child(spec, key, ref_name, passes["train"], batch, options))
     if dev.type == "cpu" and compile:
         report["warnings"].append("CPU peak memory of the compiled variants is not measured "
                                   "(it would mean compiling again in a fresh process)")

@@ -12,40 +12,20 @@ from __future__ import annotations
 import json
 
 
+from .specargs import add_spec_arguments, build_spec
+
+
 def add_arguments(p) -> None:
-    p.add_argument("spec", help="the spec file (YAML)")
+    add_spec_arguments(p)
     p.add_argument("--json", action="store_true", help="print everything as JSON")
     p.add_argument("--batch", type=int, default=1, metavar="B",
                    help="batch size for activation memory (default 1)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a top-level param (repeatable)")
     p.add_argument("--nodes", action="store_true", help="also list every node (text output)")
     p.add_argument("--derivative", action="store_true",
                    help="expand dX_n/dX_(n-i) of each recurrence node into its paths, and give "
                         "the DAG's paths per length")
     p.add_argument("--terms", type=int, default=8, metavar="K",
                    help="with --derivative: show at most K products of each expansion")
-
-
-def parse_sets(items: list[str]) -> dict:
-    """['L=12', 'classes=100'] -> {'L': 12, 'classes': 100} (numbers, else expressions)."""
-    from ..cli import UsageError
-
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--set expects NAME=VALUE, got '{item}'")
-        value = value.strip()
-        for kind in (int, float):
-            try:
-                out[name.strip()] = kind(value)
-                break
-            except ValueError:
-                continue
-        else:
-            out[name.strip()] = value
-    return out
 
 
 def _big(n: int) -> str:
@@ -59,11 +39,10 @@ def _mib(n: int) -> str:
 def run(args) -> int:
     from ..analyze import analyze
     from ..cli import UsageError
-    from ..topology import build
 
     if args.batch < 1:
         raise UsageError(f"--batch must be a positive integer, got {args.batch}")
-    g = build(args.spec, parse_sets(args.set))
+    g = build_spec(args)
     if args.derivative:
         return derivative(g, args)
     info = analyze(g, args.batch)

@@ -17,8 +17,11 @@ import json
 import sys
 
 
+from .specargs import add_spec_arguments, spec_options
+
+
 def add_arguments(p) -> None:
-    p.add_argument("spec", help="the spec file (YAML) or zoo name")
+    add_spec_arguments(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--reps", type=int, default=5, help="timed repetitions (default 5)")
@@ -42,7 +45,9 @@ def run(args) -> int:
         print("linkc bench: --batch and --reps must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
     try:
-        report = bench(args.spec, batch=args.batch, reps=args.reps, warmup=args.warmup,
+        options = spec_options(args)
+        report = bench(args.spec, params=options["params"], include_path=options["include_path"],
+                       batch=args.batch, reps=args.reps, warmup=args.warmup,
                        reference=args.reference, compile=not args.no_compile,
                        device=args.device, log=lambda s: print(s, file=sys.stderr),
                        max_memory=args.max_memory)

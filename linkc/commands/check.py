@@ -10,13 +10,13 @@ import json
 import sys
 
 
+from .specargs import add_spec_arguments, build_spec
+
+
 def add_arguments(p) -> None:
-    p.add_argument("spec", help="the spec file (YAML)")
+    add_spec_arguments(p)
     p.add_argument("--expand", action="store_true", help="print the expanded flat graph as YAML")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
-                   help="raise (or lower) a safety limit, e.g. max_params=500000000; "
-                        "repeatable; see docs/fuzzing.md for the names")
 
 
 def summary(g) -> dict:
@@ -34,10 +34,9 @@ def summary(g) -> dict:
 
 
 def run(args) -> int:
-    from ..topology import Limits, build
     from ..topology.show import expanded_yaml
 
-    g = build(args.spec, limits=Limits().parse(args.limit))
+    g = build_spec(args)
     for w in g.diagnostics.warnings:
         print(w, file=sys.stderr)
     if args.expand:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import sys
 
 
+from .specargs import add_spec_arguments, build_spec
+
+
 def add_arguments(p) -> None:
-    p.add_argument("spec", help="the spec file (YAML)")
+    add_spec_arguments(p)
     p.add_argument("-o", "--out", help="output directory for model.py, weights, graph.json")
     p.add_argument("--mode", choices=("train", "infer"), default="train",
                    help="which default passes apply (default: train)")
@@ -19,23 +22,19 @@ def add_arguments(p) -> None:
     p.add_argument("--dump-after", metavar="PASS",
                    help="print the graph's code after this pass ('lower' for before any)")
     p.add_argument("--list-passes", action="store_true", help="list the passes and exit")
-    p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
-                   help="raise (or lower) a safety limit, e.g. max_params=500000000; "
-                        "repeatable; see docs/fuzzing.md for the names")
 
 
 def run(args) -> int:
     from ..compiler import compile_graph
     from ..compiler.codegen import write_artifacts
     from ..compiler.passes import PASSES, default_passes
-    from ..topology import Limits, build
 
     if args.list_passes:
         default_passes(args.mode)  # loads them all
         for p in PASSES.values():
             print(f"{p.name:18} {','.join(sorted(p.modes)):12} {p.doc}")
         return 0
-    g = build(args.spec, limits=Limits().parse(args.limit))
+    g = build_spec(args)
     for w in g.diagnostics.warnings:
         print(w, file=sys.stderr)
     if args.passes is None:

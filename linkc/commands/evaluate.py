@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 
 
+from .specargs import add_spec_arguments, build_spec
+
+
 def add_arguments(p) -> None:
-    p.add_argument("spec", help="the spec file (YAML)")
+    add_spec_arguments(p)
     p.add_argument("--weights", required=True, metavar="FILE",
                    help="weights.safetensors or a checkpoint (.safetensors)")
     p.add_argument("--data", default="digits",
@@ -26,11 +29,10 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..runtime.config import resolve_config
     from ..runtime.evaluate import evaluate_weights
-    from ..topology import build
 
     # the same checks and messages as linkc train
     resolve_config([("the command line", {"data": args.data, "device": args.device})])
-    g = build(args.spec)
+    g = build_spec(args)
     result = evaluate_weights(g, args.weights, args.data, device=args.device,
                               batch_size=args.batch_size, seed=args.seed)
     if args.json:

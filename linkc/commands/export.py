@@ -10,8 +10,11 @@ the weights are freshly initialised.
 from __future__ import annotations
 
 
+from .specargs import add_spec_arguments, build_spec
+
+
 def add_arguments(p) -> None:
-    p.add_argument("spec", help="the spec file (YAML)")
+    add_spec_arguments(p)
     p.add_argument("--format", required=True, choices=["onnx", "torch-export", "torchscript"],
                    help="onnx (.onnx), torch-export (.pt2) or torchscript (.pt)")
     p.add_argument("--weights", metavar="FILE", help="safetensors weights to load (strict)")
@@ -23,7 +26,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..compiler.export import export_spec
 
-    done = export_spec(args.spec, args.format, args.output, weights=args.weights,
+    done = export_spec(build_spec(args), args.format, args.output, weights=args.weights,
                        check=not args.no_check)
     checked = "" if args.no_check else \
         f"; matches the module on batches of 1 and 3 (max |diff| {done.max_abs_diff:.2g})"

@@ -16,8 +16,11 @@ from __future__ import annotations
 import sys
 
 
+from .specargs import add_spec_arguments, build_spec
+
+
 def add_arguments(p) -> None:
-    p.add_argument("spec", nargs="?", help="the spec file (YAML)")
+    add_spec_arguments(p, optional=True)
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="where to write: .svg .png .pdf .dot .mmd or .html")
     p.add_argument("--depth", type=int, metavar="N",
@@ -51,7 +54,7 @@ def run(args) -> int:
         raise RenderError("linkc render needs a SPEC (or --compare A B)")
     if args.expand and args.depth is not None:
         raise RenderError("give --depth N or --expand, not both")
-    g = build(args.spec)
+    g = build_spec(args)
     done = render_file(g, args.output, depth=args.depth, expand=args.expand,
                        highlight=args.highlight, style=args.style, direction=args.direction,
                        counts=args.counts)

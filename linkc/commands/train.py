@@ -15,6 +15,8 @@ import shlex
 import sys
 import typing
 
+from .specargs import add_spec_arguments, build_spec
+
 
 def _is_bool(annotation) -> bool:
     return annotation is bool or (typing.get_origin(annotation) is typing.Union
@@ -24,7 +26,7 @@ def _is_bool(annotation) -> bool:
 def add_arguments(p) -> None:
     from ..runtime.config import TrainConfig
 
-    p.add_argument("spec", help="the spec file (YAML)")
+    add_spec_arguments(p)
     p.add_argument("--config", metavar="FILE", help="YAML file of training settings")
     p.add_argument("--resume", nargs="?", const=True, metavar="RUN_DIR|CHECKPOINT",
                    help="continue a run: its directory or checkpoint file (default: the "
@@ -68,9 +70,7 @@ def resume_command(args, run_dir) -> str:
 def run(args) -> int:
     from ..runtime.config import load_config_file, resolve_config
     from ..runtime.train import TrainingDiverged, TrainingInterrupted, train
-    from ..topology import build
-
-    g = build(args.spec)
+    g = build_spec(args)
     for w in g.diagnostics.warnings:
         print(w, file=sys.stderr)
     sources = [(f"{args.spec}: train:", g.train or {})]

@@ -240,12 +240,12 @@ def check_artifact(gm: nn.Module, fmt: Format, path: Path, input_shape: tuple) -
 
 def export_spec(spec, fmt: str, path: str | os.PathLike,
                 weights: str | os.PathLike | None = None, check: bool = True) -> Exported:
-    """Spec path or YAML text -> artifact (lowered without passes, so `--weights`
-    keys are those `linkc compile` writes)."""
-    from ..topology import build
+    """Spec path, YAML text or built graph -> artifact (lowered without passes, so
+    `--weights` keys are those `linkc compile` writes)."""
+    from ..topology import FlatGraph, build
     from .lower import lower
 
-    gm = lower(build(spec))
+    gm = lower(spec if isinstance(spec, FlatGraph) else build(spec))
     if weights is not None:
         load_weights(gm, weights)
     return export_module(gm, fmt, path, check=check)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Mapping, Sequence
 
 from .errors import Loc, SpecError, SpecWarning
 from .expand import ExpandLimits, expand as _expand
 from .flat import INPUT, FlatGraph, FlatNode
 from .gcpause import paused_gc
+from .include import resolve_includes
 from .graph import ShapeLimits, infer_shapes
 from .limits import Limits
 from .load import Document, LoadLimits, load
@@ -19,7 +21,7 @@ from .schema import Spec, parse_spec
 __all__ = [
     "INPUT", "MERGES", "OPS", "Document", "ExpandLimits", "FlatGraph", "FlatNode", "Limits",
     "Loc", "LoadLimits", "ShapeLimits", "Spec", "SpecError", "SpecWarning", "build", "expand",
-    "infer_shapes", "load", "parse_spec", "with_params",
+    "infer_shapes", "load", "parse_spec", "resolve_includes", "with_params",
 ]
 
 
@@ -28,15 +30,19 @@ def expand(doc: Document, limits: ExpandLimits = ExpandLimits()) -> FlatGraph:
     return _expand(parse_spec(doc), doc, limits)
 
 
-def build(spec: str | os.PathLike | Document, params: dict | None = None,
-          limits: Limits | None = None) -> FlatGraph:
+def build(spec: str | os.PathLike | Document, params: Mapping[str, Any] | None = None,
+          limits: Limits | None = None,
+          include_path: Sequence[str | os.PathLike] = ()) -> FlatGraph:
     """Path, YAML text or zoo name -> checked flat graph with every shape inferred.
 
     A zoo name (`resnet-20`, a paper row's label such as `MixNet-250`, a family
     such as `densenet-bc`: see `linkc.zoo`) is resolved to its shipped spec and
-    the params it implies. `params` overrides the spec's top-level params (e.g. `{"L": 12}` for another
-    row of a paper's table); a name the spec does not declare is a SpecError.
-    `limits` raises or lowers the safety caps (see `linkc.topology.limits`)."""
+    the params it implies. `params` overrides the spec's top-level params
+    (`{"L": 12}` for another row of a paper's table, `{"stages": [[1, 16], [6, 24]]}`),
+    checked like the spec's own: a name the spec does not declare is a SpecError
+    naming the nearest one. `limits` raises or lowers the safety caps (see
+    `linkc.topology.limits`); `include_path` adds directories that `include:` may
+    read from (see `linkc.topology.include`)."""
     limits = limits or Limits()
     if not isinstance(spec, Document):
         from ..zoo import resolve
@@ -45,4 +51,5 @@ def build(spec: str | os.PathLike | Document, params: dict | None = None,
         spec, params = named.spec, {**named.params, **(params or {})}
     with paused_gc():  # one pause from loading to shapes (see gcpause.py)
         doc = spec if isinstance(spec, Document) else load(spec, limits.load)
-        return infer_shapes(expand(with_params(doc, params or {}), limits.expand), limits.shape)
+        doc = with_params(resolve_includes(doc, include_path, limits.load), params or {})
+        return infer_shapes(expand(doc, limits.expand), limits.shape)

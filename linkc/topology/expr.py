@@ -1,7 +1,10 @@
 """The safe expression language of specs: a whitelist walker over Python's `ast`.
 
-`4*k`, `floor(theta*channels(d1))`, `16 * 2**i`, `a if i == 0 else b`. Nothing is
-ever passed to `eval`: the text is parsed with `ast.parse(mode="eval")`, every node
+`4*k`, `floor(theta*channels(d1))`, `16 * 2**i`, `a if i == 0 else b`,
+`stages[s][1]`, `len(stages)`. Values are numbers and lists of them (list params,
+stored as tuples); a list can be indexed with an integer, measured with `len`,
+`min`, `max` and `sum`, and passed on whole, never computed with. Nothing is ever
+passed to `eval`: the text is parsed with `ast.parse(mode="eval")`, every node
 is checked against a short whitelist, and a small interpreter computes the value.
 Powers and intermediate results are bounded so `10**10**10` fails at once.
 """
@@ -44,10 +47,45 @@ def _size(env: Env, ref: str, loc: Loc | None) -> int:
     return shape[-1]
 
 
-# Functions over numbers.
+def _sized(fn: Callable[..., Number]) -> Callable[..., Number]:
+    """min/max over numbers, or over the numbers of one list."""
+    def call(*values):
+        if len(values) == 1 and isinstance(values[0], tuple):
+            values = values[0]
+        _numbers(values, fn.__name__)
+        return fn(values)
+    return call
+
+
+def _numbers(values, what: str) -> None:
+    for v in values:
+        if isinstance(v, tuple):
+            raise TypeError(f"{what}() takes numbers or one list of numbers, not nested lists")
+
+
+def _len(value):
+    if not isinstance(value, tuple):
+        raise TypeError(f"len() takes a list, not {_kind(value)}")
+    return len(value)
+
+
+def _sum(value):
+    if not isinstance(value, tuple):
+        raise TypeError(f"sum() takes a list, not {_kind(value)}")
+    _numbers(value, "sum")
+    return sum(value)
+
+
+def _kind(value: Any) -> str:
+    return "a list" if isinstance(value, tuple) else f"the number {value!r}"
+
+
+# Functions over numbers (and lists: len, sum, min/max of one list).
 _NUMERIC: dict[str, Callable[..., Number]] = {
-    "min": min,
-    "max": max,
+    "min": _sized(min),
+    "max": _sized(max),
+    "len": _len,
+    "sum": _sum,
     "floor": lambda x: int(math.floor(x)),
     "ceil": lambda x: int(math.ceil(x)),
     "round": lambda x, nd=None: round(x) if nd is None else round(x, int(nd)),
@@ -138,13 +176,16 @@ def parse_expr(text: str, loc: Loc | None = None) -> Expr:
     return Expr(text, tree, loc)
 
 
+HINT = ("expressions use numbers, params, i, n, + - * / // % **, comparisons, 'a if c else b', "
+        "min max floor ceil round int abs len sum, channels(x), size(x), and list[index]")
+
+
 def _check(node: ast.AST, text: str, loc: Loc | None) -> None:
     """Reject anything outside the whitelist, naming the construct."""
     def bad(what: str) -> SpecError:
         return SpecError(f"{what} is not allowed in expressions ('{text}')",
                          _column_loc(loc, getattr(node, "col_offset", 0)),
-                         "expressions use numbers, params, i, n, + - * / // % **, comparisons, "
-                         "'a if c else b', min max floor ceil round int abs, channels(x), size(x)")
+                         HINT)
 
     match node:
         case ast.Constant(value=v):
@@ -187,6 +228,10 @@ def _check(node: ast.AST, text: str, loc: Loc | None) -> None:
             raise bad("this call")
         case ast.Attribute():
             raise bad("attribute access")
+        case ast.Subscript(value=v, slice=ast.Slice()):
+            raise bad("a slice of a list")
+        case ast.Subscript(value=ast.Name() | ast.Subscript() as v, slice=index):
+            _check(v, text, loc), _check(index, text, loc)
         case ast.Subscript():
             raise bad("subscripting")
         case ast.Lambda():
@@ -195,6 +240,10 @@ def _check(node: ast.AST, text: str, loc: Loc | None) -> None:
             raise bad("a comprehension")
         case _:
             raise bad(f"'{type(node).__name__}'")
+
+
+def _source(text: str, node: ast.AST) -> str:
+    return ast.unparse(node)
 
 
 class _Interpreter:
@@ -214,6 +263,31 @@ class _Interpreter:
                 raise self.fail(node, f"'{self.expr.text}' gives a number too large ({value:.3g})")
         return value
 
+    def number(self, node: ast.AST) -> Number:
+        """The value of `node`, which must be a number (lists are never computed with)."""
+        value = self.value_of(node)
+        if isinstance(value, tuple):
+            raise self.fail(node, f"'{_source(self.expr.text, node)}' is a list, but a number is "
+                                  f"needed here ('{self.expr.text}')",
+                            "index it (stages[0]) or measure it (len, min, max, sum)")
+        return value
+
+    def item(self, node: ast.Subscript, value: Any, index: Number) -> Any:
+        what = _source(self.expr.text, node.value)
+        if not isinstance(value, tuple):
+            raise self.fail(node, f"'{what}' is {_kind(value)}, not a list: it cannot be indexed "
+                                  f"('{self.expr.text}')")
+        if isinstance(index, float) and index.is_integer():
+            index = int(index)
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise self.fail(node.slice, f"a list index must be an integer, got {index!r} "
+                                        f"('{self.expr.text}')")
+        if not -len(value) <= index < len(value):
+            raise self.fail(node.slice, f"index {index} is out of range: '{what}' has "
+                                        f"{len(value)} items ('{self.expr.text}')",
+                            f"indices run from 0 to {len(value) - 1} (or -{len(value)} to -1)")
+        return value[index]
+
     def value_of(self, node: ast.AST) -> Any:
         match node:
             case ast.Constant(value=v):
@@ -226,7 +300,7 @@ class _Interpreter:
                                     "(merge: NAME, connect: NAME); it has no value in expressions")
                 return value
             case ast.BinOp(op=op, left=l, right=r):
-                a, b = self.value_of(l), self.value_of(r)
+                a, b = self.number(l), self.number(r)
                 if isinstance(op, ast.Pow) and abs(a) > 1 and abs(b) > 64:
                     raise self.fail(node, f"'{self.expr.text}': power too large")
                 try:
@@ -236,7 +310,7 @@ class _Interpreter:
                 except (OverflowError, TypeError, ValueError) as exc:
                     raise self.fail(node, f"cannot compute '{self.expr.text}': {exc}") from None
             case ast.UnaryOp(op=op, operand=x):
-                return _UNARY[type(op)](self.value_of(x))
+                return _UNARY[type(op)](self.number(x))
             case ast.BoolOp(op=ast.And(), values=vs):
                 result = True
                 for v in vs:
@@ -252,15 +326,17 @@ class _Interpreter:
                         return result
                 return result
             case ast.Compare(left=l, ops=ops, comparators=cs):
-                left = self.value_of(l)
+                left = self.number(l)
                 for op, c in zip(ops, cs):
-                    right = self.value_of(c)
+                    right = self.number(c)
                     if not _COMPARE[type(op)](left, right):
                         return False
                     left = right
                 return True
             case ast.IfExp(test=t, body=b, orelse=o):
-                return self.value_of(b) if self.value_of(t) else self.value_of(o)
+                return self.value_of(b) if self.number(t) else self.value_of(o)
+            case ast.Subscript(value=v, slice=index):
+                return self.item(node, self.value_of(v), self.number(index))
             case ast.Call(func=ast.Name(id=fn), args=[arg]) if fn in _SHAPE:
                 loc = _column_loc(self.expr.loc, arg.col_offset)
                 return _SHAPE[fn](self.env, _ref_text(arg), loc)
@@ -293,7 +369,14 @@ class MappingEnv:
 
 
 def evaluate(value: Any, env: Env, loc: Loc | None = None) -> Any:
-    """Numbers pass through; strings are parsed and evaluated as expressions."""
+    """Numbers pass through; strings are parsed and evaluated as expressions; a list
+    (a list param or argument) becomes a tuple of its evaluated items."""
     if isinstance(value, str):
         return parse_expr(value, loc).evaluate(env)
+    if isinstance(value, (list, tuple)):
+        locs = getattr(value, "item_locs", None)
+        return tuple(evaluate(v, env, locs[j] if locs else loc) for j, v in enumerate(value))
+    if not isinstance(value, (int, float)):
+        raise SpecError(f"a value is a number, an expression or a list of them, got "
+                        f"{'a mapping' if isinstance(value, dict) else repr(value)}", loc)
     return value

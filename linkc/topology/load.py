@@ -31,6 +31,8 @@ class LoadLimits:
     max_bytes: int = 1 << 20
     max_depth: int = 64
     max_items: int = 200_000
+    max_include_depth: int = 8  # files including files (include.py)
+    max_include_files: int = 64
 
 
 DEFAULT_LIMITS = LoadLimits()
@@ -122,11 +124,22 @@ def _reader_error(source: Source, exc) -> SpecError:
                      "which YAML does not allow", loc, "remove it")
 
 
+def _is_path(spec: str | os.PathLike) -> bool:
+    """A path, or YAML text? A `PathLike` or an existing file is a path; so is one line
+    that cannot be a YAML mapping (no ': ', not '{...}'), so that a mistyped file name
+    is reported as missing rather than parsed as the YAML text of its own name."""
+    if isinstance(spec, os.PathLike):
+        return True
+    if not isinstance(spec, str) or "\n" in spec:
+        return False
+    if spec.endswith((".yaml", ".yml")) or os.path.isfile(spec):
+        return True
+    return ": " not in spec and not spec.lstrip().startswith("{")
+
+
 def read_source(spec: str | os.PathLike, limits: LoadLimits = DEFAULT_LIMITS) -> Source:
     """A spec given as a path or as YAML text -> `Source` (size-checked, UTF-8)."""
-    if isinstance(spec, os.PathLike) or (
-        isinstance(spec, str) and "\n" not in spec and spec.endswith((".yaml", ".yml"))
-    ):
+    if _is_path(spec):
         path = Path(spec)
         try:
             size = path.stat().st_size

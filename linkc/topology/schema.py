@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from .errors import SpecError, did_you_mean
 from .load import Document, LDict, locate
 
 Number = Union[int, float]
 Scalar = Union[int, float, str]  # a number or an expression
+Value = Union[int, float, str, list]  # ... or a list of values (checked when evaluated)
 
 
 class _Model(BaseModel):
@@ -31,7 +32,11 @@ class RefSpec(_Model):
     slice: Optional[tuple[Scalar, Scalar]] = Field(
         None, description="channel range [start, stop) taken from the reference")
     optional: bool = Field(False, description="drop this reference when it does not exist "
-                                              "(a `prev` reference in the first instance)")
+                                              "(a `prev` reference in the first instance, a node "
+                                              "whose `if` is false)")
+    else_: Optional[str] = Field(None, alias="else",
+                                 description="the reference used instead when this one names a "
+                                             "node whose `if` is false")
 
 
 Ref = Union[str, RefSpec]
@@ -59,8 +64,12 @@ class NodeSpec(_Model):
     pad: Optional[Literal["zeros"]] = Field(None, description="zero-pad narrower inputs of add")
     ops: list[OpItem] = Field(default_factory=list, description="ops applied after the merge")
     block: Optional[str] = Field(None, description="instantiate this block")
-    args: dict[str, Scalar] = Field(default_factory=dict, description="block arguments")
-    repeat: Optional[Union[PositiveInt, str]] = Field(None, description="number of instances")
+    args: dict[str, Value] = Field(default_factory=dict, description="block arguments")
+    repeat: Optional[Union[NonNegativeInt, str]] = Field(
+        None, description="number of instances (0: the node is its input)")
+    if_: Optional[Union[bool, int, float, str]] = Field(
+        None, alias="if", description="the node exists only where this is true (may read "
+                                      "params, args, i, n and channels()/size() upstream)")
     connect: Optional[str] = Field(
         None, description="chain: each instance feeds the next; dense: each takes all before "
                           "(or a param holding one of them)",
@@ -83,7 +92,7 @@ class NodeSpec(_Model):
 class BlockSpec(_Model):
     """A template of nodes with named in and out ports."""
 
-    params: Union[list[str], dict[str, Scalar]] = Field(
+    params: Union[list[str], dict[str, Value]] = Field(
         default_factory=list, description="parameter names, or names with default values")
     in_: Union[str, list[str]] = Field(alias="in", description="input port name(s)")
     nodes: dict[str, NodeSpec] = Field(description="the block's nodes")
@@ -97,8 +106,11 @@ class Spec(_Model):
     linkc: Literal[1] = Field(description="format version")
     name: str = Field(description="model name")
     doc: Optional[str] = Field(None, description="free text")
-    params: dict[str, Scalar] = Field(default_factory=dict,
-                                      description="named numbers; expressions may use earlier ones")
+    params: dict[str, Value] = Field(default_factory=dict,
+                                     description="named numbers and lists of them; expressions "
+                                                 "may use earlier ones")
+    include: list[str] = Field(default_factory=list,
+                               description="files of blocks, relative to this spec")
     input: list[PositiveInt] = Field(min_length=1, max_length=3,
                                      description="one sample's shape, channels first")
     blocks: dict[str, BlockSpec] = Field(

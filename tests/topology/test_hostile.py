@@ -94,10 +94,13 @@ LIMITED = [
     ("max_elements", 100, "elements, over the limit of 100"),
     ("max_activations", 1000, "activations would take"),
     ("max_params", 100, "parameters by here, over the limit of 100"),
+    ("max_include_depth", 1, "includes nested deeper than 1"),
+    ("max_include_files", 1, "more than 1 included files"),
 ]
 SMALL = """linkc: 1
 name: small
 input: [3, 8, 8]
+include: [parts/a.yaml]
 blocks:
   inner: {in: x, nodes: {y: {from: x, ops: [relu]}}, out: y}
   outer: {in: x, nodes: {y: {from: x, block: inner}}, out: y}
@@ -117,6 +120,9 @@ def test_the_catalogue_of_limits_is_complete():
 def test_each_limit_is_named_and_raisable_from_the_cli(name, value, message, tmp_path, capsys):
     spec = tmp_path / "small.yaml"
     spec.write_text(SMALL)
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "a.yaml").write_text("include: [b.yaml]\n")
+    (tmp_path / "parts" / "b.yaml").write_text("blocks: {}\n")
     assert main(["check", str(spec)]) == 0
     capsys.readouterr()
     assert main(["check", str(spec), "--limit", f"{name}={value}"]) == 2
