@@ -22,8 +22,8 @@ from .merges import MERGES, MergeDef
 from .opitems import parse_op_item
 from .recurrence_expand import build_recurrence, uses_recurrence
 from .schema import BlockSpec, NodeSpec, RefSpec, Spec
-from .scope import (Alias, Instance, Lazy, Leaf, MissingOptional, Repeated, Scope, param_word,
-                    resolve)
+from .scope import (Alias, Condition, Instance, Lazy, Leaf, MissingOptional, Repeated, Scope,
+                    param_word, resolve)
 
 RESERVED = {"i", "n", INPUT, "prev"}
 CONNECT_PATTERNS = ("chain", "dense")
@@ -54,6 +54,8 @@ class _Pending:
     weight: Any = 1
     slice: tuple[Any, Any] | None = None
     optional: bool = False
+    fallback: str | None = None  # `else:` of the reference
+    fallback_loc: Loc | None = None
 
 
 def _raw(doc: Document, path: tuple) -> Any:
@@ -73,6 +75,7 @@ class Expander:
         self.block_stack: list[str] = []
         self.recurrences: dict = {}  # recurrence node id -> RecurrenceInfo
         self.inputs = 0  # node inputs so far (a dense pattern grows them quadratically)
+        self.conditions: list[Condition] = []  # `if:`s of the nodes being built, outermost first
 
     def loc(self, path: tuple, key: bool = False) -> Loc | None:
         return locate(self.doc.root, path, key=key)
@@ -132,17 +135,25 @@ class Expander:
         if len(self.nodes) >= self.limits.max_nodes:
             raise SpecError(f"the expanded graph has more than {self.limits.max_nodes} nodes", loc,
                             "reduce repeat counts; " + limit_hint("max_nodes", "ExpandLimits"))
-        flat = FlatNode(node_id, [], merge, pad, [], scope, loc, kind, doc)
+        flat = FlatNode(node_id, [], merge, pad, [], scope, loc, kind, doc,
+                        conditions=tuple(self.conditions))
         self.nodes[node_id] = flat
         return flat
 
     def build_node(self, scope: Scope, name: str, node: NodeSpec, path: tuple):
+        """A node's binding; with `if:`, every flat node it expands to carries the condition."""
+        if node.if_ is None:
+            return self.build_plain_node(scope, name, node, path)
+        self.conditions.append(Condition(node.if_, scope, self.loc((*path, "if"))))
+        try:
+            return self.build_plain_node(scope, name, node, path)
+        finally:
+            self.conditions.pop()
+
+    def build_plain_node(self, scope: Scope, name: str, node: NodeSpec, path: tuple):
         if uses_recurrence(node):
             return build_recurrence(self, scope, name, node, path)
         loc = self.loc(path, key=True)
-        if node.block and node.ops:
-            raise SpecError(f"node '{name}' has both 'block' and 'ops'", loc,
-                            "put the ops in a node of their own that reads this one")
         if node.args and not node.block:
             raise SpecError(f"'args' of node '{name}' need a 'block'", self.loc((*path, "args"),
                                                                                 key=True))
@@ -163,20 +174,15 @@ class Expander:
     # ---------------------------------------------------------------- repeats
     def build_repeat(self, scope: Scope, name: str, node: NodeSpec, path: tuple) -> Repeated:
         rloc = self.loc((*path, "repeat"))
-        count = evaluate(node.repeat, scope, rloc)
-        if isinstance(count, float) and count.is_integer():
-            count = int(count)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise SpecError(f"repeat count must be a positive integer, got {count!r}", rloc)
-        if count > self.limits.max_repeat:
-            raise SpecError(f"repeat count {count} is over the limit of {self.limits.max_repeat}",
-                            rloc, limit_hint("max_repeat", "ExpandLimits"))
+        count = self.repeat_count(node, scope, rloc)
         dense = self.connect_of(node, path, scope) == "dense"
         merge = self.merge_of(node, path, scope, "concat" if dense else None)
         if dense:  # ~count^2/2 edges: refuse before building any of them
             self.check_projected_inputs(name, count, rloc)
         base_refs = self.refs_of(node, path, scope)
         node_id = scope.id_of(name)
+        if count == 0:
+            return self.build_empty_repeat(scope, name, node, path, merge, base_refs, dense)
         instances: list = []
         prev_scope: Scope | None = None
         before = len(self.nodes)
@@ -217,6 +223,57 @@ class Expander:
                             f"over the limit of {self.limits.max_inputs:,}", loc,
                             "reduce the repeat count; " + limit_hint("max_inputs", "ExpandLimits"))
 
+    def repeat_count(self, node: NodeSpec, scope: Scope, rloc: Loc | None) -> int:
+        """The count, checked; a bad count that a block argument supplied is reported at
+        the call site that passed the argument, not in the block's body."""
+        count = evaluate(node.repeat, scope, rloc)
+        if isinstance(count, float) and count.is_integer():
+            count = int(count)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            where, via = self.blame(node.repeat, scope, rloc)
+            raise SpecError(f"repeat count must be a non-negative integer, got {count!r}{via}",
+                            where)
+        if count > self.limits.max_repeat:
+            where, via = self.blame(node.repeat, scope, rloc)
+            raise SpecError(f"repeat count {count} is over the limit of "
+                            f"{self.limits.max_repeat}{via}", where,
+                            limit_hint("max_repeat", "ExpandLimits"))
+        return count
+
+    def blame(self, raw: Any, scope: Scope, loc: Loc | None) -> tuple[Loc | None, str]:
+        """Where a value that reads block arguments came from: the first argument it
+        reads that the caller passed, and a note naming the use in the body."""
+        origin, arg = _arg_origin(raw, scope)
+        if origin is None:
+            return loc, ""
+        return origin, f" (from argument '{arg}', used as the repeat count at {loc})"
+
+    def build_empty_repeat(self, scope: Scope, name: str, node: NodeSpec, path: tuple,
+                           merge: MergeDef | None, base_refs: list[tuple], dense: bool):
+        """`repeat: 0`: no instances; the node's value is its input (`merge(from)`)."""
+        node_id, loc = scope.id_of(name), self.loc(path, key=True)
+        outs = ["out"]
+        if node.block:
+            block = self.spec.blocks.get(node.block)
+            if block is None:
+                raise unknown("block", node.block, self.spec.blocks, self.loc((*path, "block")))
+            outs = [block.out] if isinstance(block.out, str) else list(block.out)
+        if len(outs) > 1 and not dense and not node.ops:
+            if len(base_refs) != len(outs):
+                raise SpecError(f"node '{name}' repeats block '{node.block}' 0 times, so its "
+                                f"{len(outs)} out ports pass through its inputs, but it has "
+                                f"{len(base_refs)}", self.loc((*path, "from")),
+                                "give one input per out port")
+            passes = {}
+            for out, ref in zip(outs, base_refs):
+                flat = self.new_node(f"{node_id}.{out}", scope, None, None, loc, "port")
+                self.feed(flat, [ref])
+                passes[out] = flat.id
+            return Repeated([], None, name, passes)
+        flat = self.new_node(node_id, scope, merge, node.pad, loc, "dense" if dense else "port")
+        self.feed(flat, base_refs)
+        return Repeated([], flat.id, name)
+
     def check_projected(self, name: str, count: int, per_instance: int, loc: Loc | None) -> None:
         """Fail a multiplying repeat (a repeat of blocks that repeat) after its first
         instance, instead of building nodes up to the limit: the projection assumes the
@@ -232,6 +289,8 @@ class Expander:
         """A reference to an instance's single output, as a pending-ref tuple."""
         if isinstance(inst, Leaf):
             return (_FixedRef(inst.id), None, 1, None, False)
+        if inst.value is not None:
+            return (_FixedRef(inst.value), None, 1, None, False)
         if len(inst.outs) != 1:
             raise SpecError(f"a dense repeat needs blocks with one out port; "
                             f"'{inst.node_name}' has {len(inst.outs)}")
@@ -240,6 +299,8 @@ class Expander:
     def out_refs(self, inst) -> list[tuple]:
         if isinstance(inst, Leaf):
             return [(_FixedRef(inst.id), None, 1, None, False)]
+        if inst.value is not None:
+            return [(_FixedRef(inst.value), None, 1, None, False)]
         return [(inst.scope, out, 1, None, False) for out in inst.outs]
 
     # ----------------------------------------------------------------- blocks
@@ -275,7 +336,31 @@ class Expander:
         for out in outs:
             if out not in inst_scope.table:
                 raise unknown("node", out, inst_scope.table, self.loc((*bpath, "out")))
-        return Instance(inst_scope, outs, name)
+        value = self.ops_after_block(inst_scope, caller, name, node, path, prefix, outs)
+        return Instance(inst_scope, outs, name, value)
+
+    def ops_after_block(self, inst: Scope, caller: Scope, name: str, node: NodeSpec,
+                        path: tuple, prefix: str, outs: list[str]) -> str | None:
+        """`{block: b, ops: [...]}`: a node (id = the instance's own) applying the ops to
+        the block's out port; `NAME` then means that value, `NAME.PORT` the port's."""
+        if not node.ops:
+            return None
+        loc = self.loc((*path, "ops"), key=True)
+        if len(outs) != 1:
+            raise SpecError(f"node '{name}' applies ops to block '{node.block}', which has "
+                            f"{len(outs)} out ports ({', '.join(outs)})", loc,
+                            "ops after a block need one out port; put them in a node that "
+                            "reads one port")
+        flat = self.new_node(prefix, caller, None, None, self.loc(path, key=True), doc=node.doc)
+        self.add_ops(flat, node, path, caller)
+        for call in flat.ops:
+            if call.name in inst.table:
+                raise SpecError(f"block '{node.block}' has a node or port named '{call.name}', "
+                                f"the name of the module of op {call.name[len(call.op.name):]} "
+                                f"('{call.op.name}') that node '{name}' applies after it", loc,
+                                f"rename that node in block '{node.block}'")
+        self.feed(flat, [(inst, outs[0], 1, None, False)])
+        return flat.id
 
     def bind_params(self, inst: Scope, caller: Scope, block: BlockSpec, node: NodeSpec,
                     path: tuple, bpath: tuple) -> None:
@@ -286,7 +371,7 @@ class Expander:
             if arg not in declared:
                 raise unknown(f"argument of block '{node.block}'", arg, declared,
                               self.loc((*path, "args", arg), key=True))
-            inst.values[arg] = Lazy(raw, caller, self.loc((*path, "args", arg)))
+            inst.values[arg] = Lazy(raw, caller, self.loc((*path, "args", arg)), caller=True)
         for pname, default in declared.items():
             if pname in node.args:
                 continue
@@ -301,7 +386,8 @@ class Expander:
         if len(ins) == len(feed):
             for port, ref in zip(ins, feed):
                 rscope, text, weight, slc, optional = ref[:5]
-                if isinstance(rscope, _FixedRef) or weight != 1 or slc is not None or optional:
+                if isinstance(rscope, _FixedRef) or weight != 1 or slc is not None or optional \
+                        or len(ref) > 6 and ref[6]:
                     # a weighted reference keeps its weight through a signed sum
                     scale = MERGES.lookup("wsum") if weight != 1 else None
                     flat = self.new_node(inst.id_of(port), inst, scale, None, loc, "port")
@@ -332,7 +418,8 @@ class Expander:
             ipath = (*path, "from", j) if listed else (*path, "from")
             if isinstance(item, RefSpec):
                 refs.append((scope, item.ref, item.weight, item.slice, item.optional,
-                             self.loc((*ipath, "ref"))))
+                             self.loc((*ipath, "ref")),
+                             (item.else_, self.loc((*ipath, "else"))) if item.else_ else None))
             else:
                 refs.append((scope, *_split_slice(item, self.loc(ipath)), self.loc(ipath)))
         return refs
@@ -352,7 +439,9 @@ class Expander:
             if isinstance(rscope, _FixedRef):
                 flat.inputs.append(FlatInput(rscope.id, rscope.id, loc, flat.scope, weight, slc))
                 continue
-            self.pending.append(_Pending(flat, rscope, text, loc, weight, slc, optional))
+            fallback, fallback_loc = ref[6] if len(ref) > 6 and ref[6] else (None, None)
+            self.pending.append(_Pending(flat, rscope, text, loc, weight, slc, optional,
+                                         fallback, fallback_loc))
             flat.inputs.append(None)  # placeholder, filled in order by resolve_pending
 
     def resolve_pending(self) -> None:
@@ -364,7 +453,9 @@ class Expander:
             try:
                 src = resolve(p.scope, p.text, p.loc, optional=p.optional)
                 label = p.text if p.slice is None else f"{p.text}[{p.slice[0]}:{p.slice[1]}]"
-                p.node.inputs[index] = FlatInput(src, label, p.loc, p.scope, p.weight, p.slice)
+                p.node.inputs[index] = FlatInput(src, label, p.loc, p.scope, p.weight, p.slice,
+                                                 optional=p.optional,
+                                                 fallback=self.fallback_of(p))
             except MissingOptional:
                 p.node.inputs[index] = _DROPPED
             slots[id(p.node)] = index + 1
@@ -373,6 +464,20 @@ class Expander:
             if not flat.inputs:
                 raise SpecError(f"node '{flat.id}' has no inputs left (only optional references "
                                 "that do not exist here)", flat.loc)
+
+    def fallback_of(self, p: _Pending) -> FlatInput | None:
+        """The `else:` of a reference, resolved in the same scope (None when absent)."""
+        if p.fallback is None:
+            return None
+        text, slc = p.fallback, p.slice
+        if "[" in text:
+            text, _, slc, _ = _split_slice(text, p.fallback_loc)
+        try:
+            src = resolve(p.scope, text, p.fallback_loc, optional=p.optional)
+        except MissingOptional:
+            return None
+        return FlatInput(src, p.fallback, p.fallback_loc, p.scope, p.weight, slc,
+                         optional=p.optional)
 
     # -------------------------------------------------------------------- ops
     def add_ops(self, flat: FlatNode, node: NodeSpec, path: tuple, scope: Scope) -> None:
@@ -394,6 +499,24 @@ class _FixedRef:
 
 
 _DROPPED = object()
+
+
+def _arg_origin(raw: Any, scope: Scope) -> tuple[Loc | None, str | None]:
+    """The call site of the first block argument an expression reads (followed through
+    arguments that pass arguments on), or (None, None) when it reads none."""
+    if not isinstance(raw, str):
+        return None, None
+    for name in _names_in(raw):
+        value = scope.binding_of(name)
+        if isinstance(value, Lazy) and value.caller:
+            deeper, arg = _arg_origin(value.raw, value.env)
+            return (deeper, arg) if deeper is not None else (value.loc, name)
+    return None, None
+
+
+def _names_in(text: str) -> list[str]:
+    """Identifiers an expression reads, in order (for pointing at where they came from)."""
+    return list(dict.fromkeys(re.findall(r"(?<![\w.])[A-Za-z_]\w*", text)))
 
 
 def _split_slice(text: str, loc: Loc | None) -> tuple:

@@ -37,6 +37,8 @@ class FlatInput:
     slice_raw: tuple[Any, Any] | None = None
     weight: float = 1.0  # evaluated by shape inference
     slice: tuple[int, int] | None = None
+    optional: bool = False  # dropped when its node does not exist (`if:` false)
+    fallback: "FlatInput | None" = None  # `else:`, used when its node does not exist
 
 
 @dataclass
@@ -50,6 +52,8 @@ class FlatNode:
     loc: Loc | None
     kind: str = "node"  # "node", "port" (a block's merged input), "dense" (a dense repeat's value)
     doc: str | None = None
+    conditions: tuple = ()  # `if:` of this node and of the nodes it was expanded from
+    absent: bool = False  # set by shape inference when a condition is false
     input_shapes: list[Shape] = field(default_factory=list)  # after slicing
     merged_shape: Shape | None = None
     shape: Shape | None = None

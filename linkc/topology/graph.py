@@ -50,7 +50,9 @@ def to_networkx(g: FlatGraph) -> nx.DiGraph:
     for node in g.nodes.values():
         dag.add_node(node.id)
         for x in node.inputs:
-            dag.add_edge(x.src, node.id)
+            while x is not None:  # a fallback is read in place of its reference
+                dag.add_edge(x.src, node.id)
+                x = x.fallback
     return dag
 
 
@@ -111,10 +113,10 @@ def _input_shape(g: FlatGraph, x: FlatInput) -> Shape:
         return shape
     start = _int_bound(x.slice_raw[0], x, "start")
     stop = shape[0] if x.slice_raw[1] is None else _int_bound(x.slice_raw[1], x, "stop")
-    if not 0 <= start < stop <= shape[0]:
+    if not 0 <= start <= stop <= shape[0]:
         raise SpecError(f"channel slice [{start}:{stop}] of '{x.src}' is out of range: it has "
                         f"{shape[0]} channels", x.loc, "slices are [start:stop) with "
-                        "0 <= start < stop <= channels")
+                        "0 <= start <= stop <= channels")
     x.slice = (start, stop)
     return (stop - start, *shape[1:])
 
@@ -134,9 +136,98 @@ def _origin(g: FlatGraph, src: str) -> str:
     return f"node at line {loc.line}" if loc else f"node {src}"
 
 
+def _non_empty_inputs(g: FlatGraph, node: FlatNode) -> list[Shape]:
+    """The shapes of the node's inputs; empty channel slices (`s[k:k]`, a generic
+    block's first instance) are dropped from a merge that allows it (concat) and are
+    an error anywhere else."""
+    kept, shapes = [], []
+    for x in node.inputs:
+        x = _existing(g, node, x)
+        if x is None:
+            continue
+        shape = _input_shape(g, x)
+        if shape[0] == 0 and x.slice is not None:
+            if not (node.merge and node.merge.drops_empty):
+                raise SpecError(f"channel slice [{x.slice[0]}:{x.slice[1]}] of '{x.src}' is "
+                                f"empty", x.loc, "an empty slice is only allowed in a concat, "
+                                "where it is dropped")
+            continue
+        kept.append(x)
+        shapes.append(shape)
+    if not kept and node.inputs and all(_is_absent(g, x.src) for x in node.inputs):
+        raise SpecError(f"node '{node.id}' has no inputs left: each is optional and names a "
+                        "node that does not exist here", node.inputs[0].loc or node.loc,
+                        "give one of them a fallback: {ref: NAME, else: OTHER}")
+    if not kept:
+        raise SpecError(f"every input of node '{node.id}' is an empty channel slice",
+                        node.inputs[0].loc or node.loc, "a concat needs one non-empty input")
+    node.inputs = kept
+    return shapes
+
+
+def _is_absent(g: FlatGraph, src: str) -> bool:
+    return src != INPUT and g.nodes[src].absent
+
+
+def _existing(g: FlatGraph, node: FlatNode, x: FlatInput) -> FlatInput | None:
+    """The input that is really read: `x`, its `else:` when x's node does not exist,
+    or None for an optional reference to a node that does not exist."""
+    first = x
+    while _is_absent(g, x.src):
+        if x.fallback is not None:
+            x = x.fallback
+            continue
+        if x.optional:
+            return None
+        label = first.label if x is first else f"{first.label}' and its fallback '{x.label}"
+        raise SpecError(f"'{label}' does not exist here: {_why_absent(g.nodes[x.src])}",
+                        x.loc, f"mark it optional ({{ref: {first.label}, optional: true}}) or "
+                               f"give a fallback ({{ref: {first.label}, else: NAME}})")
+    return x
+
+
+def _why_absent(node: FlatNode) -> str:
+    cond = next(c for c in node.conditions if c.value is False)
+    where = f" at line {cond.loc.line}" if cond.loc else ""
+    return f"its condition if: {cond.raw}{where} is false"
+
+
+def _exists(node: FlatNode) -> bool:
+    """Whether every `if:` guarding the node holds (outermost first, so an inner
+    condition is evaluated only where the outer one allows the node)."""
+    return all(c.holds() for c in node.conditions)
+
+
+def _prune(g: FlatGraph) -> bool:
+    """Drop from the order what no longer reaches the output: nodes that fed only
+    empty slices or nodes that do not exist. True when something was dropped."""
+    used, stack = set(), [g.output]
+    while stack:
+        n = stack.pop()
+        if n in used or n == INPUT:
+            continue
+        used.add(n)
+        stack.extend(x.src for x in g.nodes[n].inputs)
+    before = len(g.order)
+    g.order = [n for n in g.order if n in used]
+    return len(g.order) < before
+
+
+def _count_params(g: FlatGraph) -> int:
+    """Learnable parameters of the nodes in the order, by the registry's rules."""
+    total = 0
+    for n in g.order:
+        node = g.nodes[n]
+        merge = node.effective_merge()
+        if merge is not None and merge.params:
+            total += merge.count_params(node.input_shapes)
+        total += sum(c.op.params(c.in_shape, c.args) for c in node.ops if c.op.params)
+    return total
+
+
 def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Totals,
                 memo: dict) -> None:
-    shapes = node.input_shapes = [_input_shape(g, x) for x in node.inputs]
+    shapes = node.input_shapes = _non_empty_inputs(g, node)
     if len(shapes) > 1 and node.merge is None:
         raise SpecError(f"node '{node.id}' has {len(shapes)} inputs but no 'merge'",
                         node.inputs[1].loc or node.loc,
@@ -187,7 +278,18 @@ def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph
     # strided pool) would otherwise pass max_activations at any size up to max_elements.
     totals.charge(0, _elements(g.input_shape), g.input_loc or g.output_loc, limits)
     memo: dict = {}  # validated op arguments, shared by identical calls
+    g.scope.absent_ids = absent = set()
     for node_id in g.order:
-        _infer_node(g, g.nodes[node_id], limits, totals, memo)
+        node = g.nodes[node_id]
+        if node.conditions and not _exists(node):
+            node.absent = True
+            absent.add(node_id)
+            continue
+        _infer_node(g, node, limits, totals, memo)
+    if _is_absent(g, g.output):
+        raise SpecError(f"the output '{g.output}' does not exist: "
+                        f"{_why_absent(g.nodes[g.output])}", g.output_loc)
     g.param_count = totals.params
+    if _prune(g):
+        g.param_count = _count_params(g)
     return g

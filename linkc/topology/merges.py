@@ -34,6 +34,9 @@ class MergeDef:
     pad_lowering: Lowering | None = None  # accepts `pad: zeros`, lowered by this when widths differ
     params: bool = False  # carries learnable parameters (lowered as a module)
     count_params: Callable[[list[Shape]], int] | None = None  # input shapes -> parameters
+    # an empty input (a zero-width channel slice) adds nothing and is dropped; elsewhere
+    # an empty slice is an error
+    drops_empty: bool = False
 
     def __post_init__(self) -> None:
         if self.params != (self.count_params is not None):
@@ -126,7 +129,7 @@ MERGES.add(MergeDef("add", _equal_shapes("add", allow_pad=True), Lowering(_F + "
                     "elementwise sum (ResNet's inner link)",
                     pad_lowering=Lowering(_F + "add_padded")), aliases=("+",))
 MERGES.add(MergeDef("concat", _concat_shape, Lowering(_F + "concat"), "‖",
-                    "concatenation on channels (DenseNet's outer link)"),
+                    "concatenation on channels (DenseNet's outer link)", drops_empty=True),
            aliases=("‖", "||", "cat"))
 MERGES.add(MergeDef("mean", _equal_shapes("mean", allow_pad=True), Lowering(_F + "mean"), "avg",
                     "elementwise average (merge-and-run)",

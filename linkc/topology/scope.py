@@ -27,6 +27,7 @@ class Lazy:
     loc: Loc | None
     state: str = "pending"  # pending | running | done
     value: Any = None
+    caller: bool = False  # a block argument the calling node passed (errors point there)
 
     def get(self, name: str) -> Any:
         if self.state == "done":
@@ -39,6 +40,25 @@ class Lazy:
         finally:
             self.state = "pending"
         self.state = "done"
+        return self.value
+
+
+@dataclass
+class Condition:
+    """An `if:`, evaluated once, when shape inference reaches the first node it guards
+    (so it may read shapes upstream, like op arguments)."""
+
+    raw: Any
+    env: "Scope"
+    loc: Loc | None
+    value: bool | None = None
+
+    def holds(self) -> bool:
+        if self.value is None:
+            result = evaluate(self.raw, self.env, self.loc)
+            if isinstance(result, tuple):
+                raise SpecError(f"if: needs true or false, got the list {list(result)}", self.loc)
+            self.value = bool(result)
         return self.value
 
 
@@ -65,6 +85,7 @@ class Instance:
     scope: "Scope"
     outs: list[str]
     node_name: str
+    value: str | None = None  # the node applying the calling node's ops to the out port
 
 
 @dataclass
@@ -72,8 +93,9 @@ class Repeated:
     """A repeated node: its instances, and the dense merge node if `connect: dense`."""
 
     instances: list[Union[Instance, Leaf]]
-    dense_id: str | None
+    dense_id: str | None  # the dense merge, or the pass-through node of `repeat: 0`
     node_name: str
+    passes: dict[str, str] = field(default_factory=dict)  # repeat 0 of a multi-port block
 
 
 Binding = Union[Leaf, Alias, Instance, Repeated]
@@ -88,6 +110,7 @@ class Scope:
     prev: "Scope | None" = None
     repeated: bool = False  # an instance of a repeat (so `prev` means something)
     top: bool = False
+    absent_ids: set = field(default_factory=set)  # flat ids whose `if:` is false (root scope)
     shape_lookup: Callable[[str], Any] | None = None  # flat id -> shape, set by inference
 
     def with_values(self, values: dict[str, Any]) -> "Scope":
@@ -108,6 +131,15 @@ class Scope:
             scope = scope.parent
         raise unknown("name", name, self.names(), loc)
 
+    def binding_of(self, name: str) -> Any:
+        """The value bound to `name` as stored (a `Lazy` unevaluated), or None."""
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.values:
+                return scope.values[name]
+            scope = scope.parent
+        return None
+
     def names(self) -> list[str]:
         out: list[str] = []
         scope: Scope | None = self
@@ -119,6 +151,9 @@ class Scope:
     def shape_of(self, ref: str, loc: Loc | None) -> tuple[int, ...]:
         node_id = resolve(self, ref, loc)
         shape = self.root().shape_lookup(node_id) if self.root().shape_lookup else None
+        if node_id in self.root().absent_ids:
+            raise SpecError(f"'{ref}' does not exist here (its if: is false), so it has no shape",
+                            loc)
         if shape is None:
             raise SpecError(f"the shape of '{ref}' is not known here", loc,
                             "channels()/size() may only read nodes upstream of where they are "
@@ -207,6 +242,8 @@ def _resolve_binding(binding: Binding, rest: list[str], text: str, loc: Loc | No
             raise SpecError(f"'{text}': an in port has no parts", loc)
         return resolve(binding.scope, binding.text, binding.loc, optional=optional, _seen=seen)
     if isinstance(binding, Instance):
+        if not rest and binding.value is not None:
+            return binding.value
         if not rest:
             if len(binding.outs) != 1:
                 raise SpecError(f"'{binding.node_name}' has several outputs "
@@ -215,6 +252,8 @@ def _resolve_binding(binding: Binding, rest: list[str], text: str, loc: Loc | No
             rest = [binding.outs[0]]
         return _resolve_parts(binding.scope, rest, text, loc, optional, seen)
     # Repeated
+    if not binding.instances:
+        return _resolve_empty(binding, rest, text, loc)
     if not rest:
         if binding.dense_id is not None:
             return binding.dense_id
@@ -228,3 +267,18 @@ def _resolve_binding(binding: Binding, rest: list[str], text: str, loc: Loc | No
                             f"(0..{count - 1}), not {index}", loc)
         return _resolve_binding(binding.instances[index], rest[1:], text, loc, optional, seen)
     return _resolve_binding(binding.instances[-1], rest, text, loc, optional, seen)
+
+
+def _resolve_empty(binding: Repeated, rest: list[str], text: str, loc: Loc | None) -> str:
+    """A reference to a `repeat: 0` node: its inputs, passed through."""
+    if not rest and binding.dense_id is not None:
+        return binding.dense_id
+    if len(rest) == 1 and rest[0] in binding.passes:
+        return binding.passes[rest[0]]
+    if not rest:
+        raise SpecError(f"'{binding.node_name}' has several outputs "
+                        f"({', '.join(binding.passes)})", loc,
+                        f"refer to one of them as {binding.node_name}.{next(iter(binding.passes))}")
+    raise SpecError(f"'{text}': '{binding.node_name}' has 0 instances (repeat: 0), so "
+                    f"there is nothing inside it to refer to", loc,
+                    "refer to the node itself: it passes its input through")
