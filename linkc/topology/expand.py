@@ -80,6 +80,17 @@ class Expander:
     def loc(self, path: tuple, key: bool = False) -> Loc | None:
         return locate(self.doc.root, path, key=key)
 
+    def located(self, path: tuple, value: Any) -> Any:
+        """A list value as written (an `LList`, whose items know their positions), or
+        `value` itself; the schema's copy of a list has lost the positions."""
+        if not isinstance(value, list):
+            return value
+        try:
+            raw = _raw(self.doc, path)
+        except (KeyError, IndexError, TypeError):
+            return value
+        return raw if isinstance(raw, LList) else value
+
     # ---------------------------------------------------------------- params
     def top_scope(self) -> Scope:
         values: dict[str, Any] = {}
@@ -89,7 +100,8 @@ class Expander:
             if is_word(raw) and raw not in values:
                 values[name] = raw  # a merge kind or connect pattern (see param_word)
             else:
-                values[name] = evaluate(raw, MappingEnv(values), self.loc(path))
+                values[name] = evaluate(self.located(path, raw), MappingEnv(values),
+                                        self.loc(path))
         return Scope(prefix="", parent=None, values=values, top=True)
 
     def check_name(self, name: str, loc: Loc | None, kind: str) -> None:
@@ -246,7 +258,10 @@ class Expander:
         origin, arg = _arg_origin(raw, scope)
         if origin is None:
             return loc, ""
-        return origin, f" (from argument '{arg}', used as the repeat count at {loc})"
+        where = f"line {loc.line}" if loc else "the block"
+        if loc and origin and loc.source is not origin.source:
+            where += f" of {loc.source.name.rsplit('/', 1)[-1]}"
+        return origin, f" (from argument '{arg}', used as the repeat count at {where})"
 
     def build_empty_repeat(self, scope: Scope, name: str, node: NodeSpec, path: tuple,
                            merge: MergeDef | None, base_refs: list[tuple], dense: bool):
@@ -261,8 +276,8 @@ class Expander:
         if len(outs) > 1 and not dense and not node.ops:
             if len(base_refs) != len(outs):
                 raise SpecError(f"node '{name}' repeats block '{node.block}' 0 times, so its "
-                                f"{len(outs)} out ports pass through its inputs, but it has "
-                                f"{len(base_refs)}", self.loc((*path, "from")),
+                                f"{len(outs)} out ports pass its inputs through, one each, but "
+                                f"it has {len(base_refs)} input(s)", self.loc((*path, "from")),
                                 "give one input per out port")
             passes = {}
             for out, ref in zip(outs, base_refs):
@@ -371,14 +386,16 @@ class Expander:
             if arg not in declared:
                 raise unknown(f"argument of block '{node.block}'", arg, declared,
                               self.loc((*path, "args", arg), key=True))
-            inst.values[arg] = Lazy(raw, caller, self.loc((*path, "args", arg)), caller=True)
+            apath = (*path, "args", arg)
+            inst.values[arg] = Lazy(self.located(apath, raw), caller, self.loc(apath), caller=True)
         for pname, default in declared.items():
             if pname in node.args:
                 continue
             if default is None:
                 raise SpecError(f"block '{node.block}' needs argument '{pname}'",
                                 self.loc(path, key=True), f"add args: {{{pname}: ...}}")
-            inst.values[pname] = Lazy(default, inst, self.loc((*bpath, "params", pname)))
+            ppath = (*bpath, "params", pname)
+            inst.values[pname] = Lazy(self.located(ppath, default), inst, self.loc(ppath))
 
     def bind_ports(self, inst: Scope, ins: list[str], feed: list[tuple], merge: MergeDef | None,
                    node: NodeSpec, path: tuple) -> None:

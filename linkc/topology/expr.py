@@ -267,9 +267,10 @@ class _Interpreter:
         """The value of `node`, which must be a number (lists are never computed with)."""
         value = self.value_of(node)
         if isinstance(value, tuple):
-            raise self.fail(node, f"'{_source(self.expr.text, node)}' is a list, but a number is "
-                                  f"needed here ('{self.expr.text}')",
-                            "index it (stages[0]) or measure it (len, min, max, sum)")
+            what = _source(self.expr.text, node)
+            raise self.fail(node, f"'{what}' is a list, but a number is needed here "
+                                  f"('{self.expr.text}')",
+                            f"index it ({what}[0]) or measure it (len, min, max, sum)")
         return value
 
     def item(self, node: ast.Subscript, value: Any, index: Number) -> Any:

@@ -179,8 +179,9 @@ def _existing(g: FlatGraph, node: FlatNode, x: FlatInput) -> FlatInput | None:
             continue
         if x.optional:
             return None
-        label = first.label if x is first else f"{first.label}' and its fallback '{x.label}"
-        raise SpecError(f"'{label}' does not exist here: {_why_absent(g.nodes[x.src])}",
+        label = f"'{first.label}' does" if x is first else \
+            f"'{first.label}' and its fallback '{x.label}' do"
+        raise SpecError(f"{label} not exist here: {_why_absent(g.nodes[x.src])}",
                         x.loc, f"mark it optional ({{ref: {first.label}, optional: true}}) or "
                                f"give a fallback ({{ref: {first.label}, else: NAME}})")
     return x
@@ -189,7 +190,8 @@ def _existing(g: FlatGraph, node: FlatNode, x: FlatInput) -> FlatInput | None:
 def _why_absent(node: FlatNode) -> str:
     cond = next(c for c in node.conditions if c.value is False)
     where = f" at line {cond.loc.line}" if cond.loc else ""
-    return f"its condition if: {cond.raw}{where} is false"
+    text = str(cond.raw).lower() if isinstance(cond.raw, bool) else cond.raw
+    return f"its condition if: {text}{where} is false"
 
 
 def _exists(node: FlatNode) -> bool:

@@ -66,7 +66,7 @@ def resolve_includes(doc: Document, include_path: Sequence[str | os.PathLike] = 
         for name, block in own.items():
             _add_block(blocks, own, name, state)
     state.blocks = blocks
-    top = os.path.realpath(doc.source.name) if base != Path(".") else "<spec>"
+    top = "<spec>" if doc.source.name == "<spec>" else os.path.realpath(doc.source.name)
     _include_all(doc, base, [top], state)
     root = LDict(doc.root.loc)
     for key, value in doc.root.items():
@@ -82,7 +82,9 @@ def resolve_includes(doc: Document, include_path: Sequence[str | os.PathLike] = 
 def _add_block(into: LDict, owner: LDict, name: str, state: _State) -> None:
     loc = owner.key_locs[name]
     if name in state.origin:
-        raise SpecError(f"block '{name}' is defined twice: here and at {state.origin[name]}", loc,
+        first = state.origin[name]
+        raise SpecError(f"block '{name}' is defined twice: here and at line {first.line} of "
+                        f"{Path(first.source.name).name}", loc,
                         "rename one of them (included blocks share one namespace)")
     state.origin[name] = loc
     into[name] = owner[name]
@@ -134,16 +136,27 @@ def _find(name: str, directory: Path, loc: Loc, state: _State) -> Path:
         candidates = [given]
     else:
         candidates = [directory / given, *(p / given for p in state.search)]
-    found = next((c for c in candidates if c.is_file()), None)
-    if found is None:
-        looked = ", ".join(str(c.parent) for c in candidates)
-        raise SpecError(f"included file '{name}' not found (looked in {looked})", loc)
-    real = Path(os.path.realpath(found))
-    if not any(real.is_relative_to(root) for root in state.roots):
-        raise SpecError(f"include '{name}' is outside the spec's directory tree "
-                        f"({state.roots[0]})", loc,
-                        "pass --include-path DIR to allow files from another directory")
-    return found
+    for candidate in candidates:
+        if candidate.is_file():
+            if not _inside(candidate, state):
+                raise _outside(name, loc)
+            return candidate
+    if not _inside(candidates[0], state):
+        raise _outside(name, loc)
+    raise SpecError(f"included file '{name}' not found", loc,
+                    "an include is looked for relative to the file that names it, then in "
+                    "each --include-path directory" + ("" if state.search else " (none given)"))
+
+
+def _inside(path: Path, state: _State) -> bool:
+    real = Path(os.path.realpath(path))
+    return any(real.is_relative_to(root) for root in state.roots)
+
+
+def _outside(name: str, loc: Loc) -> SpecError:
+    return SpecError(f"include '{name}' is outside the spec's directory tree", loc,
+                     "move the file under the spec's directory, or pass --include-path DIR "
+                     "to allow files from another directory")
 
 
 def _include_file(doc: Document, directory: Path, stack: list[str], state: _State) -> None:

@@ -22,21 +22,98 @@ def _shift(loc: Loc | None, offset: int) -> Loc | None:
 
 
 def _split_by_flow(text: str, loc: Loc | None, rest: list[Any] = ()) -> SpecError:
-    """The error for an op call cut at its commas; `rest` are the items after it,
-    from which the call as the user wrote it is put back together."""
+    """The error for an op call cut at its commas; `rest` are the items after it
+    (YAML made `7` of `conv(64, 7)` a number), from which the call as the user wrote
+    it is put back together."""
     parts = [text]
     for item in rest:
-        if not isinstance(item, str) or "".join(parts).count("(") <= "".join(parts).count(")"):
+        joined = "".join(parts)
+        if isinstance(item, (dict, list)) or joined.count("(") <= joined.count(")"):
             break
-        parts.append(item.strip())
+        parts.append(str(item).strip())
     call = ", ".join(parts)
-    head, _, inner = call.partition("(")
-    inner = inner[:-1] if inner.endswith(")") else inner
+    fix = _mapping_form(call)
     return SpecError(
         f"'{text}' has unbalanced parentheses: YAML flow syntax split the op call "
         f"'{call}' at its commas", loc,
-        f"inside [...] or {{...}} a comma always separates items; write "
-        f"{{{head.strip()}: [{inner}]}} or quote the call: \"{call}\"")
+        "inside [...] or {...} a comma always separates items; write "
+        + (f"{fix} or quote the call: \"{call}\"" if fix else f"the call quoted: \"{call}\""))
+
+
+_INDICATORS = tuple("[]{}&*!|>'\"%@`#")
+
+
+def _flow_value(text: str) -> str:
+    """`text` as a YAML flow value: quoted where YAML would split or misread it."""
+    if "," in text or ": " in text or " #" in text or text.startswith(_INDICATORS) and \
+            not (text.startswith("'") and text.endswith("'")):
+        return "'" + text.replace("'", "''") + "'"
+    return text
+
+
+def _mapping_form(call: str) -> str | None:
+    """'conv(64, 7, stride=2)' -> '{conv: {out: 64, k: 7, stride: 2}}' (positionals
+    named after the op's fields when keywords are present), or None when `call` is
+    not a call of a known op that can be written so."""
+    try:
+        node = ast.parse(call.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)) or \
+            any(isinstance(a, ast.Starred) for a in node.args) or \
+            any(k.arg is None for k in node.keywords):
+        return None
+    name = node.func.id
+    pos = [_flow_value(ast.unparse(a)) for a in node.args]
+    if not node.keywords:
+        return f"{{{name}: {pos[0]}}}" if len(pos) == 1 else f"{{{name}: [{', '.join(pos)}]}}"
+    op = OPS.lookup(name)
+    fields = list(op.args.model_fields) if op else []
+    if len(pos) > len(fields):
+        return None
+    items = [f"{f}: {v}" for f, v in zip(fields, pos)]
+    items += [f"{k.arg}: {_flow_value(ast.unparse(k.value))}" for k in node.keywords]
+    return f"{{{name}: {{{', '.join(items)}}}}}"
+
+
+def _several_keys(item: dict, loc: Loc | None) -> SpecError:
+    """The error for an op mapping with more than one key, naming the likely cause:
+    an argument expression split at its comma by flow syntax, an argument written
+    beside the op instead of under it, or two ops in one item."""
+    keys = list(item)
+    if any(str(t).count("(") != str(t).count(")") for t in (*keys, *item.values())):
+        head = str(item[keys[0]])
+        joined = ", ".join([head, *(k if item[k] is None else f"{k}: {item[k]}"
+                                    for k in keys[1:])])
+        return SpecError(f"'{head}' has unbalanced parentheses: YAML flow syntax split the "
+                         f"argument '{joined}' of {keys[0]} at its comma", loc,
+                         f"inside {{...}} a comma always separates items; quote the "
+                         f"expression: {{{keys[0]}: {_flow_value(joined)}}}")
+    op_keys = [k for k in keys if OPS.lookup(str(k)) is not None]
+    if len(op_keys) == 1:
+        op = OPS.lookup(str(op_keys[0]))
+        fields = list(op.args.model_fields)
+        others = [k for k in keys if k != op_keys[0]]
+        if all(k in fields for k in others):
+            return SpecError(f"{', '.join(map(repr, others))} written beside the op "
+                             f"'{op_keys[0]}': an op mapping has one key, the op name", loc,
+                             f"put the arguments under the op: "
+                             f"{_keyword_form(op_keys[0], item, fields)}")
+    return SpecError(f"an op mapping has exactly one key (the op name), got {len(item)}: "
+                     f"{', '.join(map(str, item))}", loc, "write each op as its own list item")
+
+
+def _keyword_form(name: str, item: dict, fields: list[str]) -> str:
+    value = item[name]
+    if isinstance(value, dict):
+        args = dict(value)
+    elif isinstance(value, list):
+        args = dict(zip(fields, value))
+    else:
+        args = {} if value is None else {fields[0]: value}
+    args.update({k: v for k, v in item.items() if k != name})
+    inner = ", ".join(f"{k}: {_flow_value(str(v))}" for k, v in args.items())
+    return f"{{{name}: {{{inner}}}}}"
 
 
 def _lookup(name: str, loc: Loc | None) -> OpDef:
@@ -90,9 +167,7 @@ def parse_op_item(item: Any, loc: Loc | None, following: list[Any] = ()) -> tupl
         return _lookup(text, loc), RawArgs()
     if isinstance(item, dict):
         if len(item) != 1:
-            raise SpecError(f"an op mapping has exactly one key (the op name), got {len(item)}: "
-                            f"{', '.join(map(str, item))}", loc,
-                            "write each op as its own list item")
+            raise _several_keys(item, loc)
         (name, value), = item.items()
         key_loc = item.key_locs[name] if isinstance(item, LDict) else loc
         value_loc = item.value_locs[name] if isinstance(item, LDict) else loc

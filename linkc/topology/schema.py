@@ -40,7 +40,7 @@ class RefSpec(_Model):
 
 
 Ref = Union[str, RefSpec]
-OpItem = Union[str, dict[str, Any]]
+OpItem = Any  # a name, a one-key mapping or a call; read (and explained) by opitems.py
 
 
 class MapSpec(_Model):
