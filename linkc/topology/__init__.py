@@ -48,7 +48,9 @@ def build(spec: str | os.PathLike | Document, params: Mapping[str, Any] | None =
         from ..zoo import resolve
 
         named = resolve(spec)
-        spec, params = named.spec, {**named.params, **(params or {})}
+        spec = named.spec
+        if named.params:  # (a plain dict: the override's own positions are kept otherwise)
+            params = {**named.params, **(params or {})}
     with paused_gc():  # one pause from loading to shapes (see gcpause.py)
         doc = spec if isinstance(spec, Document) else load(spec, limits.load)
         doc = with_params(resolve_includes(doc, include_path, limits.load), params or {})

@@ -68,10 +68,14 @@ def randomize(gm: torch.nn.Module, seed: int) -> None:
                 t.copy_(values)
 
 
-def differential_outcome(text: str) -> str:
-    g = build(text)
-    gm = linkc.compile(text)
-    randomize(gm, seed=len(text))
+def differential_outcome(spec, shape: tuple | None = None) -> str:
+    """`spec` (text or a path) compiles to what the interpreter computes; `shape` is
+    the output shape its generator expects, when it knows one."""
+    g = build(spec)
+    gm = linkc.compile(spec)
+    if shape is not None:
+        assert g.nodes[g.output].shape == tuple(shape), "the output shape the generator expects"
+    randomize(gm, seed=len(str(spec)))
     gm.eval()
     x = torch.randn(2, *g.input_shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():

@@ -4,8 +4,10 @@
 input whose nodes use every merge kind (with slices to equalise widths and
 `pad: zeros` where widths differ), op chains in all three written forms,
 blocks with one and two ports, `channels()` expressions, `prev` references,
-and repeats in both connect modes. The generator knows each node's shape, so
-every spec it writes is valid; a SpecError on one is a bug in linkc (or here).
+and repeats in both connect modes; and (specgen_lang) list params, `if:` with
+fallbacks, `repeat: 0`, ops after a block and empty slices. The generator knows
+each node's shape, so every spec it writes is valid (a SpecError on one is a bug
+in linkc or here), and `valid_cases()` also gives the output shape it expects.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 
 import yaml
 from hypothesis import strategies as st
+
+from . import specgen_lang as lang
 
 Shape = tuple[int, ...]
 
@@ -42,6 +46,7 @@ class _Draft:
     draw: object
     input: Shape
     k: int
+    widths: list = field(default_factory=list)
     nodes: dict = field(default_factory=dict)
     blocks: dict = field(default_factory=dict)
     shapes: dict = field(default_factory=dict)  # name a reference can use -> shape
@@ -89,9 +94,14 @@ def _conv(d: _Draft, shape: Shape) -> tuple[object, Shape]:
 def _ops(d: _Draft, shape: Shape, most: int = 3) -> tuple[list, Shape]:
     ops = []
     for _ in range(d.draw(st.integers(0, most))):
-        kind = d.draw(st.sampled_from(["conv", "conv", "bn", "act", "pool", "dropout"]))
+        kind = d.draw(st.sampled_from(["conv", "conv", "bn", "act", "pool", "dropout",
+                                       "list_conv"]))
         if kind == "conv":
             op, shape = _conv(d, shape)
+        elif kind == "list_conv" and len(shape) == 3:
+            op, shape = lang.list_conv(d, shape)
+        elif kind == "list_conv":
+            continue
         elif kind == "bn":
             op = d.draw(st.sampled_from(["bn", {"bn": {"eps": 0.001}}]))
         elif kind == "act":
@@ -146,7 +156,8 @@ def _merge_node(d: _Draft) -> tuple[dict, Shape]:
     merge = d.draw(st.sampled_from(["add", "+", "concat", "‖", "cat", "mean", "avg", "dwsum",
                                     "wsum", "mul"]))
     if merge in ("concat", "‖", "cat"):
-        return {"from": names, "merge": merge}, (sum(widths), *spatial)
+        empty = lang.empty_slice(d, names) if d.draw(st.integers(0, 3)) == 0 else []
+        return {"from": names + empty, "merge": merge}, (sum(widths), *spatial)
     if merge in ("add", "+", "mean", "avg", "wsum") and len(set(widths)) > 1 \
             and d.draw(st.booleans()):
         refs, width, extra = list(names), max(widths), {"pad": "zeros"}
@@ -174,14 +185,18 @@ def _gate(d: _Draft, name: str) -> Shape:
 
 
 def _repeat_count(d: _Draft) -> tuple[object, int]:
-    n = d.draw(st.integers(1, 3))
-    return ("k" if n == d.k and d.draw(st.booleans()) else n), n
+    return lang.repeat_count(d)
 
 
 def _add_node(d: _Draft, name: str) -> None:
     kind = d.draw(st.sampled_from(["ops", "ops", "merge", "merge", "gate", "res", "mem",
-                                   "grow_dense", "duo", "op_chain", "op_dense"]))
-    if kind == "ops":
+                                   "grow_dense", "duo", "op_chain", "op_dense", "cond",
+                                   "block_ops"]))
+    if kind == "cond":
+        shape, _ = lang.conditional(d, name, d.pick())
+    elif kind == "block_ops":
+        shape = lang.block_with_ops(d, name, d.pick())
+    elif kind == "ops":
         x = d.pick()
         ops, shape = _ops(d, d.shapes[x])
         d.nodes[name] = {"from": x, "ops": ops or ["identity"]}
@@ -209,7 +224,8 @@ def _add_node(d: _Draft, name: str) -> None:
             args = {"g": f"{g} + i" if with_i else g}
             grown = sum(g + (i if with_i else 0) for i in range(n))
             shape = (c + grown, *spatial)
-            d.shapes[f"{name}.0.h"] = (g, *spatial)  # a dotted path into instance 0
+            if n:
+                d.shapes[f"{name}.0.h"] = (g, *spatial)  # a dotted path into instance 0
         else:
             args = {"g": "channels(%s)" % x}  # args are evaluated in the caller's scope
             shape = (c, *spatial)
@@ -232,7 +248,7 @@ def _add_node(d: _Draft, name: str) -> None:
         repeat, _ = _repeat_count(d)
         d.nodes[name] = {"from": x, "repeat": repeat, "connect": "chain",
                          "ops": [{"conv": [width, 3]}, "relu"]}
-        shape = (width, *spatial)
+        shape = (width, *spatial) if repeat != 0 else d.shapes[x]
     else:  # op_dense
         x = d.pick()
         c, *spatial = d.shapes[x]
@@ -245,35 +261,47 @@ def _add_node(d: _Draft, name: str) -> None:
     d.shapes[name] = shape
 
 
-@st.composite
-def valid_specs(draw) -> str:
+def valid_specs():
     """YAML text of a random valid spec."""
+    return valid_cases().map(lambda case: case[0])
+
+
+@st.composite
+def valid_cases(draw) -> tuple[str, Shape]:
+    """(YAML text of a random valid spec, the shape of its output)."""
     c = draw(st.integers(1, 4))
     h = draw(st.sampled_from([4, 5, 8]))
-    d = _Draft(draw, (c, h, h), k=draw(st.integers(1, 3)))
+    d = _Draft(draw, (c, h, h), k=draw(st.integers(1, 3)), widths=lang.widths(draw))
     d.shapes["input"] = d.input
     count = draw(st.integers(1, 6))
     for j in range(count):
         _add_node(d, f"n{j}")
     # Every node must reach the output, or it is left out of the model untested.
     sinks = [n for n in d.shapes if n != "input" and n not in d.used and ".0." not in n]
+    out = draw(st.integers(1, 5))
     if len(sinks) == 1:
         head: dict = {"from": sinks[0]}
+        sink = d.shapes[sinks[0]]
         if draw(st.booleans()):
-            head["ops"] = ["gap", {"linear": draw(st.integers(1, 5))}]
+            head["ops"], shape = ["gap", {"linear": out}], (out,)
+        elif draw(st.booleans()):
+            size = sink[0] * (sink[1] * sink[2] if sink[1:] else 1)
+            head["ops"], shape = ["flatten"], (size,)
         else:
-            head["ops"] = ["flatten"] if draw(st.booleans()) else ["identity"]
+            head["ops"], shape = ["identity"], sink
     else:  # pool each to a vector, then concat vectors
         for j, sink in enumerate(sinks):
             d.nodes[f"pool{j}"] = {"from": sink, "ops": ["gap"]}
         head = {"from": [f"pool{j}" for j in range(len(sinks))], "merge": "concat",
-                "ops": [{"linear": draw(st.integers(1, 5))}]}
+                "ops": [{"linear": out}]}
+        shape = (out,)
     d.nodes["head"] = head
-    spec = {"linkc": 1, "name": "fuzz", "params": {"k": d.k}, "input": list(d.input)}
+    spec = {"linkc": 1, "name": "fuzz", "params": {"k": d.k, "widths": d.widths},
+            "input": list(d.input)}
     if d.blocks:
         spec["blocks"] = d.blocks
     spec["nodes"] = d.nodes
     spec["output"] = "head"
-    return yaml.dump(spec, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
-                     default_flow_style=None, allow_unicode=True,
-                          width=100)
+    text = yaml.dump(spec, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                     default_flow_style=None, allow_unicode=True, width=100)
+    return text, shape
