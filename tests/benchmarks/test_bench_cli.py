@@ -97,3 +97,17 @@ def test_bench_without_a_reference_compares_linkc_variants_and_says_so(capsys, t
     assert report["warnings"] == [
         "no hand-written reference for 'tiny': comparing linkc's variants only, (1) and (2) "
         "are not measured; --reference MODULE:CALLABLE benches against your own nn.Module"]
+
+
+def test_bench_set_overrides_reach_every_variant(capsys, tmp_path, monkeypatch):
+    # the spec is the reference network only with width 4, which --set gives
+    (tmp_path / "tiny.yaml").write_text(TINY.replace("input:", "params: {width: 2}\ninput:")
+                                        .replace("{conv: [4, 3]}", "{conv: [width, 3]}"))
+    (tmp_path / "own_nets.py").write_text(OWN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["bench", "tiny.yaml", "--reference", "own_nets:make", "--set", "width=4",
+                 *QUICK]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reference"]["linkc_params"] == 166 and report["reference"]["params_equal"]
+    assert report["warnings"] == []
