@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from .corrupt import checkpoint, rundir
 from .mutate import ZOO, ZOO_NAMES, mutate
 from .oracles import Case, cli_outcome, differential_outcome, spec_outcome
-from .specgen import valid_specs
+from .specgen import valid_cases, valid_specs
 
 
 def _base(data) -> tuple[str, str]:
@@ -30,8 +30,8 @@ def _base(data) -> tuple[str, str]:
 
 
 def differential(data, workdir: Path) -> Case:
-    text = data.draw(valid_specs())
-    return Case(text, lambda: differential_outcome(text), "generated")
+    text, shape = data.draw(valid_cases())
+    return Case(text, lambda: differential_outcome(text, shape), "generated")
 
 
 def zoo(data, workdir: Path) -> Case:
