@@ -262,6 +262,12 @@ def test_depth_and_highlight_say_where_the_page_starts(browser, tmp_path):
     page.open(out)
     assert panel(page, "name") == "d2.7.h"  # opened down to it and selected
     assert page.js("document.querySelector('.pane .box.selected').dataset.id") == "d2.7.h"
+    for key in ("/", "Escape"):  # "/" is the search box, Escape lets go of the selection
+        page.call("Input.dispatchKeyEvent", type="keyDown", key=key, text=key[:1] * (key == "/"))
+        page.call("Input.dispatchKeyEvent", type="keyUp", key=key)
+        if key == "/":
+            assert page.js("document.activeElement.className") == "search"
+    assert page.js("document.querySelectorAll('.pane .selected').length") == 0
     assert page.errors() == []
 
 

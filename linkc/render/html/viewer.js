@@ -366,6 +366,16 @@
       }));
     });
     window.linkcViewers = viewers;
+    document.addEventListener("keydown", (e) => { // "/" finds, Escape lets go
+      const typing = e.target.tagName === "INPUT";
+      if (e.key === "/" && !typing) {
+        e.preventDefault();
+        viewers[0].search.focus();
+      } else if (e.key === "Escape") {
+        if (typing) e.target.blur();
+        for (const v of viewers) v.select(null);
+      }
+    });
     document.body.setAttribute("data-ready", "1");
   }
 
