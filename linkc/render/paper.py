@@ -45,6 +45,8 @@ def _frame(cid: str | None, info: ClusterInfo) -> str | None:
         head, _, last = cid.rpartition(".")
         if last.isdigit() and head in info.repeats:
             cid = head
+        elif cid not in info.repeats and getattr(info.node_spec(cid), "repeat", None):
+            cid = head or None  # a repeat drawn in full: its instances are the frames
         elif not _frame_label(cid, info):
             cid = head or None
         else:
@@ -67,16 +69,23 @@ def _edge_marks(label: str) -> str:
 
 def _varying(full: View, info: ClusterInfo) -> set[str]:
     """Repeats whose later instances differ from the first one drawn (a first block
-    with stride 2, widths that grow): their label says that the first is shown."""
-    out = set()
+    with stride 2 or a projection, widths that grow): their label says so."""
+    out, held = set(), {}  # held: (repeat, instance) -> the boxes inside, relative
     for b in full.boxes.values():
+        parts = b.id.split("/")[0].split(".")
         first = full.boxes.get(canonical(b.id, info.repeats))
-        if first is not None and first is not b and first.lines[1:] != b.lines[1:]:
-            parts = b.id.split("/")[0].split(".")
-            out |= {".".join(parts[:k]) for k in range(1, len(parts))
-                    if parts[k].isdigit() and parts[k] != "0"
-                    and ".".join(parts[:k]) in info.repeats}
-    return out
+        differs = first is not None and first.lines[1:] != b.lines[1:]
+        for k in range(1, len(parts)):
+            rid = ".".join(parts[:k])
+            if rid in info.repeats and parts[k].isdigit():
+                if b.kind != "merge":  # a dense layer 0's port merges one input: none
+                    held.setdefault((rid, parts[k]), set()).add(b.id[len(rid) + len(parts[k]) + 2:])
+                if differs and parts[k] != "0":
+                    out.add(rid)
+    shapes: dict[str, set[frozenset]] = {}
+    for (rid, _), inside in held.items():
+        shapes.setdefault(rid, set()).add(frozenset(inside))
+    return out | {rid for rid, kinds in shapes.items() if len(kinds) > 1}
 
 
 def _boxes(full: View, info: ClusterInfo) -> tuple[dict[str, Box], dict[str, Cluster]]:
@@ -123,12 +132,30 @@ def _edges(full: View, boxes: dict[str, Box], info: ClusterInfo) -> list[Edge]:
     return edges
 
 
+def _foldable(repeats: dict[str, int]) -> dict[str, int]:
+    """The repeats that are drawn once: those whose instances hold the same nested
+    repeats with the same counts (widths, strides and optional nodes may differ, and
+    the label says so). One whose instances differ there (stages of 3, 4, 6 and 3
+    blocks) is drawn instance by instance."""
+    nested: dict[str, dict[str, set]] = {}
+    for cid, count in repeats.items():
+        parts = cid.split(".")
+        for k in range(1, len(parts)):
+            rid = ".".join(parts[:k])
+            if rid in repeats and parts[k].isdigit():
+                inside = (".".join(parts[k + 1:]), count)
+                nested.setdefault(rid, {}).setdefault(parts[k], set()).add(inside)
+    return {rid: n for rid, n in repeats.items()
+            if len({frozenset(v) for v in nested.get(rid, {}).values()}) <= 1
+            and (rid not in nested or len(nested[rid]) == n)}
+
+
 def paper_view(g: FlatGraph) -> View:
     full = build_view(g, expand=True)
     info = cluster_info(g)
     # only the spec's repeats fold (a recurrence's numbered steps are drawn in full)
-    info.repeats = {cid: n for cid, n in info.repeats.items()
-                    if getattr(info.node_spec(cid), "repeat", None) is not None}
+    info.repeats = _foldable({cid: n for cid, n in info.repeats.items()
+                              if getattr(info.node_spec(cid), "repeat", None)})
     boxes, clusters = _boxes(full, info)
     edges = _edges(full, boxes, info)
     boxes["input"].lines = ["input", "×".join(map(str, g.input_shape))]

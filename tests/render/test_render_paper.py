@@ -69,6 +69,15 @@ def test_repeats_are_drawn_once():
     assert ("stage1.0.y", "stage1.0.f") not in edges  # the chain inside a repeat is folded
 
 
+def test_a_repeat_whose_instances_differ_in_depth_is_drawn_in_full():
+    # ResNet-50's stages repeat one block 3, 4, 6 and 3 times: each stage is drawn,
+    # each with its blocks once (the first has a projection shortcut, the rest not)
+    view = paper_view(build(SPECS / "resnet_50_imagenet.yaml"))
+    labels = sorted(c.label for c in view.clusters.values())
+    assert labels == ["bottleneck × 3, first drawn"] * 2 + ["bottleneck × 4, first drawn",
+                      "bottleneck × 6, first drawn"] + ["stage"] * 4
+
+
 def test_subtraction_and_legend():
     text = to_paper_dot(build(SPECS / "resnet_s_18.yaml"))
     assert "difference: signed sum that subtracts" in text
