@@ -56,7 +56,8 @@ def main() -> None:
     args = ap.parse_args()
     checkouts = [(n, Path(p).resolve()) for n, _, p in (c.partition("=") for c in args.checkout)]
     tmp = Path(tempfile.mkdtemp())
-    specs = args.specs or [str(HERE.parent / "specs" / "densenet_bc_100.yaml")]
+    specs = [str(Path(s).resolve()) for s in args.specs] or [
+        str(HERE.parent / "specs" / "densenet_bc_100.yaml")]
     if not args.specs:
         for name, text in ((f"generated_{args.nodes}", generated_spec(args.nodes)),
                            (f"flat_{args.flat}", flat_spec(args.flat))):
