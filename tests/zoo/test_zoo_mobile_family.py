@@ -139,13 +139,15 @@ def test_zoo_counts_them_as_exact_matches(tmp_path):
 
 def test_stage_shapes_follow_the_tables():
     mb = build(SPECS / "mobilenet_v2.yaml")
-    assert mb.nodes["b5.1.y"].shape == (96, 14, 14) and mb.nodes["b7.e"].shape == (320, 7, 7)
+    assert mb.nodes["body.4.b.1.y"].shape == (96, 14, 14)
+    assert mb.nodes["body.6.b.0.y"].shape == (320, 7, 7)
     sh = build(SPECS / "shufflenet_v2.yaml")
-    assert sh.nodes["stem"].shape == (24, 56, 56) and sh.nodes["stage3.6.y"].shape == (232, 14, 14)
+    assert sh.nodes["stem"].shape == (24, 56, 56)
+    assert sh.nodes["body.1.units.6.y"].shape == (232, 14, 14)
     sq = build(SPECS / "squeezenet_1_1.yaml")  # 224 -> 111 -> 55 -> 27 -> 13 (ceil-mode pools)
     assert [sq.nodes[n].shape[1] for n in ("fire2.y", "fire4.y", "fire9.y")] == [55, 27, 13]
     ef = build(SPECS / "efficientnet_b0.yaml")
-    assert ef.nodes["s6.2.y"].shape == (192, 7, 7)
+    assert ef.nodes["body.5.b.3.y"].shape == (192, 7, 7)
     drops = [c.args.p for n in ef.order for c in ef.nodes[n].ops if c.op.name == "drop_path"]
     # residual blocks are numbers 2, 4, 6, 7, 9, 10, 12, 13, 14 of 16 (counted from 0)
     assert drops == pytest.approx([0.2 * j / 16 for j in (2, 4, 6, 7, 9, 10, 12, 13, 14)])
@@ -187,3 +189,14 @@ def test_macs_match_the_published_figures(file, published):
     g = build(SPECS / file)
     total, _ = count_macs(g, lower_meta(g))
     assert abs(total - published) / published < 0.02, total
+
+
+def test_shortcuts_exist_exactly_where_the_shape_is_kept():
+    # one block body with `if:`: a shortcut where stride is 1 and C_in = C_out
+    mb = build(SPECS / "mobilenet_v2.yaml")
+    blocks = sorted({n.rsplit(".", 1)[0] for n in mb.order if n.endswith(".y")})
+    shortcuts = sorted(n.rsplit(".", 1)[0] for n in mb.order if n.endswith(".shortcut"))
+    assert len(blocks) == 17 and len(shortcuts) == 10  # every block but the 7 stage firsts
+    assert not any(n.startswith("body.0.") and n.endswith(".expand") for n in mb.order)  # t = 1
+    ef = build(SPECS / "efficientnet_b0.yaml")
+    assert sum(n.endswith(".residual") for n in ef.order) == 9
