@@ -27,6 +27,7 @@ COMMANDS = {
     "zoo": "list the model zoo with parameter counts next to the papers'",
     "sweep": "train the variants of a topology family; a table and plots",
     "import": "write a spec (and its weights) from an existing PyTorch module",
+    "ops": "list every op and merge with its signature, doc and origin (built-in or plugin)",
 }
 
 
@@ -63,11 +64,18 @@ def build_parser(argv: Sequence[str] | None = None
         prog="linkc", description="Compile neural-network topologies written in YAML into "
                                   "PyTorch modules.")
     parser.add_argument("--version", action="version", version=f"linkc {__version__}")
+    parser.add_argument("--no-plugins", action="store_true", default=False,
+                        help="do not load installed plugins (also: LINKC_NO_PLUGINS=1)")
+    # accepted after the command too; SUPPRESS keeps the subparser from resetting it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--no-plugins", action="store_true", default=argparse.SUPPRESS,
+                        help="do not load installed plugins (also: LINKC_NO_PLUGINS=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands = _available()
     chosen = _command_of(argv)
     for name, module in commands.items():
-        p = sub.add_parser(name, help=COMMANDS[name], description=module.__doc__)
+        p = sub.add_parser(name, help=COMMANDS[name], description=module.__doc__,
+                           parents=[common])
         if chosen not in commands or chosen == name:
             module.add_arguments(p)
     return parser, commands
@@ -76,7 +84,9 @@ def build_parser(argv: Sequence[str] | None = None
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .topology.errors import SpecError
 
-    errors: list[type[BaseException]] = [SpecError, UsageError]
+    from .plugins import PluginError
+
+    errors: list[type[BaseException]] = [SpecError, UsageError, PluginError]
     # Only modules already imported can have raised their error: looking the
     # others up would import them (and torch) just to print a spec error.
     for module, name in (("linkc.runtime.data", "DataError"),
@@ -106,7 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module = commands[args.command]
     try:
-        return int(module.run(args) or 0)
+        from . import plugins
+
+        with plugins.turned_off(args.no_plugins):
+            plugins.load()
+            return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("linkc: interrupted", file=sys.stderr)
         return 130

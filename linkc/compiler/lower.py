@@ -15,32 +15,31 @@ from typing import Any, Callable
 import torch
 from torch import fx, nn
 
+from .. import plugins
 from ..topology.flat import INPUT, FlatGraph, FlatNode
 from ..topology.gcpause import paused_gc
 from ..topology.merges import MergeOptions
 from . import functional
 from .fxsource import track_source
+from .fxutil import put_module
 
 
 def resolve_target(target: str) -> Callable[..., Any]:
-    """'package.module:Name' from a registry entry -> the object it names."""
-    module_name, _, attr = target.partition(":")
-    if not module_name.startswith(("torch", "linkc.")):
-        raise ValueError(f"lowering target {target!r} is outside torch and linkc")
-    return getattr(importlib.import_module(module_name), attr)
+    """'package.module:Name' from a registry entry -> the object it names.
+
+    Only inside torch, linkc and the packages of registered plugins, matched as whole
+    package names (`torchvision` or `torch_x` is not torch)."""
+    found = _RESOLVED.get(target)
+    if found is None:
+        module_name, _, attr = target.partition(":")
+        if module_name.split(".")[0] not in plugins.lowering_packages():
+            raise ValueError(f"lowering target {target!r} is outside torch, linkc and the "
+                             "installed plugins")
+        found = _RESOLVED[target] = getattr(importlib.import_module(module_name), attr)
+    return found
 
 
-def put_module(root: nn.Module, path: str, module: nn.Module) -> None:
-    """Install `module` at dotted `path`, creating plain containers on the way."""
-    *parents, name = path.split(".")
-    owner = root
-    for part in parents:
-        child = owner._modules.get(part)
-        if child is None:
-            child = nn.Module()
-            owner.add_module(part, child)
-        owner = child
-    owner.add_module(name, module)
+_RESOLVED: dict[str, Callable[..., Any]] = {}  # registries only grow while lowering
 
 
 def _meta(fx_node: fx.Node, node: FlatNode, shape, loc, what: str) -> fx.Node:

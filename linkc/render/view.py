@@ -148,7 +148,8 @@ class _Builder:
         self.loose: list[Edge] = []  # edges between drawn nodes: never merged
         self.entry: dict[str, str] = {}
         self.exit: dict[str, str] = {INPUT: INPUT}
-        self.concats: dict[tuple[str, ...], str] = {}  # inputs of a pure concat -> its node
+        # (merge, inputs) of a pure associative merge (no ops, no slices) -> its node
+        self.pure_merges: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def add_cluster(self, path: tuple[str, ...]) -> None:
         for k, cid in enumerate(path):
@@ -192,17 +193,17 @@ class _Builder:
         box.members.add(node.id)
         self.entry[node.id] = self.exit[node.id] = cid
 
-    def concat_prefix(self, node: FlatNode) -> tuple[str, int] | None:
-        """An earlier drawn concat whose inputs start this concat's inputs: concat is
-        associative, so `‖(a, b, c, d)` is drawn as `‖(‖(a, b, c), d)`. A dense block
+    def merge_prefix(self, node: FlatNode) -> tuple[str, int] | None:
+        """An earlier drawn merge of the same associative kind whose inputs start this
+        merge's inputs: `‖(a, b, c, d)` is drawn as `‖(‖(a, b, c), d)`. A dense block
         then draws one edge per layer instead of one per pair of layers, which keeps
         DenseNet-BC-190 at full depth readable and quick to lay out."""
         merge = node.effective_merge()
-        if merge is None or merge.name != "concat" or any(x.slice for x in node.inputs):
+        if merge is None or not merge.associative or any(x.slice for x in node.inputs):
             return None
         srcs = tuple(x.src for x in node.inputs)
         for length in range(len(srcs) - 1, 1, -1):
-            earlier = self.concats.get(srcs[:length])
+            earlier = self.pure_merges.get((merge.name, srcs[:length]))
             if earlier is not None:
                 return earlier, length
         return None
@@ -210,7 +211,7 @@ class _Builder:
     def add_inputs(self, node: FlatNode, rank: dict[str, int]) -> None:
         dst = self.entry[node.id]
         spine = max(range(len(node.inputs)), key=lambda i: rank[node.inputs[i].src])
-        prefix = self.concat_prefix(node)
+        prefix = self.merge_prefix(node)
         start = 0
         if prefix is not None:
             earlier, start = prefix
@@ -221,9 +222,9 @@ class _Builder:
                     [(x.src, node.id) for x in node.inputs[:start]],
                     weight=SPINE_WEIGHT if spine < start else 1))
         merge = node.effective_merge()
-        if merge is not None and merge.name == "concat" and not node.ops and \
+        if merge is not None and merge.associative and not node.ops and \
                 not any(x.slice for x in node.inputs):
-            self.concats[tuple(x.src for x in node.inputs)] = node.id
+            self.pure_merges[(merge.name, tuple(x.src for x in node.inputs))] = node.id
         for i, x in enumerate(node.inputs[start:], start):
             src = self.exit[x.src]
             if src == dst:

@@ -43,6 +43,9 @@ def build(spec: str | os.PathLike | Document, params: Mapping[str, Any] | None =
     naming the nearest one. `limits` raises or lowers the safety caps (see
     `linkc.topology.limits`); `include_path` adds directories that `include:` may
     read from (see `linkc.topology.include`)."""
+    from .. import plugins
+
+    plugins.load()  # a spec may name ops that installed plugins provide
     limits = limits or Limits()
     if not isinstance(spec, Document):
         from ..zoo import resolve

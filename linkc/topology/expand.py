@@ -129,7 +129,7 @@ class Expander:
             return None
         merge = MERGES.lookup(param_word(scope, name) or name)
         if merge is None:
-            raise unknown("merge", name, MERGES.names(), self.loc((*path, "merge")))
+            raise MERGES.unknown(name, self.loc((*path, "merge")))
         if node.pad and not merge.padded:
             raise SpecError(f"'pad: {node.pad}' does not apply to merge '{merge.name}'",
                             self.loc((*path, "pad"), key=True))

@@ -37,14 +37,25 @@ class MergeDef:
     # an empty input (a zero-width channel slice) adds nothing and is dropped; elsewhere
     # an empty slice is an error
     drops_empty: bool = False
+    # merge(merge(a, b), c) == merge(a, b, c) exactly, and the lowering function takes
+    # any number of inputs in order: merge_nary flattens chains, diagrams draw a
+    # merge over a prefix of another's inputs as its first input
+    associative: bool = False
 
     def __post_init__(self) -> None:
         if self.params != (self.count_params is not None):
             raise ValueError(f"merge '{self.name}': 'params' and a count_params rule go together")
+        if self.associative and self.params:
+            raise ValueError(f"merge '{self.name}': an associative merge lowers to a function "
+                             "(a learnable merge cannot be flattened)")
 
     @property
     def padded(self) -> bool:
         return self.pad_lowering is not None
+
+    def signature(self) -> str:
+        inputs = "w1*x1, w2*x2, ..." if self.weighted else "x1, x2, ..."
+        return f"{self.name}({inputs})" + (" [pad: zeros]" if self.padded else "")
 
     def lowering_for(self, shapes: list[Shape], pad: str | None) -> Lowering:
         if pad == "zeros" and self.pad_lowering and len({s[0] for s in shapes}) > 1:
@@ -127,9 +138,11 @@ _weights = lambda shapes, options: dict(weights=options.weights)  # noqa: E731
 
 MERGES.add(MergeDef("add", _equal_shapes("add", allow_pad=True), Lowering(_F + "add"), "+",
                     "elementwise sum (ResNet's inner link)",
-                    pad_lowering=Lowering(_F + "add_padded")), aliases=("+",))
+                    pad_lowering=Lowering(_F + "add_padded"), associative=True),
+           aliases=("+",))
 MERGES.add(MergeDef("concat", _concat_shape, Lowering(_F + "concat"), "‖",
-                    "concatenation on channels (DenseNet's outer link)", drops_empty=True),
+                    "concatenation on channels (DenseNet's outer link)", drops_empty=True,
+                    associative=True),
            aliases=("‖", "||", "cat"))
 MERGES.add(MergeDef("mean", _equal_shapes("mean", allow_pad=True), Lowering(_F + "mean"), "avg",
                     "elementwise average (merge-and-run)",

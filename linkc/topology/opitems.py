@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from .errors import Loc, SpecError, unknown
+from .errors import Loc, SpecError
 from .load import LDict, LList
 from .ops import OPS
 from .registry import OpDef, RawArgs
@@ -119,7 +119,7 @@ def _keyword_form(name: str, item: dict, fields: list[str]) -> str:
 def _lookup(name: str, loc: Loc | None) -> OpDef:
     op = OPS.lookup(name)
     if op is None:
-        raise unknown("op", name, OPS.names(), loc)
+        raise OPS.unknown(name, loc)
     return op
 
 

@@ -2,7 +2,8 @@
 
 Shapes are per sample and channels first: `(C, H, W)` for feature maps, `(F,)`
 for vectors. To add an op: write its `Args` model, a shape rule, and one
-`OPS.add(OpDef(...))` entry naming the torch module that implements it.
+`OPS.add(OpDef(...))` entry naming the torch module that implements it, with the
+traits (registry.TRAITS) the passes read.
 Ops that resample or reorder (upsample, conv_transpose, adaptive pools,
 channel_shuffle) are declared in ops_resample.py, into this same table; window
 arithmetic and the padding words are in geometry.py.
@@ -50,7 +51,7 @@ OPS.add(OpDef(
     Lowering("torch.nn:Conv2d", lambda s, a: dict(
         in_channels=s[0], out_channels=a.out, kernel_size=a.k, stride=a.stride,
         padding=_conv_pad(a), dilation=a.dilation, groups=a.groups, bias=a.bias)),
-    "2-D convolution", frozenset({"conv", "params"}),
+    "2-D convolution", frozenset({"params"}),
     params=lambda s, a: a.out * (s[0] // a.groups) * a.k * a.k + (a.out if a.bias else 0)))
 
 
@@ -64,7 +65,7 @@ OPS.add(OpDef(
     "bn", BNArgs, lambda s, a: s,
     Lowering("linkc.compiler.modules:BatchNorm", lambda s, a: dict(
         num_features=s[0], eps=a.eps, momentum=a.momentum, rank=len(s))),
-    "batch normalisation over channels", frozenset({"norm", "params", "shape_preserving"}),
+    "batch normalisation over channels", frozenset({"norm", "params"}),
     params=lambda s, a: 2 * s[0]))
 
 
@@ -88,7 +89,7 @@ OPS.add(OpDef(
     "groupnorm", GroupNormArgs, _groupnorm_shape,
     Lowering("torch.nn:GroupNorm", lambda s, a: dict(
         num_groups=a.groups, num_channels=s[0], eps=a.eps, affine=a.affine)),
-    "group normalisation (batch-independent)", frozenset({"norm", "params", "shape_preserving"}),
+    "group normalisation (batch-independent)", frozenset({"norm", "params"}),
     params=lambda s, a: 2 * s[0] if a.affine else 0))
 
 
@@ -103,7 +104,7 @@ OPS.add(OpDef(
     Lowering("linkc.compiler.modules:ChannelLayerNorm", lambda s, a: dict(
         normalized_shape=s[0], eps=a.eps, elementwise_affine=a.affine)),
     "layer normalisation over the channels at each position",
-    frozenset({"norm", "params", "shape_preserving"}),
+    frozenset({"norm", "params"}),
     params=lambda s, a: 2 * s[0] if a.affine else 0))
 
 
@@ -111,7 +112,7 @@ OPS.add(OpDef(
 def _activation(name: str, target: str, doc: str, args: type[Args] = NoArgs,
                 kwargs=lambda s, a: {}) -> None:
     OPS.add(OpDef(name, args, lambda s, a: s, Lowering(target, kwargs), doc,
-                  frozenset({"elementwise", "shape_preserving"})))
+                  frozenset({"elementwise"})))
 
 
 class LeakyArgs(Args):
@@ -172,11 +173,9 @@ def _pool_kwargs(op: str):
 
 
 OPS.add(OpDef("maxpool", PoolArgs, _pool_shape("maxpool"),
-              Lowering("torch.nn:MaxPool2d", _pool_kwargs("maxpool")), "max pooling",
-              frozenset({"pool"})))
+              Lowering("torch.nn:MaxPool2d", _pool_kwargs("maxpool")), "max pooling"))
 OPS.add(OpDef("avgpool", AvgPoolArgs, _pool_shape("avgpool"),
-              Lowering("torch.nn:AvgPool2d", _pool_kwargs("avgpool")), "average pooling",
-              frozenset({"pool"})))
+              Lowering("torch.nn:AvgPool2d", _pool_kwargs("avgpool")), "average pooling"))
 
 
 def _gap_shape(shape: Shape, a: NoArgs) -> Shape:
@@ -184,7 +183,7 @@ def _gap_shape(shape: Shape, a: NoArgs) -> Shape:
 
 
 OPS.add(OpDef("gap", NoArgs, _gap_shape, Lowering("linkc.compiler.modules:GlobalAvgPool"),
-              "global average pooling: (C, H, W) -> (C,)", frozenset({"pool"})))
+              "global average pooling: (C, H, W) -> (C,)"))
 
 
 def _flatten_shape(shape: Shape, a: NoArgs) -> Shape:
@@ -224,7 +223,7 @@ class DropoutArgs(Args):
 
 OPS.add(OpDef("dropout", DropoutArgs, lambda s, a: s,
               Lowering("torch.nn:Dropout", lambda s, a: dict(p=a.p)),
-              "dropout (training only)", frozenset({"shape_preserving"})))
+              "dropout (training only)"))
 
 
 class DropPathArgs(Args):
@@ -234,6 +233,6 @@ class DropPathArgs(Args):
 OPS.add(OpDef("drop_path", DropPathArgs, lambda s, a: s,
               Lowering("linkc.compiler.modules:DropPath", lambda s, a: dict(p=a.p)),
               "stochastic depth: drops the whole input of a sample with probability p and "
-              "scales the kept ones by 1/(1-p) (training only)", frozenset({"shape_preserving"})))
+              "scales the kept ones by 1/(1-p) (training only)"))
 
 from . import ops_resample  # noqa: E402,F401 - registers upsample, conv_transpose, ...

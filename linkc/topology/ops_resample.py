@@ -117,7 +117,7 @@ def _conv_transpose_kwargs(s: Shape, a: ConvTransposeArgs) -> dict:
 OPS.add(OpDef(
     "conv_transpose", ConvTransposeArgs, _conv_transpose_shape,
     Lowering("torch.nn:ConvTranspose2d", _conv_transpose_kwargs),
-    "transposed 2-D convolution (learned upsampling)", frozenset({"conv", "params"}),
+    "transposed 2-D convolution (learned upsampling)", frozenset({"params"}),
     params=lambda s, a: s[0] * (a.out // a.groups) * a.k * a.k + (a.out if a.bias else 0)))
 
 
@@ -136,7 +136,7 @@ for _name, _target, _what in (("adaptive_avgpool", "AdaptiveAvgPool2d", "average
                               ("adaptive_maxpool", "AdaptiveMaxPool2d", "max")):
     OPS.add(OpDef(_name, AdaptiveArgs, _adaptive_shape(_name),
                   Lowering(f"torch.nn:{_target}", lambda s, a: dict(output_size=pair(a.size))),
-                  f"{_what} pooling to a fixed output size", frozenset({"pool"})))
+                  f"{_what} pooling to a fixed output size"))
 
 
 # ------------------------------------------------------------ channel_shuffle
@@ -154,5 +154,4 @@ def _shuffle_shape(shape: Shape, a: ShuffleArgs) -> Shape:
 
 OPS.add(OpDef("channel_shuffle", ShuffleArgs, _shuffle_shape,
               Lowering("torch.nn:ChannelShuffle", lambda s, a: dict(groups=a.groups)),
-              "interleave the channels of `groups` groups (ShuffleNet)",
-              frozenset({"shape_preserving"})))
+              "interleave the channels of `groups` groups (ShuffleNet)"))

@@ -17,6 +17,7 @@ import torch
 from torch import fx, nn
 
 from .. import functional
+from ..fxutil import put_module
 from ..modules import DenseBottleneck
 from . import register
 
@@ -52,7 +53,7 @@ def checkpoint_dense(gm: fx.GraphModule) -> fx.GraphModule:
         fused.train(bn.training)
         parent = bn_node.target.rpartition(".")[0]
         path = f"{parent}.bottleneck" if parent else "bottleneck"
-        gm.add_submodule(path, fused)
+        put_module(gm, path, fused)
         # a concatenation read only here moves inside the checkpoint: it is recomputed too
         inline = source.target is functional.concat and len(source.users) == 1
         with gm.graph.inserting_before(conv_node):
@@ -72,8 +73,11 @@ def _match(bn_node: fx.Node, modules):
     if bn_node.op != "call_module" or type(modules.get(bn_node.target)) is not nn.BatchNorm2d:
         return None
     bn = modules[bn_node.target]
+    if len(bn_node.args) != 1 or bn_node.kwargs:
+        return None
     source = bn_node.args[0]
-    if len(bn_node.args) != 1 or not (source.op == "call_function" and source.target in _DENSE):
+    if not (isinstance(source, fx.Node) and source.op == "call_function"
+            and source.target in _DENSE):
         return None
     if not (bn.affine and bn.track_running_stats) or len(bn_node.users) != 1:
         return None

@@ -16,6 +16,7 @@ import torch
 from torch import fx, nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
+from ..fxutil import put_module
 from . import register
 
 
@@ -33,7 +34,9 @@ def fold_bn(gm: fx.GraphModule) -> fx.GraphModule:
         if not isinstance(bn, nn.BatchNorm2d) or len(bn_node.args) != 1 or bn_node.kwargs:
             continue
         conv_node = bn_node.args[0]
-        conv = modules.get(conv_node.target) if conv_node.op == "call_module" else None
+        if not (isinstance(conv_node, fx.Node) and conv_node.op == "call_module"):
+            continue
+        conv = modules.get(conv_node.target)
         if not isinstance(conv, nn.Conv2d) or len(conv_node.users) != 1:
             continue
         if not bn.track_running_stats or bn.running_mean is None:
@@ -43,7 +46,7 @@ def fold_bn(gm: fx.GraphModule) -> fx.GraphModule:
             fused.weight, fused.bias = fuse_conv_bn_weights(
                 conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
                 bn.weight, bn.bias)
-        _replace_submodule(gm, conv_node.target, fused)
+        put_module(gm, conv_node.target, fused)
         bn_node.replace_all_uses_with(conv_node)
         gm.graph.erase_node(bn_node)
         gm.delete_submodule(bn_node.target)
@@ -51,8 +54,3 @@ def fold_bn(gm: fx.GraphModule) -> fx.GraphModule:
     gm.recompile()
     return gm
 
-
-def _replace_submodule(gm: fx.GraphModule, path: str, module: nn.Module) -> None:
-    parent, _, name = path.rpartition(".")
-    owner = gm.get_submodule(parent) if parent else gm
-    setattr(owner, name, module)

@@ -3,8 +3,9 @@
 1. Siblings: convolutions with the same configuration reading the same tensor
    (an inception-style fan-out, the two branches of a merge-and-run block fed by
    one stem) become one convolution with the output channels stacked, and a split.
-2. Parallel branches: k chains of identical single-input modules (Conv2d, BN,
-   ReLU, ...) on k different inputs of equal shape, with both inputs ready before
+2. Parallel branches: k chains of identical single-input modules (Conv2d, BN, and
+   the ops whose registry entry has the `elementwise` trait: relu, sigmoid, a
+   plugin's activation, ...) on k different inputs of equal shape, with both inputs ready before
    either chain starts, become one chain on the concatenated input with grouped
    convolutions (groups multiplied by k) and BN over the stacked channels, then a
    split. This is the equivalence of seed 003 (merge-and-run): two residual
@@ -22,6 +23,7 @@ import operator
 import torch
 from torch import fx, nn
 
+from ..fxutil import node_op, node_shape, put_module
 from . import register
 
 
@@ -73,14 +75,13 @@ def _split(graph: fx.Graph, fused: fx.Node, ends: list[fx.Node], sizes: list[int
 
 
 def _install(gm: fx.GraphModule, path: str, module: nn.Module) -> str:
-    parent, _, name = path.rpartition(".")
-    owner = gm.get_submodule(parent) if parent else gm
-    setattr(owner, f"{name}_grouped", module)
+    put_module(gm, f"{path}_grouped", module)
     return f"{path}_grouped"
 
 
 def _group_siblings(gm: fx.GraphModule, modules) -> None:
     graph = gm.graph
+    position = {n: i for i, n in enumerate(graph.nodes)}  # new nodes are never sorted
     for source in list(graph.nodes):
         groups: dict[tuple, list[fx.Node]] = {}
         for user in source.users:
@@ -90,7 +91,6 @@ def _group_siblings(gm: fx.GraphModule, modules) -> None:
         for nodes in groups.values():
             if len(nodes) < 2:
                 continue
-            position = {n: i for i, n in enumerate(graph.nodes)}
             nodes.sort(key=position.__getitem__)
             convs = [modules[n.target] for n in nodes]
             fused = copy.deepcopy(convs[0])
@@ -109,11 +109,9 @@ def _group_siblings(gm: fx.GraphModule, modules) -> None:
                 gm.delete_submodule(n.target)
 
 
-def _shape(node: fx.Node) -> tuple:
-    return tuple(node.meta.get("linkc", {}).get("shape", ()))
-
-
-def _stackable(a: nn.Module, b: nn.Module) -> bool:
+def _stackable(a: nn.Module, b: nn.Module, elementwise: bool = False) -> bool:
+    """Can `a` and `b` run as one module on their stacked channels? `elementwise`:
+    both nodes compute ops with the registry's `elementwise` trait."""
     if type(a) is not type(b):
         return False
     if type(a) is nn.Conv2d:
@@ -122,8 +120,13 @@ def _stackable(a: nn.Module, b: nn.Module) -> bool:
         return (a.num_features, a.eps, a.momentum, a.affine, a.track_running_stats) == \
             (b.num_features, b.eps, b.momentum, b.affine, b.track_running_stats)
     # stateless elementwise modules only: anything with parameters or buffers may mix channels
-    return not list(a.parameters()) and not list(a.buffers()) and repr(a) == repr(b) \
-        and isinstance(a, (nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU, nn.Tanh, nn.Identity))
+    return elementwise and not list(a.parameters()) and not list(a.buffers()) \
+        and repr(a) == repr(b)
+
+
+def _elementwise(node: fx.Node) -> bool:
+    op = node_op(node)
+    return op is not None and "elementwise" in op.traits
 
 
 def _stack(modules_: list[nn.Module]) -> nn.Module:
@@ -157,7 +160,8 @@ def _chains(heads: list[fx.Node], modules) -> list[list[fx.Node]]:
                for u, e in zip(users, ends)) or len(set(users)) != len(users):
             return chains
         mods = [modules[u.target] for u in users]
-        if not all(_stackable(mods[0], m) for m in mods[1:]):
+        elementwise = all(_elementwise(u) for u in users)
+        if not all(_stackable(mods[0], m, elementwise) for m in mods[1:]):
             return chains
         for c, u in zip(chains, users):
             c.append(u)
@@ -166,17 +170,24 @@ def _chains(heads: list[fx.Node], modules) -> list[list[fx.Node]]:
 def _group_branches(gm: fx.GraphModule, modules) -> None:
     graph = gm.graph
     done: set[fx.Node] = set()
+    # Positions are taken once. Nodes this pass creates are inserted before the head
+    # being grouped, so they precede every later head: position -1 says just that.
+    position = {n: i for i, n in enumerate(graph.nodes)}
+    buckets: dict[tuple, list[fx.Node]] = {}  # candidate heads by what makes them stackable
+    for node in graph.nodes:
+        conv = _conv(node, modules)
+        if conv is not None:
+            key = (_conv_key(conv), conv.out_channels, node_shape(node.args[0]))
+            buckets.setdefault(key, []).append(node)
+    index = {n: (key, i) for key, nodes in buckets.items() for i, n in enumerate(nodes)}
     for head in list(graph.nodes):
-        conv = _conv(head, modules) if head not in done else None
-        if conv is None:
+        if head in done or head not in index:
             continue
-        position = {n: i for i, n in enumerate(graph.nodes)}
+        key, at = index[head]
         heads, inputs = [head], [head.args[0]]
-        for other in list(graph.nodes)[position[head] + 1:]:
-            other_conv = _conv(other, modules) if other not in done else None
-            if (other_conv is not None and _stackable(conv, other_conv)
-                    and other.args[0] not in inputs and position[other.args[0]] < position[head]
-                    and _shape(other.args[0]) == _shape(head.args[0])):
+        for other in buckets[key][at + 1:]:
+            if (other not in done and other.args[0] not in inputs
+                    and position.get(other.args[0], -1) < position[head]):
                 heads.append(other)
                 inputs.append(other.args[0])
         if len(heads) < 2:

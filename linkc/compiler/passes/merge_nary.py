@@ -1,11 +1,13 @@
 """merge_nary: binary merge chains -> one n-ary merge; dense concatenations -> one buffer.
 
-1. `add(add(a, b), c)` -> `add(a, b, c)` and likewise for `concat`, when the inner
-   merge has no other reader. The n-ary functions sum in the same order, so the
+1. `add(add(a, b), c)` -> `add(a, b, c)` for every merge its registry entry calls
+   `associative` (add, concat, and plugins' merges that say so), when the inner
+   merge has no other reader. The n-ary functions combine in the same order, so the
    result is bit-identical; the gain is fewer temporaries.
 2. A dense block lowers to a growing family of concatenations that each re-read all
    earlier features: cat(x, h0), cat(x, h0, h1), ... - quadratic copying in depth.
-   Such a family (every concatenation's inputs a prefix of the longest one's)
+   Such a family of `functional.concat` calls (the buffer implements exactly that
+   function; every concatenation's inputs a prefix of the longest one's)
    becomes one buffer per block: `dense_start` allocates it and copies the block
    input in, each `dense_append` copies one layer's output in (once) and returns a
    channel-prefix view, and every former concatenation reads its view. Gradients
@@ -26,9 +28,9 @@ from __future__ import annotations
 from torch import fx
 
 from .. import functional
+from ..fxutil import node_merge, node_shape
+from ..lower import resolve_target
 from . import register
-
-_ASSOCIATIVE = (functional.add, functional.concat)
 
 
 @register("merge_nary", modes=("train", "infer"), default=("infer",))
@@ -44,13 +46,21 @@ def _is_merge(node: fx.Node, fn) -> bool:
     return node.op == "call_function" and node.target is fn and not node.kwargs
 
 
+def _flat_merge(node) -> bool:
+    """A call of the plain n-ary function of a merge whose entry is `associative`."""
+    merge = node_merge(node)
+    return (merge is not None and merge.associative and _is_merge(node, node.target)
+            and node.target is resolve_target(merge.lowering.target))
+
+
 def _flatten_chains(graph: fx.Graph) -> None:
     for node in list(graph.nodes):  # topological: inner merges are flattened first
-        if not any(_is_merge(node, fn) for fn in _ASSOCIATIVE):
+        if not _flat_merge(node):
             continue
         args = []
         for arg in node.args:
-            if isinstance(arg, fx.Node) and _is_merge(arg, node.target) and len(arg.users) == 1:
+            if (_flat_merge(arg) and node_merge(arg) is node_merge(node)
+                    and arg.target is node.target and len(arg.users) == 1):
                 args.extend(arg.args)
             else:
                 args.append(arg)
@@ -64,7 +74,7 @@ def _flatten_chains(graph: fx.Graph) -> None:
 def _dense_families(graph: fx.Graph) -> list[list[fx.Node]]:
     """Concatenations grouped so that each one's inputs are a prefix of the last one's."""
     cats = [n for n in graph.nodes if _is_merge(n, functional.concat) and len(n.args) >= 2
-            and all(len(_shape(a)) == 3 for a in n.args)]
+            and all(len(node_shape(a)) == 3 for a in n.args)]
     taken: set[fx.Node] = set()
     families = []
     for longest in sorted(cats, key=lambda n: -len(n.args)):
@@ -86,7 +96,7 @@ def _dense_buffers(graph: fx.Graph) -> None:
                 position[a] >= position[b] for a, b in zip(sources, sources[1:])):
             continue  # each view is written right after its newest source is computed
         by_arity = {len(c.args): c for c in family}
-        shapes = [_shape(s) for s in sources]
+        shapes = [node_shape(s) for s in sources]
         capacity = sum(s[0] for s in shapes)
         with graph.inserting_after(sources[0]):
             view = graph.call_function(functional.dense_start, (sources[0], capacity))
@@ -106,6 +116,3 @@ def _dense_buffers(graph: fx.Graph) -> None:
                 view.meta["linkc"] = dict(family[-1].meta["linkc"], what="dense_buffer",
                                           shape=(channels, *shapes[k][1:]))
 
-
-def _shape(node) -> tuple:
-    return tuple(node.meta.get("linkc", {}).get("shape", ())) if isinstance(node, fx.Node) else ()
