@@ -63,9 +63,11 @@ def _is_index_list(module: nn.Module) -> bool:
 class ModuleTree:
     """How each module of the GraphModule is written and reached in model.py."""
 
-    def __init__(self, gm: fx.GraphModule, ctor: Callable[[nn.Module], str]):
+    def __init__(self, gm: fx.GraphModule, ctor: Callable[[nn.Module], str],
+                 unit: Callable[[nn.Module], bool] = lambda m: False):
         self.gm = gm
         self.ctor = ctor
+        self.unit = unit  # built whole by `ctor`, children included (a plugin's module)
         self.modules = dict(gm.named_modules())
         self.lists = {path for path, m in self.modules.items()
                       if type(m) is nn.Module and _is_index_list(m)}
@@ -96,14 +98,17 @@ class ModuleTree:
 
     def init_lines(self) -> list[str]:
         """One statement per module, parents first (named_modules is pre-order)."""
-        lines = []
+        lines, inside = [], ()
         for path, module in self.modules.items():
-            if not path:
+            if not path or path.startswith(inside):
                 continue
             owner_path, _, name = path.rpartition(".")
             if owner_path in self.lists:
                 continue  # made by its list's constructor
-            is_container = bool(module._modules) or type(module) is nn.Module
+            if self.unit(module):
+                inside += (path + ".",)
+            is_container = (bool(module._modules) or type(module) is nn.Module) and \
+                not self.unit(module)
             if is_container and not module._modules and not _has_tensors(module):
                 continue  # an empty placeholder: nothing to hold, nothing to call
             value = self._container(path, module) if is_container else self.ctor(module)
