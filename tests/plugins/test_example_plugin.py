@@ -183,3 +183,29 @@ def test_a_plugin_that_fails_to_import_is_named(site, tmp_path):
     off = subprocess.run([sys.executable, "-m", "linkc", "--no-plugins", "ops"],
                          capture_output=True, text=True, env=full, timeout=300)
     assert off.returncode == 0, off.stderr
+
+
+STAGES = textwrap.dedent("""
+    import contextlib, io, json, sys
+    from linkc.cli import main
+    spec, out = sys.argv[1], sys.argv[2]
+    analyzed = io.StringIO()
+    with contextlib.redirect_stdout(analyzed):
+        codes = [main(["analyze", spec, "--json"])]
+    codes += [main(["render", spec, "-o", out + "/plugin.dot"]),
+              main(["export", spec, "--format", "torchscript", "-o", out + "/plugin.pt"])]
+    print(json.dumps({"codes": codes, "macs": json.loads(analyzed.getvalue())["macs"]}))
+""")
+
+
+def test_analyze_render_and_export_take_plugin_entries(site, tmp_path):
+    result = _run(site, "-c", STAGES, str(SPEC), str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["codes"] == [0, 0, 0], result.stderr
+    # stem 8*3*9*16*16; a: depthwise 8*9*8*8 + pointwise 8*16*64; b: 8*16*64;
+    # fuse: depthwise 16*9*64 + pointwise 16*24*64; linear 24*10
+    assert report["macs"] == 55296 + 4608 + 8192 + 8192 + 9216 + 24576 + 240
+    dot = (tmp_path / "plugin.dot").read_text()
+    assert "sepconv" in dot and "ff" in dot  # the op's name and the merge's glyph
+    assert (tmp_path / "plugin.pt").stat().st_size > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import fx
 
+from ..fxutil import node_shape
 from . import register
 
 
@@ -24,7 +25,7 @@ def channels_last(gm: fx.GraphModule) -> fx.GraphModule:
     the hand-written DenseNet; see benchmarks/RESULTS.md).
     """
     x = next(n for n in gm.graph.nodes if n.op == "placeholder")
-    shape = x.meta.get("linkc", {}).get("shape", ())
+    shape = node_shape(x)
     if len(shape) != 3:
         return gm  # not an image input: nothing to convert
     if any(u.op == "call_method" and u.target == "contiguous" for u in x.users):

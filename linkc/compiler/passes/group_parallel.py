@@ -196,7 +196,7 @@ def _group_branches(gm: fx.GraphModule, modules) -> None:
         done.update(n for c in chains for n in c)
         with graph.inserting_before(head):
             value = graph.call_function(torch.cat, (inputs, 1))
-        _meta(value, inputs[0], sum(i.meta["linkc"]["shape"][0] for i in inputs),
+        _meta(value, inputs[0], sum(node_shape(i)[0] for i in inputs),
               "group_parallel:stack")
         for step in range(len(chains[0])):
             links = [c[step] for c in chains]
@@ -204,10 +204,10 @@ def _group_branches(gm: fx.GraphModule, modules) -> None:
             path = _install(gm, links[0].target, fused)
             with graph.inserting_before(head):
                 value = graph.call_module(path, (value,))
-            _meta(value, links[0], sum(n.meta["linkc"]["shape"][0] for n in links),
+            _meta(value, links[0], sum(node_shape(n)[0] for n in links),
                   "group_parallel:grouped")
         ends = [c[-1] for c in chains]
-        _split(graph, value, ends, [e.meta["linkc"]["shape"][0] for e in ends])
+        _split(graph, value, ends, [node_shape(e)[0] for e in ends])
         for c in chains:
             for n in reversed(c):
                 graph.erase_node(n)
