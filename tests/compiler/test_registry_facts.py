@@ -101,9 +101,9 @@ def test_registration_errors_name_the_problem():
 
 @pytest.mark.parametrize("name,expected", [
     ("rleu", "relu"), ("ReLU", "relu"), ("max_pool", "maxpool"), ("Max-Pool", "maxpool"),
-    ("relu6", None), ("relu7", None), ("elu", None), ("selu", None), ("convv", None)])
+    ("relu6", None), ("elu", None), ("selu", None), ("convv", None), ("vcon", None)])
 def test_suggestions_only_for_misspellings(name, expected):
-    assert misspelling_of(name, OPS.names()) == expected
+    assert misspelling_of(name, ["relu", "gelu", "maxpool", "conv"]) == expected
 
 
 BRANCHES = """
