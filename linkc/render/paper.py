@@ -28,14 +28,41 @@ STYLES = {**BOX_STYLE,  # smaller glyphs; input and output as plain boxes
 SUBTRACT = ("-", "difference", "signed sum that subtracts")
 
 
-def canonical(node_id: str, repeats: dict[str, int]) -> str:
-    """The id in instance 0 of every repeat it sits in: 'd1.3.h' -> 'd1.0.h'."""
+def canonical(node_id: str, repeats: dict[str, int], drawn: dict[str, str] | None = None) -> str:
+    """The id in the drawn instance (`drawn`, else 0) of every repeat it sits in:
+    'd1.3.h' -> 'd1.0.h'."""
     head, sep, tail = node_id.partition("/")
     parts = head.split(".")
     for k in range(1, len(parts)):
-        if parts[k].isdigit() and ".".join(parts[:k]) in repeats:
-            parts[k] = "0"
+        rid = ".".join(parts[:k])
+        if parts[k].isdigit() and rid in repeats:
+            parts[k] = (drawn or {}).get(rid, "0")
     return ".".join(parts) + sep + tail
+
+
+def _drawn_instances(full: View, g: FlatGraph, repeats: dict[str, int]) -> dict[str, str]:
+    """Which instance of each repeat is drawn: the first, unless a later one computes
+    boxes from inside itself that the first lacks (EfficientNet's first block of a
+    stage has no residual add, the others do, and the figure should show it; a dense
+    layer's port, which reads earlier layers, does not count)."""
+    held: dict[tuple[str, str], set] = {}  # (repeat, instance) -> relative ids and kinds
+    extra: dict[tuple[str, str], set] = {}  # ... of the boxes fed from inside it
+    for box in full.boxes.values():
+        parts = box.id.split("/")[0].split(".")
+        for k in range(1, len(parts)):
+            rid, prefix = ".".join(parts[:k]), ".".join(parts[:k + 1]) + "."
+            if rid in repeats and parts[k].isdigit():
+                rel = (box.id[len(prefix):], box.kind)  # a one-input "merge" is a pass
+                held.setdefault((rid, parts[k]), set()).add(rel)
+                if all(x.src.startswith(prefix) for m in box.members for x in g.nodes[m].inputs):
+                    extra.setdefault((rid, parts[k]), set()).add(rel)
+    drawn = {}
+    for (rid, i), inside in extra.items():
+        gain = len(inside - held.get((rid, "0"), set()))
+        best = drawn.get(rid, ("0", 0))
+        if gain > best[1] or (gain == best[1] and gain and int(i) < int(best[0])):
+            drawn[rid] = (i, gain)
+    return {rid: i for rid, (i, _) in drawn.items()}
 
 
 def _frame(cid: str | None, info: ClusterInfo) -> str | None:
@@ -67,20 +94,20 @@ def _edge_marks(label: str) -> str:
     return " ".join(label.split()[:-1])
 
 
-def _varying(full: View, info: ClusterInfo) -> set[str]:
+def _varying(full: View, info: ClusterInfo, drawn: dict[str, str]) -> set[str]:
     """Repeats whose later instances differ from the first one drawn (a first block
     with stride 2 or a projection, widths that grow): their label says so."""
     out, held = set(), {}  # held: (repeat, instance) -> the boxes inside, relative
     for b in full.boxes.values():
         parts = b.id.split("/")[0].split(".")
-        first = full.boxes.get(canonical(b.id, info.repeats))
+        first = full.boxes.get(canonical(b.id, info.repeats, drawn))
         differs = first is not None and first.lines[1:] != b.lines[1:]
         for k in range(1, len(parts)):
             rid = ".".join(parts[:k])
             if rid in info.repeats and parts[k].isdigit():
                 if b.kind != "merge":  # a dense layer 0's port merges one input: none
                     held.setdefault((rid, parts[k]), set()).add(b.id[len(rid) + len(parts[k]) + 2:])
-                if differs and parts[k] != "0":
+                if differs and parts[k] != drawn.get(rid, "0"):
                     out.add(rid)
     shapes: dict[str, set[frozenset]] = {}
     for (rid, _), inside in held.items():
@@ -88,28 +115,32 @@ def _varying(full: View, info: ClusterInfo) -> set[str]:
     return out | {rid for rid, kinds in shapes.items() if len(kinds) > 1}
 
 
-def _boxes(full: View, info: ClusterInfo) -> tuple[dict[str, Box], dict[str, Cluster]]:
+def _boxes(full: View, info: ClusterInfo,
+           drawn: dict[str, str]) -> tuple[dict[str, Box], dict[str, Cluster]]:
     boxes, clusters = {}, {}
-    varying = _varying(full, info)
+    varying = _varying(full, info, drawn)
     for b in full.boxes.values():
-        if canonical(b.id, info.repeats) != b.id:
+        if canonical(b.id, info.repeats, drawn) != b.id:
             continue
         frame = _frame(b.cluster, info)
         lines = b.lines[1:] if b.kind == "ops" else b.lines
         boxes[b.id] = Box(b.id, b.kind, lines or b.lines, frame, b.members)
     for cid, c in full.clusters.items():
         frame = _frame(cid, info)
-        if frame == cid and canonical(cid, info.repeats) == cid:
-            label = _frame_label(cid, info) + (", first drawn" if cid in varying else "")
+        if frame == cid and canonical(cid, info.repeats, drawn) == cid:
+            which = int(drawn.get(cid, "0"))
+            note = ", first drawn" if which == 0 else f", no. {which + 1} drawn"
+            label = _frame_label(cid, info) + (note if cid in varying else "")
             clusters[cid] = Cluster(cid, label, _frame(c.parent, info))
     return boxes, clusters
 
 
-def _edges(full: View, boxes: dict[str, Box], info: ClusterInfo) -> list[Edge]:
+def _edges(full: View, boxes: dict[str, Box], info: ClusterInfo,
+           drawn: dict[str, str]) -> list[Edge]:
     rank = {b: k for k, b in enumerate(full.boxes)}
     seen: dict[tuple[str, str], Edge] = {}
     for e in full.edges:
-        src, dst = canonical(e.src, info.repeats), canonical(e.dst, info.repeats)
+        src, dst = canonical(e.src, info.repeats, drawn), canonical(e.dst, info.repeats, drawn)
         if src not in boxes or dst not in boxes:
             continue  # only in a later instance (a node with `if:`): not drawn
         if src == dst or rank[src] > rank[dst]:
@@ -156,8 +187,9 @@ def paper_view(g: FlatGraph) -> View:
     # only the spec's repeats fold (a recurrence's numbered steps are drawn in full)
     info.repeats = _foldable({cid: n for cid, n in info.repeats.items()
                               if getattr(info.node_spec(cid), "repeat", None)})
-    boxes, clusters = _boxes(full, info)
-    edges = _edges(full, boxes, info)
+    drawn = _drawn_instances(full, g, info.repeats)
+    boxes, clusters = _boxes(full, info, drawn)
+    edges = _edges(full, boxes, info, drawn)
     boxes["input"].lines = ["input", "×".join(map(str, g.input_shape))]
     boxes[OUTPUT].lines = ["output", "×".join(map(str, g.nodes[g.output].shape))]
     used = {c.cluster for c in boxes.values()}

@@ -78,6 +78,14 @@ def test_a_repeat_whose_instances_differ_in_depth_is_drawn_in_full():
                       "bottleneck × 6, first drawn"] + ["stage"] * 4
 
 
+def test_the_drawn_instance_shows_what_later_ones_add():
+    # a stage's first MBConv block changes the shape and has no residual add; the
+    # second has one, so the second is drawn (and the frame says which)
+    view = paper_view(build(SPECS / "efficientnet_b0.yaml"))
+    assert "+" in {b.lines[0] for b in view.boxes.values() if b.kind == "merge"}
+    assert any(c.label.endswith(", no. 2 drawn") for c in view.clusters.values())
+
+
 def test_subtraction_and_legend():
     text = to_paper_dot(build(SPECS / "resnet_s_18.yaml"))
     assert "difference: signed sum that subtracts" in text
