@@ -53,6 +53,9 @@ def _flags(args) -> dict:
 def resume_command(args, run_dir) -> str:
     """The command that continues this run: the same settings plus --resume."""
     words = ["linkc", "train", str(args.spec)]
+    for flag in ("set", "include_path", "limit"):  # the same network, built the same way
+        for value in getattr(args, flag, None) or []:
+            words += ["--" + flag.replace("_", "-"), value]
     if args.config:
         words += ["--config", str(args.config)]
     for key, value in _flags(args).items():

@@ -75,3 +75,14 @@ def test_compile_takes_params_like_the_command_line():
     gm = linkc.compile(SPEC, params={"k": 2, "widths": [5]})
     # conv 3->2 (3x3, no bias), then one conv 2->5 (3x3, no bias)
     assert sum(p.numel() for p in gm.parameters()) == 2 * 3 * 9 + 5 * 2 * 9
+
+
+def test_the_resume_command_rebuilds_the_same_network():
+    from linkc.commands.train import resume_command
+
+    parser, _ = build_parser()
+    args = parser.parse_args(["train", "s.yaml", "--set", "k=2", "--set", "w=[1, 2]",
+                              "--include-path", "lib", "--epochs", "3"])
+    assert resume_command(args, "runs/x") == (
+        "linkc train s.yaml --set k=2 --set 'w=[1, 2]' --include-path lib --epochs 3 "
+        "--resume runs/x")
