@@ -9,7 +9,8 @@ into `LDict`/`LList`/scalars, so the guards are the same code for both:
   parsers do not recurse; only this converter does, and only that deep);
 - aliases count as the size and height of what they name, so a billion-laughs
   document stops after `max_items` values, an alias to a still-open
-  collection is refused, and nothing is copied (an alias shares its value);
+  collection is refused, and nothing is copied (an alias shares its value, as
+  in PyYAML's own constructor; nothing downstream changes loaded data);
 - tags other than the standard scalars, maps and sequences, duplicate keys and
   non-string keys are refused at their position.
 

@@ -82,3 +82,9 @@ def test_syntax_errors_are_worded_as_without_libyaml(monkeypatch):
         load_with(monkeypatch, False, text)
     assert str(fast.value) == str(pure.value)
     assert fast.value.message.startswith("YAML syntax: ")
+
+
+def test_an_alias_reads_as_what_it_names(monkeypatch):
+    root = load_with(monkeypatch, True, "linkc: 1\na: &x {k: [1, 2]}\nb: *x\n").root
+    assert root["b"] == {"k": [1, 2]}
+    assert root["b"].key_locs["k"] == root["a"].key_locs["k"]  # where it is written
