@@ -205,3 +205,12 @@ def test_no_graphviz_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert "no Graphviz found" in err and "pip install graphviz-pure" in err
     # .dot needs no Graphviz
     assert main(["render", str(SPECS / "resnet_20.yaml"), "-o", str(tmp_path / "x.dot")]) == 0
+
+
+def test_linkc_render_is_the_package_and_draw_the_function():
+    import types
+
+    from linkc import render
+
+    assert isinstance(render, types.ModuleType) and render.render_file is not None
+    assert callable(linkc.draw) and linkc.render is render
