@@ -47,8 +47,8 @@ def index() -> dict[str, Path]:
 def data(file: Path) -> dict:
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(file.read_text(encoding="utf-8"), Loader=loader)  # package data
+    return yaml.load(file.read_text(encoding="utf-8"),  # package data, LibYAML where installed
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @lru_cache(maxsize=1)
