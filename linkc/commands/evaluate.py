@@ -24,6 +24,9 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--batch-size", type=int, default=512, help="evaluation batch size")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="refuse a batch estimated to need more memory: bytes or 16G, 512M, "
+                        "off (default: $LINKC_MAX_MEMORY, else the memory available)")
 
 
 def run(args) -> int:
@@ -34,7 +37,8 @@ def run(args) -> int:
     resolve_config([("the command line", {"data": args.data, "device": args.device})])
     g = build_spec(args)
     result = evaluate_weights(g, args.weights, args.data, device=args.device,
-                              batch_size=args.batch_size, seed=args.seed)
+                              batch_size=args.batch_size, seed=args.seed,
+                              max_memory=args.max_memory)
     if args.json:
         print(json.dumps({"spec": g.name, "data": args.data, "samples": result.samples,
                           "accuracy": result.accuracy, "loss": result.loss}))

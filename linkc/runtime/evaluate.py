@@ -66,7 +66,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
 
 def evaluate_weights(spec, weights: str | os.PathLike, data: str = "digits", *,
                      device: str = "auto", batch_size: int = 512, seed: int = 0,
-                     synthetic_size: int = 512) -> Evaluation:
+                     synthetic_size: int = 512, max_memory: str | None = None) -> Evaluation:
     """Load ``weights`` (plain or a checkpoint) into the spec's model and evaluate it on
     the test split of ``data`` (the split ``linkc train`` uses with the same seed)."""
     from ..compiler.lower import lower
@@ -76,6 +76,7 @@ def evaluate_weights(spec, weights: str | os.PathLike, data: str = "digits", *,
     from .distributed import _device
 
     g = spec if hasattr(spec, "input_shape") else build(spec)
+    _check_memory(g, data, batch_size, synthetic_size, max_memory)
     state = read_weights(weights)
     model = lower(g)
     check_model_keys(state, model.state_dict(), f"weights '{weights}'", g.name)
@@ -86,3 +87,14 @@ def evaluate_weights(spec, weights: str | os.PathLike, data: str = "digits", *,
     sets = load_datasets(parse_data_arg(data), g.input_shape, seed=seed,
                          synthetic_size=synthetic_size, num_classes_hint=classes)
     return evaluate(model, sets.test.x, sets.test.y, batch_size=batch_size, device=dev)
+
+
+def _check_memory(g, data: str, batch_size: int, synthetic_size: int,
+                  max_memory: str | None) -> None:
+    """The weights, the test set in memory and one batch's activations, before any exist."""
+    from ..analyze.budget import check_memory, estimate_memory
+    from .data import dataset_bytes, parse_data_arg
+
+    estimate = estimate_memory(g, batch_size, training=False, data_bytes=dataset_bytes(
+        parse_data_arg(data), g.input_shape, synthetic_size))
+    check_memory(estimate, max_memory, f"evaluating {g.name} on {data}", "--batch-size")

@@ -94,6 +94,14 @@ def test_bench_checks_its_batch(write_spec, capsys, monkeypatch):
     assert "Use a smaller --batch or input size" in err
 
 
+def test_evaluate_checks_its_batch(write_spec, tmp_path, capsys):
+    code = main(["evaluate", str(write_spec(TWO_CONV)), "--weights", str(tmp_path / "none"),
+                 "--data", "synthetic", "--max-memory", "4G"])
+    assert code == 2
+    assert capsys.readouterr().err.startswith(
+        "evaluating twoconv on synthetic at batch size 512 needs about ")
+
+
 def test_the_estimate_adds_up_weights_gradients_momentum_and_stored_activations():
     g = build(TWO_CONV)
     params = sum(p.numel() for p in linkc.compile(TWO_CONV).parameters())  # torch's count
