@@ -227,7 +227,8 @@ def restore_training_state(saved: Checkpoint, optimizer, scheduler, scaler, augm
         raise CheckpointError(f"'{saved.path}' cannot be resumed: {exc}. Was it written by "
                               "another version of linkc? Use another checkpoint, or start "
                               "the run again without --resume.") from None
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError,
+            ArithmeticError) as exc:
         raise CheckpointError(f"'{saved.path}' cannot be resumed: its saved training state is "
                               f"not what linkc writes ({type(exc).__name__}: {exc}). Use "
                               "another checkpoint, or start the run again without "

@@ -69,6 +69,8 @@ def _forge(path, change) -> None:
      "its saved training state is not what linkc writes"),
     (lambda t, d: t.update({"rng.torch": t["rng.torch"].float()}),
      "its saved training state is not what linkc writes"),
+    (lambda t, d: d["state"]["rng"]["python"][1].__setitem__(0, 2**70),  # OverflowError
+     "its saved training state is not what linkc writes"),
     (lambda t, d: t.update({"optimizer.0.momentum_buffer": torch.zeros(2)}),
      "optimizer state 0 does not fit parameter 0"),
     (lambda t, d: d["state"]["position"].update(step="x"),
