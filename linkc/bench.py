@@ -9,11 +9,18 @@ Five variants, one process, the same input batch for all:
 4. ``linkc_passes``   linkc with the mode's default passes
 5. ``linkc_compiled`` linkc with the default passes + torch.compile
 
+6. ``onnxruntime``    (``--onnx``, inference only) linkc's ONNX export of (4) run by
+                      ONNX Runtime with torch's thread count
+
 For each: inference images/s (no_grad) and training-step images/s (forward,
-cross-entropy, backward, SGD step), median / min / max over ``reps`` timed calls
-after ``warmup`` untimed ones; compile time (the first call of a compiled module,
-minus one median call) is reported on its own and never enters throughput; peak
-memory of one training step.
+cross-entropy, backward, SGD step). The timing is interleaved: every variant is
+built first, and each of ``reps`` rounds times every variant once (inference
+rounds, then training rounds), so a noisy neighbour slows all variants of a round
+alike. Reported per variant: median / min / max over the rounds, and against (1)
+and (2) the median of the per-round ratios with their min and max; a variant whose
+own spread is over 25% is named in the warnings. Compile time (the first call of
+a compiled module, minus one median call) is reported on its own and never enters
+throughput; peak memory of one training step.
 
 Peak memory. CUDA: ``torch.cuda.max_memory_allocated`` during one step minus what
 was allocated before it. CPU: tracemalloc does not see torch's allocations, so the
@@ -49,7 +56,10 @@ VARIANTS = {
     "linkc": "linkc, no passes (3)",
     "linkc_passes": "linkc, default passes (4)",
     "linkc_compiled": "linkc, passes + torch.compile (5)",
+    "onnxruntime": "linkc's ONNX export (4) in ONNX Runtime (6)",
 }
+#: A variant whose rounds spread more than this (max - min over the median) is flagged.
+NOISY = 0.25
 COMPILED = ("expert", "linkc_compiled")
 
 
@@ -128,26 +138,48 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_calls(fn: Callable[[], object], batch: int, reps: int, warmup: int,
-                device: torch.device, compiled: bool) -> Timing:
+def _timed(fn: Callable[[], object], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _warm_up(fn: Callable[[], object], warmup: int, device: torch.device,
+             compiled: bool) -> float | None:
+    """Untimed calls; for a compiled module the first one, which compiles, is returned."""
     first = None
     for i in range(max(warmup, 1 if compiled else 0)):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
+        t = _timed(fn, device)
         if i == 0:
-            first = time.perf_counter() - start
-    times = []
+            first = t
+    return first
+
+
+def _interleaved(calls: dict[str, Callable[[], object]], reps: int,
+                 device: torch.device) -> dict[str, list[float]]:
+    """Seconds per call, `reps` rounds, each round calling every variant once."""
+    times: dict[str, list[float]] = {key: [] for key in calls}
     for _ in range(reps):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
+        for key, fn in calls.items():
+            times[key].append(_timed(fn, device))
+    return times
+
+
+def _timing(times: list[float], batch: int, first: float | None) -> Timing:
     med = statistics.median(times)
-    compile_s = max(first - med, 0.0) if compiled and first is not None else None
+    compile_s = max(first - med, 0.0) if first is not None else None
     return Timing(batch / med, batch / max(times), batch / min(times), compile_s)
+
+
+def _round_ratios(times: dict[str, list[float]], key: str, base: str) -> dict | None:
+    """Throughput of `key` over `base`, round by round: median, min, max."""
+    if key not in times or base not in times:
+        return None
+    per_round = [b / t for t, b in zip(times[key], times[base])]
+    return {"median": statistics.median(per_round), "min": min(per_round),
+            "max": max(per_round)}
 
 
 def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
@@ -267,6 +299,7 @@ def _check_memory(graph, batch: int, dev: torch.device, max_memory: str | None) 
 
 def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
           reference: str | None = None, compile: bool = True, device: str = "auto",
+          onnx: bool = False,
           log: Callable[[str], None] = lambda s: None, max_memory: str | None = None,
           params: dict | None = None, include_path: list | tuple = ()) -> dict:
     """Run the five variants (three with compile=False) and return the JSON report.
@@ -329,18 +362,38 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
         if compile:
             yield "linkc_compiled", {m: compile_module(fused[m]) for m in fused}, x
 
-    steps = {}
-    for key, models, inp in variants():
+    infer_calls, train_calls, firsts, steps = {}, {}, {}, {}
+    for key, models, inp in variants():  # everything is built before anything is timed
         log(f"{graph.name}: {VARIANTS[key]}")
         compiled = key in COMPILED
         models["infer"].eval()
-        infer = _time_calls(_infer_call(models["infer"], inp), batch, reps, warmup, dev, compiled)
+        infer_calls[key] = _infer_call(models["infer"], inp)
+        firsts[key, "infer"] = _warm_up(infer_calls[key], warmup, dev, compiled)
         models["train"].train()
-        step = _train_step(models["train"], inp, y)
-        train = _time_calls(step, batch, reps, warmup, dev, compiled)
-        steps[key] = step
-        report["variants"][key] = {"label": VARIANTS[key], "infer": infer.as_dict(),
-                                   "train": train.as_dict()}
+        steps[key] = train_calls[key] = _train_step(models["train"], inp, y)
+        firsts[key, "train"] = _warm_up(train_calls[key], warmup, dev, compiled)
+    if onnx:
+        infer_calls["onnxruntime"] = _onnx_call(spec, passes["infer"], options, x)
+        _warm_up(infer_calls["onnxruntime"], warmup, dev, False)
+    log(f"{graph.name}: {reps} interleaved rounds of {len(infer_calls)} variants")
+    times = {"infer": _interleaved(infer_calls, reps, dev),
+             "train": _interleaved(train_calls, reps, dev)}
+    for key in infer_calls:
+        entry = {"label": VARIANTS[key]}
+        for mode in ("infer", "train"):
+            entry[mode] = (_timing(times[mode][key], batch, firsts.get((key, mode))).as_dict()
+                           if key in times[mode] else None)
+            spread = entry[mode] and entry[mode]["spread"]
+            if spread and spread > NOISY:
+                report["warnings"].append(
+                    f"NOISY: {key} {mode} spread {spread:.0%} over {reps} rounds (max - min "
+                    "over the median); rerun with more --reps on a quieter machine")
+        report["variants"][key] = entry
+    report["round_ratios"] = {
+        base: {key: {mode: _round_ratios(times[mode], key, base) for mode in ("infer", "train")}
+               for key in infer_calls} for base in ("reference", "expert")}
+    if onnx:  # inference only: no training step, no memory figure
+        report["variants"]["onnxruntime"]["train_peak_mb"] = None
     for key, step in steps.items():
         if dev.type == "cuda":
             report["variants"][key]["train_peak_mb"] = peak_step_memory_mb(step, dev)
@@ -353,23 +406,56 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
     if dev.type == "cpu" and compile:
         report["warnings"].append("CPU peak memory of the compiled variants is not measured "
                                   "(it would mean compiling again in a fresh process)")
+    for base, per_key in report["round_ratios"].items():
+        for key, modes in per_key.items():
+            for mode, r in modes.items():
+                if report["variants"][key][mode] is not None:
+                    report["variants"][key][mode].setdefault("round_ratio", {})[base] = \
+                        r["median"] if r else None
     _ratios(report["variants"])
     return report
 
 
 def _ratios(variants: dict) -> None:
+    """`vs_reference` / `vs_expert`: the median per-round throughput ratio per mode (see
+    `round_ratios` in the report for their min and max), and peak training memory."""
     for entry in variants.values():
         for base in ("reference", "expert"):
-            ratio = {}
-            for mode in ("infer", "train"):
-                if base in variants:
-                    ratio[mode] = entry[mode]["images_per_s"] / \
-                        variants[base][mode]["images_per_s"]
-            if base in variants:
-                ratio["train_peak_mem"] = (entry["train_peak_mb"] / variants[base]["train_peak_mb"]
-                                           if entry["train_peak_mb"] and
-                                           variants[base]["train_peak_mb"] else None)
-            entry[f"vs_{base}"] = ratio or None
+            if base not in variants:
+                entry[f"vs_{base}"] = None
+                continue
+            ratio = {mode: (entry[mode]["round_ratio"][base] if entry[mode] else None)
+                     for mode in ("infer", "train")}
+            mine, theirs = entry.get("train_peak_mb"), variants[base].get("train_peak_mb")
+            ratio["train_peak_mem"] = mine / theirs if mine and theirs else None
+            entry[f"vs_{base}"] = ratio
+
+
+def _onnx_call(spec: str, passes: list[str], options: dict, x: torch.Tensor):
+    """linkc's own ONNX export of the inference module, run by ONNX Runtime."""
+    import tempfile
+
+    import linkc
+    from .compiler.export import ExportError, _export_onnx
+
+    try:
+        import onnxruntime
+    except ImportError:
+        raise BenchError("--onnx needs onnxruntime: pip install 'linkc[export]'") from None
+    gm = linkc.compile(spec, passes=passes, mode="infer", **options).eval()
+    path = Path(tempfile.mkdtemp(prefix="linkc-bench-")) / "model.onnx"
+    try:
+        # a batch of 1 would be specialised by torch.export; the file keeps a dynamic batch
+        sample = x.cpu() if len(x) > 1 else x.cpu().expand(2, *x.shape[1:]).contiguous()
+        _export_onnx(gm, sample, path)
+    except ExportError as exc:
+        raise BenchError(str(exc)) from None
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = torch.get_num_threads()
+    opts.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    feed = {"input": x.cpu().numpy()}
+    return lambda: session.run(None, feed)
 
 
 def _device_name(dev: torch.device) -> str:
@@ -395,14 +481,21 @@ def format_table(report: dict) -> str:
     for key, v in report["variants"].items():
         def ratio(base):
             r = v.get(f"vs_{base}")
-            return f"{r['infer']:.2f}/{r['train']:.2f}" if r else "-"
-        comp = [v[m]["compile_s"] for m in ("infer", "train") if v[m]["compile_s"] is not None]
+            if not r:
+                return "-"
+            return "/".join("-" if r[m] is None else f"{r[m]:.2f}" for m in ("infer", "train"))
+
+        def rate(mode):
+            t = v[mode]
+            return f"{t['images_per_s']:12.1f} {t['spread']:7.1%}" if t else f"{'-':>12} {'':7}"
+        comp = [v[m]["compile_s"] for m in ("infer", "train")
+                if v[m] and v[m]["compile_s"] is not None]
         mem = v.get("train_peak_mb")
         lines.append(
-            f"{v['label']:48} {v['infer']['images_per_s']:12.1f} {v['infer']['spread']:7.1%} "
-            f"{v['train']['images_per_s']:12.1f} {v['train']['spread']:7.1%} "
+            f"{v['label']:48} {rate('infer')} {rate('train')} "
             f"{(f'{mem:9.0f}' if mem is not None else '        -')} {ratio('reference'):>12} "
             f"{ratio('expert'):>12} {('/'.join(f'{c:.0f}' for c in comp) or '-'):>10}")
+    lines.append("ratios: the median of per-round ratios (rounds interleave every variant)")
     for w in report["warnings"]:
         lines.append(f"WARNING: {w}")
     return "\n".join(lines)

@@ -5,9 +5,12 @@ linkc/references/ (matched by the spec's name, parameter count checked) or your
 own (`--reference MODULE:CALLABLE`, e.g. `mynets:make_resnet`; without any, the
 linkc variants and torch.compile are compared alone, and the report says so),
 (2) the same with channels_last + torch.compile, (3) linkc without passes,
-(4) linkc with the default passes, (5) linkc with passes + torch.compile.
-Inference and training-step images/s (median, min, max), peak memory of a
-training step, ratios to (1) and (2), compile time separately. `--no-compile`
+(4) linkc with the default passes, (5) linkc with passes + torch.compile, and with
+`--onnx` (6) linkc's ONNX export in ONNX Runtime (inference). Every variant is built
+first; each round then times every variant once, so the ratios (medians of
+per-round ratios) hold up on a noisy machine, and a variant whose rounds spread
+over 25% is flagged. Inference and training-step images/s (median, min, max), peak
+memory of a training step, ratios to (1) and (2), compile time separately. `--no-compile`
 drops (2) and (5), for a quick run (CI uses `--reps 1 --batch 4 --no-compile`).
 """
 
@@ -33,6 +36,9 @@ def add_arguments(p) -> None:
     p.add_argument("--no-compile", action="store_true",
                    help="skip the torch.compile variants (2) and (5)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
+    p.add_argument("--onnx", action="store_true",
+                   help="also time linkc's ONNX export in ONNX Runtime (inference; needs "
+                        "the export extra; exporting a large spec takes minutes)")
     p.add_argument("--max-memory", metavar="SIZE",
                    help="refuse a batch estimated to need more memory: bytes or 16G, 512M, "
                         "off (default: $LINKC_MAX_MEMORY, else the memory available)")
@@ -49,7 +55,8 @@ def run(args) -> int:
         report = bench(args.spec, params=options["params"], include_path=options["include_path"],
                        batch=args.batch, reps=args.reps, warmup=args.warmup,
                        reference=args.reference, compile=not args.no_compile,
-                       device=args.device, log=lambda s: print(s, file=sys.stderr),
+                       device=args.device, onnx=args.onnx,
+                       log=lambda s: print(s, file=sys.stderr),
                        max_memory=args.max_memory)
     except BenchError as exc:
         print(f"linkc bench: {exc}", file=sys.stderr)

@@ -111,3 +111,26 @@ def test_bench_set_overrides_reach_every_variant(capsys, tmp_path, monkeypatch):
     report = json.loads(capsys.readouterr().out)
     assert report["reference"]["linkc_params"] == 166 and report["reference"]["params_equal"]
     assert report["warnings"] == []
+
+
+def test_bench_interleaves_rounds_and_times_onnx_runtime(capsys, tmp_path):
+    text = SPEC.read_text().replace("input: [3, 32, 32]", "input: [3, 8, 8]")
+    spec = tmp_path / "resnet_20.yaml"
+    spec.write_text(text)
+    code = main(["bench", str(spec), "--json", "--reps", "3", "--warmup", "0", "--batch", "4",
+                 "--no-compile", "--onnx"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    onnx = report["variants"]["onnxruntime"]
+    assert onnx["infer"]["images_per_s"] > 0 and onnx["train"] is None
+    # every ratio is the median of per-round ratios, whose min and max bracket it
+    for base, per_key in report["round_ratios"].items():
+        for key, modes in per_key.items():
+            for mode, r in modes.items():
+                if r is None:
+                    continue
+                assert r["min"] <= r["median"] <= r["max"]
+    for key, v in report["variants"].items():
+        for mode in ("infer", "train"):
+            if v[mode]:
+                assert v[mode]["min"] <= v[mode]["images_per_s"] <= v[mode]["max"]
