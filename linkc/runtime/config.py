@@ -58,9 +58,17 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, description="seeds weights, data order, augmentation and dropout")
     # hardware
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N, mps")
-    amp: bool = Field(True, description="mixed precision on CUDA (bf16, else fp16 + scaler)")
+    amp: Optional[bool] = Field(None, description="mixed precision; default: on for CUDA (bf16, "
+                                "else fp16 + scaler), off on the CPU; --amp on a CPU: bf16 "
+                                "autocast if it has avx512_bf16/amx_bf16, else fp32 (it says so)")
     channels_last: bool = Field(True, description="channels-last memory format on CUDA")
     compile: bool = Field(False, description="the compiler's default passes + torch.compile")
+    passes: list[str] = Field([], description="training-mode compiler passes to apply, e.g. "
+                              "merge_nary,checkpoint_dense, run in the compiler's order "
+                              "(weights stay the spec's)")
+    memory_efficient: bool = Field(False, description="recompute dense layers' concat+BN+ReLU+"
+                                   "1x1 conv in backward (the checkpoint_dense pass): less "
+                                   "memory, slower steps")
     threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (default: "
                                                            "torch's choice)")
     max_memory: Optional[str] = Field(None, description="refuse a run estimated to need more "
@@ -82,6 +90,13 @@ class TrainConfig(BaseModel):
             parse_data_arg(value)
         except DataError as exc:
             raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("passes", mode="before")
+    @classmethod
+    def _split_passes(cls, value):
+        if isinstance(value, str):  # --passes a,b
+            return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
     @field_validator("max_memory", mode="before")

@@ -5,7 +5,9 @@ data -> model -> optimizer -> schedule -> (resume) -> loop (eval, checkpoint) ->
 On CUDA it uses mixed precision (bf16 where supported, else fp16 with a gradient
 scaler), channels-last tensors, pinned memory with non-blocking copies, and
 keeps the data set on the GPU when it fits; ``compile=True`` adds the compiler's
-default passes and ``torch.compile``. On the CPU the same code runs without them.
+default passes and ``torch.compile``, ``passes``/``memory_efficient`` any training-mode
+pass (model_setup.py). On the CPU the same code runs without the CUDA parts; ``amp``
+there is opt-in bf16 autocast.
 
 Determinism: the data order of epoch ``e`` is a permutation drawn from a
 generator seeded with ``(seed, e)``; augmentation draws from its own generator
@@ -45,12 +47,14 @@ from .data.augment import augment_batch
 from .data.load import load_datasets
 from .distributed import all_sum, setup, teardown
 from .evaluate import evaluate, output_classes
+from .model_setup import amp_settings, build_model, training_passes
 from .rundir import BEST, LAST, MetricsLog, choose_run_dir, write_plot, write_text
 
 __all__ = ["TrainResult", "TrainingDiverged", "TrainingInterrupted", "train"]
 
 #: Settings that may change between a run and its resumption (they do not change the math).
-RESUMABLE_CHANGES = {"device", "amp", "channels_last", "compile", "threads", "run_dir", "max_memory",
+RESUMABLE_CHANGES = {"device", "amp", "channels_last", "compile", "passes", "memory_efficient",
+                     "threads", "run_dir", "max_memory",
                      "checkpoint_every", "progress", "tensorboard", "plot", "eval_batch_size"}
 
 
@@ -135,9 +139,6 @@ def train(spec, config: TrainConfig | None = None, resume: str | bool | None = N
 
 
 def _train(g, config, resume, runs_root, dist) -> TrainResult:
-    from ..compiler import compile_graph
-    from ..compiler.passes import default_passes
-
     device, cuda = dist.device, dist.device.type == "cuda"
     say = (lambda msg: tqdm.write(msg, file=sys.stdout)) if dist.is_main else (lambda msg: None)
     if config.threads:
@@ -171,17 +172,15 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
     augment_gen = torch.Generator(device=train_x.device).manual_seed(config.seed + 1)
 
     # --- model -------------------------------------------------------------------------
-    passes = default_passes("train") if config.compile else ()
-    net = compile_graph(g, passes, mode="train")
+    net, runner = build_model(g, training_passes(config))  # runner: passes, net's weights
     channels_last = cuda and config.channels_last
     net.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    model = net
+    model = runner
     if dist.world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if cuda else None)
+        model = torch.nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if cuda else None)
     if config.compile:
         model = torch.compile(model)
-    amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
-    use_amp = cuda and config.amp
+    use_amp, amp_dtype = amp_settings(config, device)
     autocast = partial(torch.autocast, device.type, dtype=amp_dtype, enabled=use_amp)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     if cuda:
@@ -240,7 +239,7 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
     say(f"training {g.name} on {config.data} ({n_train} train / {test_x.shape[0]} test images) "
         f"on {device}{f' x {dist.world} processes' if dist.world > 1 else ''}, "
         f"{config.epochs} epochs of {steps_per_epoch} steps; run directory {run_dir}")
-    eval_model = net if dist.world > 1 else model  # DDP's forward is a collective
+    eval_model = runner if dist.world > 1 else model  # DDP's forward is a collective
     result_eval = None
     clock = time.perf_counter()
     with sigint_flag() as interrupted, _closing(log):

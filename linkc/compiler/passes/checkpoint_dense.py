@@ -13,7 +13,6 @@ memory grows linearly with depth.
 
 from __future__ import annotations
 
-import torch
 from torch import fx, nn
 
 from .. import functional
@@ -41,15 +40,13 @@ def checkpoint_dense(gm: fx.GraphModule) -> fx.GraphModule:
         fused = DenseBottleneck(bn.num_features, conv.out_channels, conv.kernel_size[0],
                                 conv.stride[0], conv.padding[0], conv.bias is not None,
                                 bn.eps, bn.momentum).to(conv.weight.device)
-        with torch.no_grad():
-            fused.bn_weight.copy_(bn.weight)
-            fused.bn_bias.copy_(bn.bias)
-            fused.running_mean.copy_(bn.running_mean)
-            fused.running_var.copy_(bn.running_var)
-            fused.num_batches_tracked.copy_(bn.num_batches_tracked)
-            fused.conv_weight.copy_(conv.weight)
-            if conv.bias is not None:
-                fused.conv_bias.copy_(conv.bias)
+        # the originals' tensors themselves, not copies: a module that still holds bn and
+        # conv (linkc train keeps the lowered module for its checkpoints) sees every update
+        fused.bn_weight, fused.bn_bias, fused.conv_weight = bn.weight, bn.bias, conv.weight
+        fused.running_mean, fused.running_var = bn.running_mean, bn.running_var
+        fused.num_batches_tracked = bn.num_batches_tracked
+        if conv.bias is not None:
+            fused.conv_bias = conv.bias
         fused.train(bn.training)
         parent = bn_node.target.rpartition(".")[0]
         path = f"{parent}.bottleneck" if parent else "bottleneck"

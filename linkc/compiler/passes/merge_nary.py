@@ -19,8 +19,8 @@ On by default for inference only: it removes the quadratic copying (DenseNet-BC-
 inference, interleaved A/B: 1.37x). In training it also removes the quadratic memory
 of the saved concatenations (DenseNet-BC-100, batch 32: peak 0.74x of the naive
 step) but makes the step slower on the 2-core CPU (1.07x; the backward through the
-buffer views), so training asks for it explicitly (`--passes merge_nary`) when
-memory is the constraint; benchmarks/RESULTS.md has the measurements.
+buffer views), so training asks for it explicitly (`linkc train --passes merge_nary`, or
+`train: {passes: [merge_nary]}` in the spec) when memory is the constraint; benchmarks/RESULTS.md has the measurements.
 """
 
 from __future__ import annotations

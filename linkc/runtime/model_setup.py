@@ -1,0 +1,96 @@
+"""The model a training run steps, and the precision it runs in.
+
+Passes in training: ``train()`` keeps two views of one set of weights. ``net`` is
+the spec's module as lowered (its state dict is what checkpoints, resumption and
+the written model.py + weights use); ``runner`` is a second GraphModule over the
+same leaf modules with the chosen compiler passes applied, and is what the loop
+calls. A pass is usable in training only if every tensor of ``runner`` is one of
+``net``'s (checkpoint_dense shares its originals' parameters and buffers); one
+that makes new weights (group_parallel stacks them) is refused, because the
+trained values could not be written back to the spec's module.
+
+Precision: ``amp`` unset means mixed precision on CUDA only (bf16 where supported,
+else fp16 with a gradient scaler). On the CPU it is opt-in (``--amp``): bf16 autocast
+where the CPU has bf16 instructions (AVX-512 BF16 or AMX), else one line on stderr and
+fp32 - without them bf16 is emulated and slower than fp32.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import torch
+from torch import fx
+
+from ..compiler import compile_graph
+from ..compiler.passes import ORDER, PASSES, PassError, _load_all, default_passes, run_passes
+from .config import ConfigError, TrainConfig
+
+__all__ = ["amp_settings", "build_model", "cpu_bf16_supported", "training_passes"]
+
+
+def training_passes(config: TrainConfig) -> list[str]:
+    """The passes a run applies: compile's defaults, ``passes``, ``memory_efficient``."""
+    _load_all()
+    chosen = list(default_passes("train")) if config.compile else []
+    chosen += list(config.passes) + (["checkpoint_dense"] if config.memory_efficient else [])
+    known = sorted(name for name, p in PASSES.items() if "train" in p.modes)
+    for name in chosen:
+        if name not in known:
+            why = ("is an inference-only pass" if name in PASSES else "is not a compiler pass")
+            raise ConfigError(f"training setting passes: '{name}' {why}; the training-mode "
+                              f"passes are: {', '.join(known)}.")
+    rank = {name: i for i, name in enumerate(ORDER)}
+    unique = list(dict.fromkeys(chosen))
+    return sorted(unique, key=lambda name: rank.get(name, len(ORDER)))  # the compiler's order
+
+
+def build_model(g, passes: list[str]) -> tuple[fx.GraphModule, fx.GraphModule]:
+    """(net, runner): the lowered module and the one with ``passes``, sharing weights."""
+    net = compile_graph(g, (), mode="train")
+    if not passes:
+        return net, net
+    # a GraphModule built from net holds net's leaf modules (fresh containers above them),
+    # so a pass that swaps modules in runner leaves net's hierarchy as lowered
+    try:
+        runner = run_passes(fx.GraphModule(net, copy.deepcopy(net.graph)), passes, mode="train")
+    except PassError as exc:
+        raise ConfigError(f"training setting passes: {exc}") from None
+    own = {id(t) for t in (*net.parameters(), *net.buffers())}
+    for name, tensor in (*runner.named_parameters(), *runner.named_buffers()):
+        if id(tensor) not in own:
+            raise ConfigError(
+                f"training setting passes: {', '.join(passes)} made new weights ({name}), which "
+                "could not be written back to the spec's model; train without that pass.")
+    return net, runner
+
+
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX-BF16)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[-1].split())
+    if flags:
+        return bool({"avx512_bf16", "amx_bf16"} & flags)
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # no /proc: ask torch
+    return bool(check and check())
+
+
+def amp_settings(config: TrainConfig, device: torch.device) -> tuple[bool, torch.dtype]:
+    """(enabled, dtype) of autocast for this run; says so when a CPU cannot do bf16."""
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return config.amp is not False, dtype
+    if device.type == "cpu" and config.amp:
+        if cpu_bf16_supported():
+            return True, torch.bfloat16
+        print("--amp: this CPU has no bf16 instructions (avx512_bf16/amx_bf16); training in "
+              "fp32.", file=sys.stderr)
+    return False, torch.float32
