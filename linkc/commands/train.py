@@ -64,8 +64,6 @@ def resume_command(args, run_dir) -> str:
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):
             words.append(flag if value else "--no-" + key.replace("_", "-"))
-        elif isinstance(value, list):
-            words += [flag, ",".join(map(str, value))]
         else:
             words += [flag, str(value)]
     words += ["--resume", str(run_dir)]
