@@ -139,15 +139,15 @@ def test_zoo_counts_them_as_exact_matches(tmp_path):
 
 def test_stage_shapes_follow_the_tables():
     mb = build(SPECS / "mobilenet_v2.yaml")
-    assert mb.nodes["body.4.rest.0.y"].shape == (96, 14, 14)
-    assert mb.nodes["body.6.first.y"].shape == (320, 7, 7)
+    assert mb.nodes["body.4.b.1.y"].shape == (96, 14, 14)
+    assert mb.nodes["body.6.b.0.y"].shape == (320, 7, 7)
     sh = build(SPECS / "shufflenet_v2.yaml")
     assert sh.nodes["stem"].shape == (24, 56, 56)
     assert sh.nodes["body.1.units.6.y"].shape == (232, 14, 14)
     sq = build(SPECS / "squeezenet_1_1.yaml")  # 224 -> 111 -> 55 -> 27 -> 13 (ceil-mode pools)
     assert [sq.nodes[n].shape[1] for n in ("fire2.y", "fire4.y", "fire9.y")] == [55, 27, 13]
     ef = build(SPECS / "efficientnet_b0.yaml")
-    assert ef.nodes["body.5.rest.2.y"].shape == (192, 7, 7)
+    assert ef.nodes["body.5.b.3.y"].shape == (192, 7, 7)
     drops = [c.args.p for n in ef.order for c in ef.nodes[n].ops if c.op.name == "drop_path"]
     # residual blocks are numbers 2, 4, 6, 7, 9, 10, 12, 13, 14 of 16 (counted from 0)
     assert drops == pytest.approx([0.2 * j / 16 for j in (2, 4, 6, 7, 9, 10, 12, 13, 14)])
