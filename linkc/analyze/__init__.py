@@ -31,13 +31,19 @@ def analyze(g: FlatGraph, batch: int = 1) -> dict:
               "merge": (m.name if (m := g.nodes[n].effective_merge()) else None),
               "shape": list(g.nodes[n].shape), "params": per_node[n],
               "macs": macs_per_node[n]} for n in g.order]
+    several = len(g.outputs) > 1
     return {
         "name": g.name,
         "input": list(g.input_shape),
         "output_shape": list(g.nodes[g.output].shape),
+        **({"inputs": {k: list(v) for k, v in g.inputs.items()}} if len(g.inputs) > 1 else {}),
+        **({"outputs": {name: list(g.nodes[o].shape) for name, o in
+                        zip(g.output_names, g.outputs)}} if several else {}),
         "params": {"total": total_params, "blocks": block_params(g, per_node)},
         "macs": macs,
         "memory": activation_memory(g, batch),
-        "paths": path_stats(g).as_dict(),
+        "paths": path_stats(g).as_dict(),  # to the main output
+        **({"paths_by_output": {name: path_stats(g, o).as_dict() for name, o in
+                                zip(g.output_names, g.outputs)}} if several else {}),
         "nodes": nodes,
     }

@@ -1,6 +1,6 @@
 """Multiply-accumulates, per node and in total, as torch counts them.
 
-We run the lowered module once on a `meta` input under
+We run the lowered module once on `meta` inputs under
 `torch.utils.flop_counter.FlopCounterMode`, which counts the FLOPs of every
 convolution and matrix product from the real aten calls (groups, strides,
 dilation and padding included) and attributes them to the module that ran them.
@@ -23,9 +23,9 @@ from ..topology.flat import FlatGraph
 
 def count_macs(g: FlatGraph, gm: nn.Module) -> tuple[int, dict[str, int]]:
     """(MACs for one sample, flat node id -> MACs) of a meta-device GraphModule."""
-    x = torch.empty((1, *g.input_shape), device="meta")
+    xs = [torch.empty((1, *shape), device="meta") for shape in g.inputs.values()]
     with FlopCounterMode(display=False) as counter:
-        gm(x)
+        gm(*xs)
     total = counter.get_total_flops() // 2
     # Keys are 'ClassName.path.to.op' for leaf modules; 'Global' is the total.
     by_module: dict[str, int] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from math import prod
 
-from ..topology.flat import INPUT, FlatGraph
+from ..topology.flat import FlatGraph
 
 
 def _numel(shape) -> int:
@@ -23,18 +23,18 @@ def _numel(shape) -> int:
 def activation_memory(g: FlatGraph, batch: int = 1, bytes_per_value: int = 4) -> dict[str, int]:
     """Bytes of activations for `batch` samples (see the module docstring)."""
     frees: dict[int, list[str]] = {}
-    last_use: dict[str, int] = {INPUT: -1}
+    last_use: dict[str, int] = dict.fromkeys(g.inputs, -1)
     for step, node_id in enumerate(g.order):
         last_use[node_id] = step  # a value nobody reads is freed at once
         for inp in g.nodes[node_id].inputs:
             last_use[inp.src] = step
-    last_use[g.output] = len(g.order)
+    last_use.update(dict.fromkeys(g.outputs, len(g.order)))
     for src, step in last_use.items():
         frees.setdefault(step, []).append(src)
 
     stored = 0
-    live = {INPUT: _numel(g.input_shape)}
-    total = peak = live[INPUT]
+    live = {name: _numel(shape) for name, shape in g.inputs.items()}
+    total = peak = sum(live.values())
     for step, node_id in enumerate(g.order):
         node = g.nodes[node_id]
         sizes = [_numel(node.merged_shape)] if node.effective_merge() is not None else []

@@ -1,6 +1,7 @@
 """Path statistics of the DAG from the input to the output, by dynamic programming.
 
-A *path* is a sequence of flat-graph edges from the input to the output node;
+A *path* is a sequence of flat-graph edges from the input to the output node (from
+any input, for a spec with several; to the main output unless another is named);
 every entry of a node's `from` list is its own edge (a merge-and-run block reads
 the stem twice, once per stream, and so has two edges from it). The *length* of
 a path is the number of weighted layers on it: ops that carry parameters and are
@@ -26,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..topology.flat import INPUT, FlatGraph, FlatNode
+from ..topology.flat import FlatGraph, FlatNode
 
 
 def layer_count(node: FlatNode) -> int:
@@ -53,9 +54,10 @@ def _signed_weight(node: FlatNode, k: int) -> int:
     return int(w)
 
 
-def path_polynomials(g: FlatGraph, signed: bool = False) -> list[int]:
-    """Coefficient k: paths of length k from the input to the output (see module doc)."""
-    polys: dict[str, list[int]] = {INPUT: [1]}
+def path_polynomials(g: FlatGraph, signed: bool = False, output: str | None = None) -> list[int]:
+    """Coefficient k: paths of length k from the inputs to `output` (a flat id; default the
+    main output), see the module doc."""
+    polys: dict[str, list[int]] = {name: [1] for name in g.inputs}
     for node_id in g.order:
         node = g.nodes[node_id]
         acc: list[int] = []
@@ -63,7 +65,7 @@ def path_polynomials(g: FlatGraph, signed: bool = False) -> list[int]:
             _add_shifted(acc, polys[inp.src], _signed_weight(node, k) if signed else 1)
         shift = layer_count(node)
         polys[node_id] = [0] * shift + acc if shift else acc
-    out = polys[g.output]
+    out = polys[output or g.output]
     while len(out) > 1 and out[-1] == 0:
         out = out[:-1]
     return out
@@ -87,10 +89,10 @@ class PathStats:
                 "signed_counts": {str(k): v for k, v in self.signed.items()}}
 
 
-def path_stats(g: FlatGraph) -> PathStats:
-    poly = path_polynomials(g)
+def path_stats(g: FlatGraph, output: str | None = None) -> PathStats:
+    poly = path_polynomials(g, output=output)
     counts = {k: c for k, c in enumerate(poly) if c}
-    signed = {k: c for k, c in enumerate(path_polynomials(g, signed=True)) if c}
+    signed = {k: c for k, c in enumerate(path_polynomials(g, signed=True, output=output)) if c}
     total = sum(counts.values())
     mean = Fraction(sum(k * c for k, c in counts.items()), total)
     return PathStats(counts, signed, total, mean, min(counts), max(counts))

@@ -50,13 +50,20 @@ def run(args) -> int:
         print(json.dumps(info, indent=2))
         return 0
     paths, mem = info["paths"], info["memory"]
-    print(f"{info['name']}: input {info['input']} -> output {info['output_shape']}")
+    ins = info.get("inputs", info["input"])
+    outs = info.get("outputs", info["output_shape"])
+    print(f"{info['name']}: input{'s' if 'inputs' in info else ''} {ins} -> "
+          f"output{'s' if 'outputs' in info else ''} {outs}")
     print(f"  parameters   {info['params']['total']:,}")
     print(f"  MACs         {info['macs']:,} per sample")
     print(f"  activations  {_mib(mem['stored_bytes'])} stored for backward, "
           f"{_mib(mem['peak_inference_bytes'])} peak in inference (batch {mem['batch']}, fp32)")
     print(f"  paths        {_big(paths['total'])}, length (weighted layers) "
-          f"{paths['shortest']}..{paths['longest']}, mean {paths['mean']:.4f}")
+          f"{paths['shortest']}..{paths['longest']}, mean {paths['mean']:.4f}"
+          + (f" (to {next(iter(info['outputs']))})" if "outputs" in info else ""))
+    for name, other in list(info.get("paths_by_output", {}).items())[1:]:
+        print(f"               {_big(other['total'])} to {name}, length "
+              f"{other['shortest']}..{other['longest']}, mean {other['mean']:.4f}")
     top = {k: v for k, v in info["params"]["blocks"].items() if "." not in k}
     if top:
         print("  parameters per block:")

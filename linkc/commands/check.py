@@ -29,6 +29,8 @@ def summary(g) -> dict:
         "input": list(g.input_shape),
         "output": g.output,
         "output_shape": list(g.nodes[g.output].shape),
+        "inputs": {k: list(v) for k, v in g.inputs.items()},
+        "outputs": {name: list(g.nodes[o].shape) for name, o in zip(g.output_names, g.outputs)},
         "warnings": [str(w) for w in g.diagnostics.warnings],
     }
 
@@ -49,6 +51,8 @@ def run(args) -> int:
     print(f"{info['name']}: ok")
     print(f"  nodes       {info['nodes']} ({info['ops']} ops)")
     print(f"  parameters  {info['parameters']:,}")
-    print(f"  input       {info['input']}")
-    print(f"  output      {info['output']} {info['output_shape']}")
+    for name, shape in info["inputs"].items():
+        print(f"  input       {shape}" if name == "input" else f"  input       {name} {shape}")
+    for name, shape in info["outputs"].items():
+        print(f"  output      {name} {shape}")
     return 0

@@ -226,7 +226,7 @@ def graph_json(g: FlatGraph) -> dict[str, Any]:
             "shape": list(node.shape),
             "loc": str(node.loc) if node.loc else None,
         })
-    return {"name": g.name, "input": list(g.input_shape), "output": g.output, "nodes": nodes}
+    return {"name": g.name, **g.interface(), "nodes": nodes}
 
 
 def write_artifacts(gm: fx.GraphModule, g: FlatGraph, out_dir: str | os.PathLike,

@@ -1,9 +1,11 @@
 """GraphModule -> deployable artifacts: ONNX, torch.export (.pt2) and TorchScript.
 
-Every artifact takes one input named `input` of shape (batch, *spec input) with a
-dynamic batch dimension, and is checked after writing: it is loaded back (ONNX
-through onnxruntime) and run on batches of 1 and 3, and its outputs must match
-the module's to `RTOL`/`ATOL`. The module is exported in eval mode (BatchNorm
+Every artifact takes the spec's inputs in order, each of shape (batch, *sample
+shape) with one dynamic batch dimension shared by all; in ONNX they are named
+`input` (a spec with `input:`) or by their names in `inputs:`, and the outputs
+`output` (one) or by the names in `outputs:` (several). Each artifact is checked
+after writing: it is loaded back (ONNX through onnxruntime) and run on batches of
+1 and 3, and every output must match the module's to `RTOL`/`ATOL`. The module is exported in eval mode (BatchNorm
 uses its running statistics, dropout is off). When an export fails, each op of
 the graph is exported on its own to name the ones that cannot be.
 """
@@ -19,6 +21,8 @@ from typing import Callable
 import torch
 from torch import fx, nn
 
+from .signature import as_tuple, example_inputs, input_shapes, output_names
+
 RTOL, ATOL = 1e-4, 1e-5
 CHECK_BATCHES = (1, 3)
 
@@ -28,57 +32,68 @@ class ExportError(Exception):
 
 
 # ------------------------------------------------------------------ exporters
-def _export_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+def _dynamic_batch(xs: tuple) -> tuple:
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    return tuple({0: batch} for _ in xs)
+
+
+def _export_onnx(model: fx.GraphModule, xs: tuple, path: Path) -> None:
     try:
         import onnxscript  # noqa: F401 - the exporter needs it; fail here with the fix
     except ImportError:
         raise ExportError("ONNX export needs the onnx and onnxscript packages: "
                           "pip install 'linkc[export]'") from None
-    batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["output"],
-                      dynamic_shapes={"x": {0: batch}}, dynamo=True, external_data=False,
-                      verbose=False, report=False)
+    torch.onnx.export(model, xs, str(path), input_names=list(input_shapes(model)),
+                      output_names=output_names(model), dynamic_shapes=_dynamic_batch(xs),
+                      dynamo=True, external_data=False, verbose=False, report=False)
 
 
-def _run_onnx(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+def _run_onnx(path: Path) -> Callable[..., tuple]:
     try:
         import onnxruntime
     except ImportError:
         raise ExportError("checking an ONNX file needs onnxruntime: "
                           "pip install 'linkc[export]'") from None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return lambda x: torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    names = [i.name for i in session.get_inputs()]
+
+    def run(*xs):
+        feeds = {name: x.numpy() for name, x in zip(names, xs)}
+        return tuple(torch.from_numpy(y) for y in session.run(None, feeds))
+    return run
 
 
-def _export_program(model: nn.Module, x: torch.Tensor, path: Path) -> None:
-    batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    program = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch}})
+def _export_program(model: nn.Module, xs: tuple, path: Path) -> None:
+    program = torch.export.export(model, xs, dynamic_shapes=_dynamic_batch(xs))
     torch.export.save(program, str(path))
 
 
-def _run_program(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+def _run_program(path: Path) -> Callable[..., tuple]:
     module = torch.export.load(str(path)).module()
-    return lambda x: module(x)
+    return lambda *xs: as_tuple(module(*xs))
 
 
-def _export_script(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+def _export_script(model: nn.Module, xs: tuple, path: Path) -> None:
     # Tracing, not scripting: the merges take *inputs, which TorchScript cannot
     # compile. Sizes are traced symbolically, so the batch stays dynamic (checked).
-    traced = torch.jit.trace(model, (x,), check_trace=False)
+    traced = torch.jit.trace(model, xs, check_trace=False)
     torch.jit.save(traced, str(path))
 
 
-def _run_script(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+def _run_script(path: Path) -> Callable[..., tuple]:
     module = torch.jit.load(str(path))
-    return lambda x: module(x)
+    return lambda *xs: as_tuple(module(*xs))
 
 
 @dataclass(frozen=True)
 class Format:
+    """An artifact kind: `write(module, example inputs, path)`, and `load(path)` giving a
+    function of the inputs that returns the tuple of outputs."""
+
     name: str
     suffix: str
-    write: Callable[[nn.Module, torch.Tensor, Path], None]
-    load: Callable[[Path], Callable[[torch.Tensor], torch.Tensor]]
+    write: Callable[[nn.Module, tuple, Path], None]
+    load: Callable[[Path], Callable[..., tuple]]
 
 
 FORMATS = {f.name: f for f in (
@@ -195,8 +210,7 @@ def export_module(gm: fx.GraphModule, fmt: str, path: str | os.PathLike,
     spec_format = FORMATS[fmt]
     path = Path(path)
     model = gm.eval()
-    input_shape = tuple(gm.meta["linkc"]["input_shape"])
-    example = torch.randn(2, *input_shape)
+    example = example_inputs(gm, 2)
     try:
         with torch.no_grad():
             spec_format.write(model, example, path)
@@ -209,32 +223,40 @@ def export_module(gm: fx.GraphModule, fmt: str, path: str | os.PathLike,
             "; every op exports on its own, so the failure is in how they are combined"
         raise ExportError(f"{fmt} export of {gm.meta['linkc'].get('name', 'the model')} "
                           f"failed: {first}{detail}") from None
-    diff = check_artifact(gm, spec_format, path, input_shape) if check else float("nan")
+    diff = check_artifact(gm, spec_format, path) if check else float("nan")
     return Exported(path, fmt, diff)
 
 
-def check_artifact(gm: nn.Module, fmt: Format, path: Path, input_shape: tuple) -> float:
-    """Largest difference between the artifact and `gm` on each checked batch size."""
+def check_artifact(gm: fx.GraphModule, fmt: Format, path: Path) -> float:
+    """Largest difference between the artifact and `gm` on each checked batch size,
+    over every output."""
     run = fmt.load(path)
+    names = output_names(gm)
     worst = 0.0
     generator = torch.Generator().manual_seed(0)
     for batch in CHECK_BATCHES:
-        x = torch.randn(batch, *input_shape, generator=generator)
+        xs = example_inputs(gm, batch, generator=generator)
         with torch.no_grad():
-            want = gm(x)
+            wants = as_tuple(gm(*xs))
             try:
-                got = run(x)
+                gots = run(*xs)
             except Exception as exc:  # noqa: BLE001
                 raise ExportError(f"the {fmt.name} artifact fails on a batch of {batch}: "
                                   f"{str(exc).strip().splitlines()[0][:300]}") from None
-        if tuple(got.shape) != tuple(want.shape):
-            raise ExportError(f"the {fmt.name} artifact gives shape {list(got.shape)} for a "
-                              f"batch of {batch}, the module {list(want.shape)}")
-        if not torch.allclose(got, want, rtol=RTOL, atol=ATOL):
+        if len(gots) != len(wants):
+            raise ExportError(f"the {fmt.name} artifact gives {len(gots)} outputs, the module "
+                              f"{len(wants)}")
+        for name, got, want in zip(names, gots, wants):
+            what = "" if len(names) == 1 else f" output '{name}'"
+            if tuple(got.shape) != tuple(want.shape):
+                raise ExportError(f"the {fmt.name} artifact{what} gives shape {list(got.shape)} "
+                                  f"for a batch of {batch}, the module {list(want.shape)}")
             diff = (got - want).abs().max().item()
-            raise ExportError(f"the {fmt.name} artifact differs from the module by {diff:.3g} "
-                              f"on a batch of {batch} (tolerance rtol={RTOL}, atol={ATOL})")
-        worst = max(worst, (got - want).abs().max().item())
+            if not torch.allclose(got, want, rtol=RTOL, atol=ATOL):
+                raise ExportError(f"the {fmt.name} artifact{what} differs from the module by "
+                                  f"{diff:.3g} on a batch of {batch} (tolerance rtol={RTOL}, "
+                                  f"atol={ATOL})")
+            worst = max(worst, diff)
     return worst
 
 

@@ -1,8 +1,9 @@
 """Flat graph -> torch.fx GraphModule, built directly (no tracing).
 
-One placeholder for the input, one `call_module` per op whose qualified name is
+One placeholder per model input (in order), one `call_module` per op whose qualified name is
 the node's path plus the op's name (`d1.3.h.conv1`), one `call_function` per
-merge (a `call_module` for merges with weights, such as `dwsum`). Each fx node
+merge (a `call_module` for merges with weights, such as `dwsum`); the
+output is one tensor, or a tuple for several outputs. Each fx node
 carries its spec location and inferred shape in `node.meta["linkc"]`, so every
 later stage can point back into the YAML.
 """
@@ -76,9 +77,10 @@ def _lower(g: FlatGraph) -> fx.GraphModule:
     # it copy every submodule path again, which is a third of lowering time at 10k nodes.
     root = track_source(fx.GraphModule(nn.Module(), fx.Graph(), class_name=_class_name(g.name)))
     graph = fx.Graph()
-    x = graph.placeholder("x")
-    x.meta["linkc"] = {"id": INPUT, "what": "input", "shape": tuple(g.input_shape), "loc": None}
-    values: dict[str, fx.Node] = {INPUT: x}
+    values: dict[str, fx.Node] = {}
+    for name, shape in g.inputs.items():  # `forward(self, x)` for a spec with `input:`
+        x = values[name] = graph.placeholder("x" if name == INPUT else name)
+        x.meta["linkc"] = {"id": name, "what": "input", "shape": tuple(shape), "loc": None}
     for node_id in g.order:
         node = g.nodes[node_id]
         inputs = []
@@ -97,13 +99,17 @@ def _lower(g: FlatGraph) -> fx.GraphModule:
             value = _meta(graph.call_module(path, (value,)), node, call.out_shape, call.loc,
                           f"op:{call.op.name}")
         values[node_id] = value
-    graph.output(values[g.output])
+    outputs = [values[o] for o in g.outputs]
+    graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
     gm = root
     gm.graph = graph  # recompiles the forward once
     track_source(gm)  # fx would keep every compiled source for the life of the process
     gm.meta["linkc"] = {"name": g.name, "input_shape": tuple(g.input_shape),
-                        "output_shape": tuple(g.nodes[g.output].shape)}
+                        "output_shape": tuple(g.nodes[g.output].shape),
+                        "inputs": {k: tuple(v) for k, v in g.inputs.items()},
+                        "outputs": {name: tuple(g.nodes[o].shape)
+                                    for name, o in zip(g.output_names, g.outputs)}}
     return gm
 
 

@@ -147,7 +147,7 @@ class _Builder:
         self.edges: dict[tuple[str, str], Edge] = {}
         self.loose: list[Edge] = []  # edges between drawn nodes: never merged
         self.entry: dict[str, str] = {}
-        self.exit: dict[str, str] = {INPUT: INPUT}
+        self.exit: dict[str, str] = {name: name for name in g.inputs}
         # (merge, inputs) of a pure associative merge (no ops, no slices) -> its node
         self.pure_merges: dict[tuple[str, tuple[str, ...]], str] = {}
 
@@ -254,20 +254,35 @@ class _Builder:
 
     def build(self) -> list[Edge]:
         g = self.g
-        self.boxes[INPUT] = Box(INPUT, "input", ["input"], None, {INPUT}, "the model's input")
+        for name, shape in g.inputs.items():
+            tip = "the model's input" if name == INPUT else f"model input {name} {list(shape)}"
+            label = name if name == INPUT else f"input {name}"
+            self.boxes[name] = Box(name, "input", [label], None, {name}, tip)
         for n in g.order:
             self.add_node(g.nodes[n])
-        rank = {n: k for k, n in enumerate([INPUT, *g.order])}
+        rank = {n: k for k, n in enumerate([*g.inputs, *g.order])}
         for n in g.order:
             self.add_inputs(g.nodes[n], rank)
         self.finish_collapsed()
-        self.boxes[OUTPUT] = Box(OUTPUT, "output", ["output"], None, set(),
-                                 f"the model's output: {g.output}")
-        out = Edge(self.exit[g.output], OUTPUT, shape_text(g.nodes[g.output].shape),
-                   [(g.output, OUTPUT)])
-        edges = [*self.loose, *self.edges.values(), out]
+        outs = []
+        for box_id, name, node_id in output_boxes(g):
+            tip = f"the model's output: {node_id}" if box_id == OUTPUT else \
+                f"model output {name} ({node_id})"
+            label = OUTPUT if box_id == OUTPUT else f"output {name}"
+            self.boxes[box_id] = Box(box_id, "output", [label], None, set(), tip)
+            outs.append(Edge(self.exit[node_id], box_id, shape_text(g.nodes[node_id].shape),
+                             [(node_id, box_id)]))
+        edges = [*self.loose, *self.edges.values(), *outs]
         _thin_labels(edges)
         return edges
+
+
+def output_boxes(g: FlatGraph) -> list[tuple[str, str, str]]:
+    """(box id, output name, flat id) of each output: one box `output`, or one box per
+    output named `output:NAME` when there are several."""
+    if len(g.outputs) == 1:
+        return [(OUTPUT, g.output_names[0], g.output)]
+    return [(f"{OUTPUT}:{name}", name, o) for name, o in zip(g.output_names, g.outputs)]
 
 
 def _thin_labels(edges: list[Edge]) -> None:
@@ -313,12 +328,13 @@ def _mark(view: View, g: FlatGraph, name: str) -> None:
         for x in g.nodes[n].inputs:
             up.setdefault(n, []).append(x.src)
             down.setdefault(x.src, []).append(n)
-    down.setdefault(g.output, []).append(OUTPUT)
+    for box_id, _, node_id in output_boxes(g):
+        down.setdefault(node_id, []).append(box_id)
     before = _closure(target, up) - target
     after = _closure(target, down) - target
     onpath = before | target | after
     for box in view.boxes.values():
-        members = box.members or ({OUTPUT} if box.kind == "output" else set())
+        members = box.members or ({box.id} if box.kind == "output" else set())
         box.mark = "target" if members & target else "path" if members & onpath else "dim"
     for e in view.edges:
         hit = any((v in before or v in target or u in target or u in after) and

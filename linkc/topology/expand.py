@@ -17,6 +17,7 @@ from typing import Any
 from .errors import Loc, SpecError, limit_hint, unknown
 from .expr import MappingEnv, evaluate
 from .flat import INPUT, FlatGraph, FlatInput, FlatNode, OpCall
+from .interface import check_loss_weights, model_inputs, model_outputs
 from .load import Document, LDict, LList, locate
 from .merges import MERGES, MergeDef
 from .opitems import parse_op_item
@@ -552,15 +553,15 @@ def _split_slice(text: str, loc: Loc | None) -> tuple:
 def expand(spec: Spec, doc: Document, limits: ExpandLimits = ExpandLimits()) -> FlatGraph:
     """Checked spec -> flat graph with unresolved shapes (see `infer_shapes`)."""
     ex = Expander(spec, doc, limits)
+    inputs, input_locs = model_inputs(spec, doc, ex.check_name)
     top = ex.top_scope()
+    top.inputs = tuple(inputs)
     ex.build_scope(top, spec.nodes, ("nodes",))
     for name, block in spec.blocks.items():
         ex.check_name(name, ex.loc(("blocks", name), key=True), "block")
     ex.resolve_pending()
-    out_loc = ex.loc(("output",))
-    output = resolve(top, spec.output, out_loc)
-    if output == INPUT:
-        raise SpecError("the output is the input itself", out_loc)
-    return FlatGraph(spec.name, doc.source, tuple(spec.input), ex.nodes, output, out_loc,
+    outputs, output_names, output_locs = model_outputs(spec, doc, top)
+    check_loss_weights(doc, output_names)
+    return FlatGraph(spec.name, doc.source, inputs, ex.nodes, outputs, output_names, output_locs,
                      dict(top.values), scope=top, train=spec.train, paper=spec.paper,
-                     input_loc=ex.loc(("input",)), recurrences=ex.recurrences)
+                     input_locs=input_locs, recurrences=ex.recurrences)

@@ -78,23 +78,57 @@ class FlatNode:
 
 @dataclass
 class FlatGraph:
+    """The expanded graph. `inputs` maps each model input's name (its flat id: `input`
+    for a spec with `input:`) to its shape, in the order the model takes them;
+    `outputs` are the flat ids the model returns, in order, the first being the main
+    one (`output`) that training evaluates."""
+
     name: str
     source: Source
-    input_shape: Shape
+    inputs: dict[str, Shape]
     nodes: dict[str, FlatNode]
-    output: str
-    output_loc: Loc | None
+    outputs: list[str]
+    output_names: list[str]  # the outputs as written (`head`, `dmr.y1`)
+    output_locs: list[Loc | None]
     params: dict[str, Any]
     order: list[str] = field(default_factory=list)  # topological, filled by check_graph
     scope: Any = None  # the top-level Scope (expressions in args evaluate through it)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     train: dict[str, Any] | None = None
     paper: dict[str, Any] | None = None
-    input_loc: Loc | None = None  # where `input:` is written
     recurrences: dict[str, Any] = field(default_factory=dict)  # node id -> RecurrenceInfo
     # learnable parameters by the registry's `params` rules, summed by infer_shapes
     # (what lowering allocates; tests/analyze checks it against torch for the zoo)
     param_count: int = 0
+    input_locs: dict[str, Loc | None] = field(default_factory=dict)  # where each shape is written
+
+    @property
+    def input_shape(self) -> Shape:
+        """The first input's shape (the only one, for a spec with `input:`)."""
+        return next(iter(self.inputs.values()))
+
+    @property
+    def output(self) -> str:
+        """The main output: the first of `outputs`."""
+        return self.outputs[0]
+
+    @property
+    def output_loc(self) -> Loc | None:
+        return self.output_locs[0]
+
+    def interface(self) -> dict[str, Any]:
+        """The inputs and outputs as a spec writes them: `input`/`output` for one,
+        `inputs`/`outputs` for named or several (outputs as flat ids)."""
+        one_input = list(self.inputs) == [INPUT]
+        out: dict[str, Any] = {"input": list(self.input_shape)} if one_input else \
+            {"inputs": {k: list(v) for k, v in self.inputs.items()}}
+        out.update({"output": self.output} if len(self.outputs) == 1 else
+                   {"outputs": list(self.outputs)})
+        return out
+
+    def is_input(self, node_id: str) -> bool:
+        return node_id in self.inputs
 
     def shape_of(self, node_id: str) -> Shape | None:
-        return self.input_shape if node_id == INPUT else self.nodes[node_id].shape
+        shape = self.inputs.get(node_id)
+        return shape if shape is not None else self.nodes[node_id].shape

@@ -46,7 +46,7 @@ class _Totals:
 
 def to_networkx(g: FlatGraph) -> nx.DiGraph:
     dag = nx.DiGraph()
-    dag.add_node(INPUT)
+    dag.add_nodes_from(g.inputs)
     for node in g.nodes.values():
         dag.add_node(node.id)
         for x in node.inputs:
@@ -57,7 +57,8 @@ def to_networkx(g: FlatGraph) -> nx.DiGraph:
 
 
 def check_graph(g: FlatGraph) -> nx.DiGraph:
-    """Reject cycles, order the nodes, and warn about nodes the output never reads."""
+    """Reject cycles, order the nodes, warn about nodes no output reads, and reject
+    inputs no output reads (a model argument that silently does nothing)."""
     dag = to_networkx(g)
     if not nx.is_directed_acyclic_graph(dag):
         cycle = [u for u, _ in nx.find_cycle(dag)]
@@ -65,13 +66,20 @@ def check_graph(g: FlatGraph) -> nx.DiGraph:
         raise SpecError(f"the graph has a cycle: {' -> '.join([*cycle, cycle[0]])}", first.loc,
                         "a node cannot depend on its own output; break the loop")
     index = {name: i for i, name in enumerate(g.nodes)}
-    index[INPUT] = -1
-    order = [n for n in nx.lexicographical_topological_sort(dag, key=index.get) if n != INPUT]
-    used = nx.ancestors(dag, g.output) | {g.output}
+    index.update({name: -1 for name in g.inputs})
+    order = [n for n in nx.lexicographical_topological_sort(dag, key=index.get)
+             if n not in g.inputs]
+    used = set(g.outputs).union(*(nx.ancestors(dag, out) for out in g.outputs))
+    for name in g.inputs:
+        if name not in used:
+            raise SpecError(f"input '{name}' is not used by any output", g.input_locs.get(name),
+                            f"read it in a node (from: {name}), or remove it from 'inputs'")
+    reach = f"the output '{g.output}'" if len(g.outputs) == 1 else \
+        f"any output ({', '.join(g.output_names)})"
     for node_id in order:
         node = g.nodes[node_id]
         if node_id not in used and node.kind == "node":
-            g.diagnostics.warn(f"node '{node_id}' does not reach the output '{g.output}' "
+            g.diagnostics.warn(f"node '{node_id}' does not reach {reach} "
                                "(it is left out of the model)", node.loc)
     g.order = [n for n in order if n in used]
     return dag
@@ -132,6 +140,8 @@ def _origin(g: FlatGraph, src: str) -> str:
     """Where a merge input was produced, for shape-mismatch messages."""
     if src == INPUT:
         return "the model input"
+    if src in g.inputs:
+        return f"model input '{src}'"
     loc = g.nodes[src].loc
     return f"node at line {loc.line}" if loc else f"node {src}"
 
@@ -270,9 +280,8 @@ def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: _Tota
 
 def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph:
     """Check the DAG and give every node used by the output its shape."""
-    if len(g.input_shape) == 2:
-        raise SpecError("input must be [C, H, W] (images) or [F] (vectors)", g.output_loc)
-    _check_limits(g.input_shape, g.input_loc or g.output_loc, limits)
+    for name, shape in g.inputs.items():
+        _check_limits(shape, g.input_locs.get(name) or g.output_loc, limits)
     check_graph(g)
     g.scope.shape_lookup = g.shape_of
     totals = _Totals()

@@ -8,7 +8,7 @@ JSON Schema (see `linkc.topology.jsonschema`).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
@@ -40,6 +40,7 @@ class RefSpec(_Model):
 
 
 Ref = Union[str, RefSpec]
+SampleShape = Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
 OpItem = Any  # a name, a one-key mapping or a call; read (and explained) by opitems.py
 
 
@@ -111,13 +112,20 @@ class Spec(_Model):
                                                  "may use earlier ones")
     include: list[str] = Field(default_factory=list,
                                description="files of blocks, relative to this spec")
-    input: list[PositiveInt] = Field(min_length=1, max_length=3,
-                                     description="one sample's shape, channels first")
+    input: Optional[SampleShape] = Field(None, description="one sample's shape, channels first "
+                                                          "(or `inputs` for several)")
+    inputs: Optional[dict[str, SampleShape]] = Field(
+        None, min_length=1, description="named inputs in the order the model takes them: "
+                                        "name -> one sample's shape (instead of `input`)")
     blocks: dict[str, BlockSpec] = Field(
         default_factory=dict, description="templates of nodes, instantiated by `block:`")
     nodes: dict[str, NodeSpec] = Field(
         min_length=1, description="the graph: node name -> node, in any order")
-    output: str = Field(description="the node whose value the model returns")
+    output: Optional[str] = Field(None, description="the node whose value the model returns "
+                                                    "(or `outputs` for several)")
+    outputs: Optional[list[str]] = Field(
+        None, min_length=1, description="the nodes the model returns, in order; the first is the "
+                                        "main one (instead of `output`)")
     train: Optional[dict[str, Any]] = Field(None, description="training settings (linkc train)")
     paper: Optional[dict[str, Any]] = Field(
         None, description="the paper's figures this spec reproduces, e.g. {params: 0.8M}")

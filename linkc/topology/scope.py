@@ -111,6 +111,7 @@ class Scope:
     repeated: bool = False  # an instance of a repeat (so `prev` means something)
     top: bool = False
     absent_ids: set = field(default_factory=set)  # flat ids whose `if:` is false (root scope)
+    inputs: tuple[str, ...] = ()  # the model's input names (set on the top-level scope)
     shape_lookup: Callable[[str], Any] | None = None  # flat id -> shape, set by inference
 
     def with_values(self, values: dict[str, Any]) -> "Scope":
@@ -217,17 +218,28 @@ def _resolve_parts(scope: Scope, parts: list[str], text: str, loc: Loc | None,
         if not rest:
             raise SpecError("prev needs a node name: prev.NAME", loc)
         return _resolve_parts(scope.prev, rest, text, loc, optional, seen)
-    if head == INPUT:
-        if not scope.top:
-            raise SpecError("'input' (the model input) can only be referenced at the top level",
-                            loc, "pass it into the block through an in port")
-        if rest:
-            raise SpecError(f"'input' has no parts: '{text}'", loc)
-        return INPUT
     binding = scope.table.get(head)
     if binding is None:
-        raise unknown("node", head, scope.table, loc)
+        return _resolve_input(scope, head, rest, text, loc)
     return _resolve_binding(binding, rest, text, loc, optional, seen)
+
+
+def _resolve_input(scope: Scope, head: str, rest: list[str], text: str, loc: Loc | None) -> str:
+    """A model input (`input`, or a name of `inputs:`), or the unknown-node error."""
+    inputs = scope.root().inputs
+    if head not in inputs:
+        if head == INPUT and inputs:
+            raise SpecError("unknown node 'input': this spec names its inputs", loc,
+                            f"refer to one of them: {', '.join(inputs)}")
+        named = list(inputs) if scope.top and inputs != (INPUT,) else []
+        raise unknown("node", head, [*scope.table, *named], loc)
+    what = "'input' (the model input)" if head == INPUT else f"'{head}' (a model input)"
+    if not scope.top:
+        raise SpecError(f"{what} can only be referenced at the top level", loc,
+                        "pass it into the block through an in port")
+    if rest:
+        raise SpecError(f"'{head}' has no parts: '{text}'", loc)
+    return head
 
 
 def _resolve_binding(binding: Binding, rest: list[str], text: str, loc: Loc | None,

@@ -56,8 +56,10 @@ def expanded(g: FlatGraph) -> dict[str, Any]:
             entry["ops"] = [op_text(c) for c in node.ops]
         entry["shape"] = list(node.shape)
         nodes[node_id] = entry
-    return {"linkc": 1, "name": g.name, "input": list(g.input_shape), "nodes": nodes,
-            "output": g.output}
+    io = g.interface()
+    inputs = {k: v for k, v in io.items() if k.startswith("input")}
+    outputs = {k: v for k, v in io.items() if k.startswith("output")}
+    return {"linkc": 1, "name": g.name, **inputs, "nodes": nodes, **outputs}
 
 
 def expanded_yaml(g: FlatGraph) -> str:
@@ -71,8 +73,10 @@ def expanded_yaml(g: FlatGraph) -> str:
                               allow_unicode=True).strip()
         return text[1:-1]
 
-    lines = ["linkc: 1", f"name: {flow(data['name'])}", f"input: {flow(data['input'])}",
-             "nodes:"]
+    io = g.interface()
+    lines = ["linkc: 1", f"name: {flow(data['name'])}"]
+    lines += [f"{key}: {flow(value)}" for key, value in io.items() if key.startswith("input")]
+    lines.append("nodes:")
     lines += [f"  {flow(name)}: {flow(entry)}" for name, entry in data["nodes"].items()]
-    lines.append(f"output: {flow(data['output'])}")
+    lines += [f"{key}: {flow(value)}" for key, value in io.items() if key.startswith("output")]
     return "\n".join(lines) + "\n"

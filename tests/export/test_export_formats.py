@@ -47,7 +47,7 @@ def test_formats_match_with_dynamic_batch(fmt, tmp_path):
     run = _run(fmt, path)
     for batch in (1, 3):
         x = torch.randn(batch, 3, 8, 8)
-        got = run(x)
+        (got,) = run(x)  # a loaded artifact gives the tuple of outputs
         assert got.shape == (batch, 5)
         assert torch.isfinite(got).all()
 
@@ -64,7 +64,7 @@ def test_weights_are_loaded_and_checked(tmp_path):
     export_spec(SMALL, "torch-export", out, weights=weights)
     x = torch.randn(3, 3, 8, 8)
     with torch.no_grad():
-        assert torch.allclose(_run("torch-export", out)(x), gm(x), rtol=1e-4, atol=1e-5)
+        assert torch.allclose(_run("torch-export", out)(x)[0], gm(x), rtol=1e-4, atol=1e-5)
 
     state = dict(gm.state_dict())
     state.pop("stem.conv1.weight")

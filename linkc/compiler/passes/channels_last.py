@@ -3,7 +3,7 @@
 oneDNN on CPU and cuDNN on tensor cores run convolutions natively in NHWC, so
 keeping activations channels-last end to end saves the layout conversions each
 convolution would otherwise do. The pass converts the 4-D parameters and adds one
-`contiguous(memory_format=torch.channels_last)` after the input; every op keeps
+`contiguous(memory_format=torch.channels_last)` after each image input; every op keeps
 the memory format of its input from there on.
 """
 
@@ -24,16 +24,18 @@ def channels_last(gm: fx.GraphModule) -> fx.GraphModule:
     CPU (ResNet-110 inference, interleaved A/B: 1.41x; the issue's first look: 1.4x on
     the hand-written DenseNet; see benchmarks/RESULTS.md).
     """
-    x = next(n for n in gm.graph.nodes if n.op == "placeholder")
-    shape = node_shape(x)
-    if len(shape) != 3:
-        return gm  # not an image input: nothing to convert
-    if any(u.op == "call_method" and u.target == "contiguous" for u in x.users):
+    images = [n for n in gm.graph.nodes if n.op == "placeholder"
+              and len(node_shape(n)) == 3]
+    if not images:
+        return gm  # no image input: nothing to convert
+    if any(u.op == "call_method" and u.target == "contiguous" for x in images for u in x.users):
         return gm  # already converted
     gm.to(memory_format=torch.channels_last)
-    with gm.graph.inserting_after(x):
-        y = gm.graph.call_method("contiguous", (x,), {"memory_format": torch.channels_last})
-    x.replace_all_uses_with(y, delete_user_cb=lambda user: user is not y)
-    y.meta["linkc"] = dict(x.meta["linkc"], what="channels_last")
+    body = next(n for n in gm.graph.nodes if n.op != "placeholder")  # placeholders stay first
+    for x in images:
+        with gm.graph.inserting_before(body):
+            y = gm.graph.call_method("contiguous", (x,), {"memory_format": torch.channels_last})
+        x.replace_all_uses_with(y, delete_user_cb=lambda user, y=y: user is not y)
+        y.meta["linkc"] = dict(x.meta["linkc"], what="channels_last")
     gm.recompile()
     return gm

@@ -8,19 +8,19 @@ import torch
 from torch import fx
 from torch.fx.passes.shape_prop import ShapeProp
 
+from ..signature import example_inputs
+
 
 def check_graph_module(gm: fx.GraphModule) -> None:
     gm.graph.lint()
     gm.recompile()
-    placeholder = next(n for n in gm.graph.nodes if n.op == "placeholder")
-    shape = placeholder.meta["linkc"]["shape"]
     param = next(gm.parameters(), None)
-    x = torch.zeros((1, *shape), device=param.device if param is not None else "cpu")
+    xs = example_inputs(gm, 1, torch.zeros, device=param.device if param is not None else "cpu")
     was_training = gm.training
     gm.eval()  # eval: BatchNorm must not update running statistics here
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(x)
+            ShapeProp(gm).propagate(*xs)
     finally:
         gm.train(was_training)
     for node in gm.graph.nodes:
