@@ -188,7 +188,9 @@ def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(model(x), y)
+        out = model(x)
+        out = out[0] if isinstance(out, tuple) else out  # several outputs: the main one
+        loss = nn.functional.cross_entropy(out, y)
         loss.backward()
         opt.step()
     return step
@@ -312,6 +314,9 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
                        ("cpu" if device == "auto" else device))
     options = {"params": dict(params or {}), "include_path": [str(p) for p in include_path]}
     graph = linkc.build(spec, **options)
+    if len(graph.inputs) > 1:
+        raise BenchError(f"linkc bench measures specs with one input; '{graph.name}' takes "
+                         f"{len(graph.inputs)} ({', '.join(graph.inputs)})")
     _check_memory(graph, batch, dev, max_memory)
     shape = tuple(graph.input_shape)
     classes = graph.nodes[graph.output].shape[0]

@@ -55,6 +55,9 @@ class TrainConfig(BaseModel):
     warmup_epochs: float = Field(1.0, ge=0, description="linear warmup from 0 to lr")
     min_lr: float = Field(0.0, ge=0, description="learning rate at the end of the cosine decay")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
+    loss_weights: dict[str, float] = Field(
+        {}, description="loss weights of auxiliary outputs, NAME=W[,NAME=W] (spec: {aux1: "
+                        "0.3}); loss = main + sum of weight * aux")
     seed: int = Field(0, description="seeds weights, data order, augmentation and dropout")
     # hardware
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N, mps")
@@ -111,6 +114,29 @@ class TrainConfig(BaseModel):
         except MemoryLimitError as exc:
             raise ValueError(str(exc)) from None
         return str(value)
+
+    @field_validator("loss_weights", mode="before")
+    @classmethod
+    def _parse_loss_weights(cls, value):
+        """`aux1=0.3,aux2=0.1` from the command line; a mapping from YAML."""
+        if not isinstance(value, str):
+            return value
+        out = {}
+        for item in filter(None, (p.strip() for p in value.split(","))):
+            name, sep, weight = item.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"write NAME=WEIGHT[,NAME=WEIGHT], got '{value}'")
+            out[name.strip()] = weight.strip()
+        return out
+
+    @field_validator("loss_weights")
+    @classmethod
+    def _check_loss_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not weight >= 0 or weight == float("inf"):
+                raise ValueError(f"the weight of '{name}' must be a finite number >= 0, "
+                                 f"got {weight}")
+        return value
 
     @field_validator("device")
     @classmethod

@@ -53,6 +53,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
             xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast():
             logits = model(xb)
+        if isinstance(logits, (tuple, list)):  # several outputs: the first is evaluated
+            logits = logits[0]
         totals[0] += F.cross_entropy(logits.float(), yb, reduction="sum").double()
         totals[1] += (logits.argmax(1) == yb).sum().double()
         totals[2] += yb.numel()
@@ -74,17 +76,19 @@ def evaluate_weights(spec, weights: str | os.PathLike, data: str = "digits", *,
     from .data import parse_data_arg
     from .data.load import load_datasets
     from .distributed import _device
+    from .heads import Trainable, data_shape
 
     g = spec if hasattr(spec, "input_shape") else build(spec)
     _check_memory(g, data, batch_size, synthetic_size, max_memory)
     state = read_weights(weights)
-    model = lower(g)
-    check_model_keys(state, model.state_dict(), f"weights '{weights}'", g.name)
-    model.load_state_dict(state)
+    net = lower(g)
+    check_model_keys(state, net.state_dict(), f"weights '{weights}'", g.name)
+    net.load_state_dict(state)
+    model = Trainable(net, g)
     dev = _device(device, 0)
     model.to(dev)
     classes = output_classes(g)
-    sets = load_datasets(parse_data_arg(data), g.input_shape, seed=seed,
+    sets = load_datasets(parse_data_arg(data), data_shape(g, data), seed=seed,
                          synthetic_size=synthetic_size, num_classes_hint=classes)
     return evaluate(model, sets.test.x, sets.test.y, batch_size=batch_size, device=dev)
 

@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
@@ -48,6 +47,7 @@ from .data.load import load_datasets
 from .distributed import all_sum, setup, teardown
 from .evaluate import evaluate, output_classes
 from .model_setup import amp_settings, build_model, training_passes
+from .heads import Trainable, data_shape, output_weights, unweighted_heads, weighted_loss
 from .rundir import BEST, LAST, MetricsLog, choose_run_dir, write_plot, write_text
 
 __all__ = ["TrainResult", "TrainingDiverged", "TrainingInterrupted", "train"]
@@ -146,6 +146,7 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % 2**32)
     classes = output_classes(g)
+    weights = output_weights(g, config)  # of each output; the first (main) one is 1
     if config.batch_size < dist.world:
         raise ConfigError(f"batch_size {config.batch_size} is smaller than the number of "
                           f"processes ({dist.world}).")
@@ -158,7 +159,7 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
         raise ckpt.CheckpointError(f"cannot resume: there is no checkpoint '{resume_from}'.")
 
     # --- data ----------------------------------------------------------------------
-    sets = load_datasets(parse_data_arg(config.data), g.input_shape, seed=config.seed,
+    sets = load_datasets(parse_data_arg(config.data), data_shape(g, config.data), seed=config.seed,
                          synthetic_size=config.synthetic_size, num_classes_hint=classes)
     augment = sets.augment if config.augment is None else config.augment
     data_bytes = sum(t.numel() * t.element_size() for t in (sets.train.x, sets.test.x))
@@ -175,9 +176,9 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
     net, runner = build_model(g, training_passes(config))  # runner: passes, net's weights
     channels_last = cuda and config.channels_last
     net.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    model = runner
+    trainable = model = Trainable(runner, g)  # one batch tensor in, the tuple of outputs out
     if dist.world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if cuda else None)
+        model = torch.nn.parallel.DistributedDataParallel(trainable, device_ids=[device.index] if cuda else None)
     if config.compile:
         model = torch.compile(model)
     use_amp, amp_dtype = amp_settings(config, device)
@@ -239,7 +240,9 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
     say(f"training {g.name} on {config.data} ({n_train} train / {test_x.shape[0]} test images) "
         f"on {device}{f' x {dist.world} processes' if dist.world > 1 else ''}, "
         f"{config.epochs} epochs of {steps_per_epoch} steps; run directory {run_dir}")
-    eval_model = runner if dist.world > 1 else model  # DDP's forward is a collective
+    trainable = model = Trainable(runner, g)  # one batch tensor in, the tuple of outputs out
+    if dist.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(trainable, device_ids=[device.index] if cuda else None)
     result_eval = None
     clock = time.perf_counter()
     with sigint_flag() as interrupted, _closing(log):
@@ -261,9 +264,9 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
                 if channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 with autocast():
-                    logits = model(x)
-                loss_sum = F.cross_entropy(logits.float(), y, reduction="sum",
-                                           label_smoothing=config.label_smoothing)
+                    outs = model(x)
+                logits = outs[0]  # the main output
+                loss_sum, _ = weighted_loss(outs, y, weights, config.label_smoothing)
                 stats = torch.stack([loss_sum.detach().double(),
                                      (logits.argmax(1) == y).sum().double(),
                                      torch.tensor(float(y.numel()), dtype=torch.float64, device=device),

@@ -95,6 +95,9 @@ def spec_json_schema() -> dict[str, Any]:
     node["ops"]["items"] = {"$ref": "#/$defs/OpItem"}
     node["merge"] = merge_schema(node["merge"].get("description", "how inputs are combined"))
     schema["$defs"]["OpItem"] = op_item_schema()
+    # exactly one of `input`/`inputs` and one of `output`/`outputs`
+    schema["allOf"] = [{"oneOf": [{"required": [one]}, {"required": [many]}]}
+                       for one, many in (("input", "inputs"), ("output", "outputs"))]
     return {"$schema": DIALECT, "$id": "https://linkc.dev/schema/spec-1.json",
             **schema, "title": "linkc topology spec"}
 

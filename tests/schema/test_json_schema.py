@@ -70,3 +70,12 @@ def test_cli_writes_the_schema(tmp_path, capsys):
     assert json.loads(out.read_text())["$defs"]["OpItem"]
     assert main(["schema"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "linkc topology spec"
+
+
+def test_one_of_input_or_inputs_and_output_or_outputs(validator):
+    base = {"linkc": 1, "name": "t", "nodes": {"a": {"from": "image", "ops": ["relu"]}}}
+    assert validator.is_valid({**base, "inputs": {"image": [3, 8, 8]}, "outputs": ["a"]})
+    assert validator.is_valid({**base, "input": [3, 8, 8], "output": "a"})
+    assert not validator.is_valid({**base, "input": [3], "inputs": {"image": [3]}, "output": "a"})
+    assert not validator.is_valid({**base, "inputs": {"image": [3]}})
+    assert not validator.is_valid({**base, "inputs": {"image": [3, 8, 8, 8]}, "output": "a"})
