@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..topology.flat import FlatGraph
 from .clusters import ClusterInfo, cluster_info
 from .dot import BOX_STYLE, FONT, _attrs, quote, to_dot
-from .view import OUTPUT, Box, Cluster, Edge, View, build_view
+from .view import Box, Cluster, Edge, View, build_view, output_boxes
 
 DIRECTIONS = ("TB", "LR")
 GRAPH = dict(label="", fontsize="10", nodesep="0.18", ranksep="0.22", margin="0.05",
@@ -190,8 +190,10 @@ def paper_view(g: FlatGraph) -> View:
     drawn = _drawn_instances(full, g, info.repeats)
     boxes, clusters = _boxes(full, info, drawn)
     edges = _edges(full, boxes, info, drawn)
-    boxes["input"].lines = ["input", "×".join(map(str, g.input_shape))]
-    boxes[OUTPUT].lines = ["output", "×".join(map(str, g.nodes[g.output].shape))]
+    for name, shape in g.inputs.items():
+        boxes[name].lines = [boxes[name].lines[0], "×".join(map(str, shape))]
+    for box_id, _, node_id in output_boxes(g):
+        boxes[box_id].lines = [boxes[box_id].lines[0], "×".join(map(str, g.nodes[node_id].shape))]
     used = {c.cluster for c in boxes.values()}
     for cid in list(clusters):  # a frame whose boxes were all contracted away
         if cid not in used and not any(c.parent == cid for c in clusters.values()):
@@ -225,7 +227,7 @@ def legend_lines(view: View, g: FlatGraph, dense: bool = False) -> list[str]:
     label = f'<<table border="0" cellspacing="3" cellpadding="2">{cells}</table>>'
     return [f'"legend" [shape=plaintext, {_attrs(dict(fontname=FONT, fontsize="9"))}, '
             f'label={label}];',
-            f'{quote(OUTPUT)} -> "legend" [style=invis];']
+            f'{quote(output_boxes(g)[0][0])} -> "legend" [style=invis];']
 
 
 def dense_links(view: View, info: ClusterInfo) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...topology.flat import INPUT, FlatGraph
+from ...topology.flat import FlatGraph
 from ...topology.show import op_text
 from ..clusters import cluster_info
 from ..dot import BOX_STYLE
@@ -46,7 +46,7 @@ def _exits(g: FlatGraph) -> dict[str, str]:
     for n in g.order:
         inside = set(groups(g.nodes[n]))
         for x in g.nodes[n].inputs:
-            if x.src == INPUT:
+            if g.is_input(x.src):
                 continue
             for cid in groups(g.nodes[x.src]):
                 if cid not in inside and rank[x.src] >= rank.get(out.get(cid, x.src), -1):
