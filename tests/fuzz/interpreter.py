@@ -82,9 +82,10 @@ def _op(call, x: torch.Tensor, weights: dict, prefix: str) -> torch.Tensor:
     raise AssertionError(f"the interpreter does not know op '{name}'")
 
 
-def interpret(g: FlatGraph, weights: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """The value of `g.output` for input batch `x`, given a state_dict-like `weights`."""
-    values = {INPUT: x}
+def interpret(g: FlatGraph, weights: dict[str, torch.Tensor], x):
+    """The value of `g.output` for input batch `x` (a tensor, or a mapping from input
+    name to batch), given a state_dict-like `weights`; a tuple for several outputs."""
+    values = dict(x) if isinstance(x, dict) else {INPUT: x}
     for node_id in g.order:
         node = g.nodes[node_id]
         xs = []
@@ -99,4 +100,5 @@ def interpret(g: FlatGraph, weights: dict[str, torch.Tensor], x: torch.Tensor) -
             value = _op(call, value, weights, f"{node.id}.{call.name}")
             assert tuple(value.shape[1:]) == tuple(call.out_shape), (node.id, call.name)
         values[node_id] = value
-    return values[g.output]
+    outs = tuple(values[o] for o in g.outputs)
+    return outs[0] if len(outs) == 1 else outs

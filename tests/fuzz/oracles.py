@@ -52,8 +52,9 @@ def spec_outcome(spec, note=lambda text: None) -> str:
     gm = lower(g)
     gm.eval()
     with torch.no_grad():
-        out = gm(torch.randn(2, *g.input_shape))
-    assert tuple(out.shape[1:]) == tuple(g.nodes[g.output].shape)
+        out = gm(*(torch.randn(2, *shape) for shape in g.inputs.values()))
+    outs = out if isinstance(out, tuple) else (out,)
+    assert [tuple(o.shape[1:]) for o in outs] == [tuple(g.nodes[o].shape) for o in g.outputs]
     return "compiled"
 
 
@@ -77,11 +78,13 @@ def differential_outcome(spec, shape: tuple | None = None) -> str:
         assert g.nodes[g.output].shape == tuple(shape), "the output shape the generator expects"
     randomize(gm, seed=len(str(spec)))
     gm.eval()
-    x = torch.randn(2, *g.input_shape, generator=torch.Generator().manual_seed(1))
+    gen = torch.Generator().manual_seed(1)
+    xs = {name: torch.randn(2, *shape, generator=gen) for name, shape in g.inputs.items()}
     with torch.no_grad():
-        got = gm(x)
-        want = interpret(g, dict(gm.state_dict()), x)
-    assert tuple(got.shape) == (2, *g.nodes[g.output].shape)
+        got = gm(*xs.values())
+        want = interpret(g, dict(gm.state_dict()), xs)
+    got, want = (got, want) if len(g.outputs) > 1 else ((got,), (want,))
+    assert [tuple(t.shape) for t in got] == [(2, *g.nodes[o].shape) for o in g.outputs]
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     return "matched"
 

@@ -4,7 +4,8 @@
 input whose nodes use every merge kind (with slices to equalise widths and
 `pad: zeros` where widths differ), op chains in all three written forms,
 blocks with one and two ports, `channels()` expressions, `prev` references,
-and repeats in both connect modes; and (specgen_lang) list params, `if:` with
+repeats in both connect modes, sometimes an auxiliary output and a second, named
+vector input; and (specgen_lang) list params, `if:` with
 fallbacks, `repeat: 0`, ops after a block and empty slices. The generator knows
 each node's shape, so every spec it writes is valid (a SpecError on one is a bug
 in linkc or here), and `valid_cases()` also gives the output shape it expects.
@@ -12,6 +13,7 @@ in linkc or here), and `valid_cases()` also gives the output shape it expects.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -261,6 +263,39 @@ def _add_node(d: _Draft, name: str) -> None:
     d.shapes[name] = shape
 
 
+def _renamed_input(value, name: str):
+    """Top-level nodes with the model input `input` called `name`: in references,
+    slices, fallbacks and expressions alike (no op or key is called `input`)."""
+    if isinstance(value, dict):
+        return {k: _renamed_input(v, name) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed_input(v, name) for v in value]
+    return re.sub(r"\binput\b", name, value) if isinstance(value, str) else value
+
+
+def _interface(d: _Draft, spec: dict) -> list[str]:
+    """Sometimes several outputs (an auxiliary head on a top-level node) and named
+    inputs (the image renamed, plus a vector input that the auxiliary head reads).
+    Returns the outputs; rewrites `spec` and the top-level nodes for named inputs."""
+    outputs = ["head"]
+    if not d.draw(st.booleans()):
+        return outputs
+    top = sorted(n for n in d.shapes if n != "input")  # any name a top-level node can read
+    src = d.draw(st.sampled_from(top))
+    pool = ["gap"] if len(d.shapes[src]) == 3 else ["identity"]
+    d.nodes["aux"] = {"from": src, "ops": pool}
+    outputs.append("aux")
+    if d.draw(st.booleans()):
+        d.nodes = _renamed_input(d.nodes, "image")
+        meta = d.draw(st.integers(1, 4))
+        del spec["input"]
+        spec["inputs"] = {"image": list(d.input), "meta": [meta]}
+        d.nodes["aux"] = {"from": ["aux_in", "meta"], "merge": "concat",
+                          "ops": [{"linear": d.draw(st.integers(1, 3))}]}
+        d.nodes["aux_in"] = {"from": src, "ops": pool}
+    return outputs
+
+
 def valid_specs():
     """YAML text of a random valid spec."""
     return valid_cases().map(lambda case: case[0])
@@ -298,10 +333,11 @@ def valid_cases(draw) -> tuple[str, Shape]:
     d.nodes["head"] = head
     spec = {"linkc": 1, "name": "fuzz", "params": {"k": d.k, "widths": d.widths},
             "input": list(d.input)}
+    outputs = _interface(d, spec)
     if d.blocks:
         spec["blocks"] = d.blocks
     spec["nodes"] = d.nodes
-    spec["output"] = "head"
+    spec.update({"output": "head"} if outputs == ["head"] else {"outputs": outputs})
     text = yaml.dump(spec, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
                      default_flow_style=None, allow_unicode=True, width=100)
     return text, shape
