@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from math import prod
 
 from ..topology.flat import FlatGraph
 from .memory import activation_memory
@@ -67,9 +68,7 @@ def estimate_memory(g: FlatGraph, batch: int, *, training: bool, optimizer_buffe
     inference peak of an evaluation at that batch size when it is the larger."""
     weights = param_estimate(g) * bytes_per_value
     parts = {"weights": weights}
-    input_elements = 1
-    for d in g.input_shape:
-        input_elements *= d
+    input_elements = sum(prod(shape) for shape in g.inputs.values())
     acts = 0
     if training:
         parts["gradients"] = weights

@@ -287,7 +287,8 @@ def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph
     totals = _Totals()
     # The input is an activation too: a huge input feeding only shrinking ops (gap, a
     # strided pool) would otherwise pass max_activations at any size up to max_elements.
-    totals.charge(0, _elements(g.input_shape), g.input_loc or g.output_loc, limits)
+    for name, shape in g.inputs.items():
+        totals.charge(0, _elements(shape), g.input_locs.get(name) or g.output_loc, limits)
     memo: dict = {}  # validated op arguments, shared by identical calls
     g.scope.absent_ids = absent = set()
     for node_id in g.order:
