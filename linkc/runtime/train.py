@@ -382,7 +382,8 @@ def _check_memory(g, config: TrainConfig, dist) -> None:
     from .data import dataset_bytes
 
     per_process = -(-config.batch_size // dist.world)
-    data = dataset_bytes(parse_data_arg(config.data), g.input_shape, config.synthetic_size)
+    data = dataset_bytes(parse_data_arg(config.data), data_shape(g, config.data),
+                         config.synthetic_size)
     what = f"training {g.name} on {config.data}"
     flags = "--batch-size (or --eval-batch-size)"
     estimate = estimate_memory(g, per_process, training=True,

@@ -176,7 +176,7 @@ def _non_empty_inputs(g: FlatGraph, node: FlatNode) -> list[Shape]:
 
 
 def _is_absent(g: FlatGraph, src: str) -> bool:
-    return src != INPUT and g.nodes[src].absent
+    return not g.is_input(src) and g.nodes[src].absent
 
 
 def _existing(g: FlatGraph, node: FlatNode, x: FlatInput) -> FlatInput | None:
@@ -211,12 +211,12 @@ def _exists(node: FlatNode) -> bool:
 
 
 def _prune(g: FlatGraph) -> bool:
-    """Drop from the order what no longer reaches the output: nodes that fed only
+    """Drop from the order what no longer reaches an output: nodes that fed only
     empty slices or nodes that do not exist. True when something was dropped."""
-    used, stack = set(), [g.output]
+    used, stack = set(), list(g.outputs)
     while stack:
         n = stack.pop()
-        if n in used or n == INPUT:
+        if n in used or g.is_input(n):
             continue
         used.add(n)
         stack.extend(x.src for x in g.nodes[n].inputs)
@@ -298,9 +298,10 @@ def infer_shapes(g: FlatGraph, limits: ShapeLimits = ShapeLimits()) -> FlatGraph
             absent.add(node_id)
             continue
         _infer_node(g, node, limits, totals, memo)
-    if _is_absent(g, g.output):
-        raise SpecError(f"the output '{g.output}' does not exist: "
-                        f"{_why_absent(g.nodes[g.output])}", g.output_loc)
+    for out, loc in zip(g.outputs, g.output_locs):
+        if _is_absent(g, out):
+            raise SpecError(f"the output '{out}' does not exist: "
+                            f"{_why_absent(g.nodes[out])}", loc)
     g.param_count = totals.params
     if _prune(g):
         g.param_count = _count_params(g)
