@@ -240,9 +240,10 @@ def _train(g, config, resume, runs_root, dist) -> TrainResult:
     say(f"training {g.name} on {config.data} ({n_train} train / {test_x.shape[0]} test images) "
         f"on {device}{f' x {dist.world} processes' if dist.world > 1 else ''}, "
         f"{config.epochs} epochs of {steps_per_epoch} steps; run directory {run_dir}")
-    trainable = model = Trainable(runner, g)  # one batch tensor in, the tuple of outputs out
-    if dist.world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(trainable, device_ids=[device.index] if cuda else None)
+    if unweighted_heads(g, weights):
+        say(f"auxiliary outputs without a loss weight are computed but not trained: "
+            f"{', '.join(unweighted_heads(g, weights))} (set train: {{loss_weights: {{NAME: W}}}})")
+    eval_model = trainable if dist.world > 1 else model  # DDP's forward is a collective
     result_eval = None
     clock = time.perf_counter()
     with sigint_flag() as interrupted, _closing(log):
