@@ -98,7 +98,8 @@ def _check_memory(g, data: str, batch_size: int, synthetic_size: int,
     """The weights, the test set in memory and one batch's activations, before any exist."""
     from ..analyze.budget import check_memory, estimate_memory
     from .data import dataset_bytes, parse_data_arg
+    from .heads import data_shape
 
     estimate = estimate_memory(g, batch_size, training=False, data_bytes=dataset_bytes(
-        parse_data_arg(data), g.input_shape, synthetic_size))
+        parse_data_arg(data), data_shape(g, data), synthetic_size))
     check_memory(estimate, max_memory, f"evaluating {g.name} on {data}", "--batch-size")
