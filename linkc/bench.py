@@ -452,14 +452,14 @@ def _onnx_call(spec: str, passes: list[str], options: dict, x: torch.Tensor):
     try:
         # a batch of 1 would be specialised by torch.export; the file keeps a dynamic batch
         sample = x.cpu() if len(x) > 1 else x.cpu().expand(2, *x.shape[1:]).contiguous()
-        _export_onnx(gm, sample, path)
+        _export_onnx(gm, (sample,), path)
     except ExportError as exc:
         raise BenchError(str(exc)) from None
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = torch.get_num_threads()
     opts.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    feed = {"input": x.cpu().numpy()}
+    feed = {session.get_inputs()[0].name: x.cpu().numpy()}
     return lambda: session.run(None, feed)
 
 
