@@ -341,7 +341,7 @@ class _Folder:
                         j += 1
                     else:
                         shown[arg] = v
-                ops.append(_op_text(op, shown))
+                ops.append(op_item(op, shown))
             if dense and k == 0:  # the repeat's merge feeds the one in port
                 fields = {"from": "x", "ops": ops}
             else:
@@ -441,20 +441,6 @@ def _order_outs(run: list[Instance]) -> None:
         inst.outs = [inst.outs[k] for k in perm]
         ports, items, outs = inst.signature
         inst.signature = (ports, items, tuple(outs[k] for k in perm))
-
-
-def _op_text(op: str, args: dict) -> str:
-    if not any(isinstance(v, str) for v in args.values()):
-        return op_item(op, args)
-    from ..topology.ops import OPS
-
-    fields = OPS[op].args.model_fields
-    given = {k: v for k, v in args.items()
-             if isinstance(v, str) or fields[k].is_required() or v != fields[k].default}
-    if list(given) == [next(iter(fields))]:
-        return f"{{{op}: {format_value(next(iter(given.values())))}}}"
-    inner = ", ".join(f"{k}: {format_value(v)}" for k, v in given.items())
-    return f"{{{op}: {{{inner}}}}}"
 
 
 def _entry_nodes(entry: tuple) -> list[SpecNode]:

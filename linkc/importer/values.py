@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import fx, nn
+from torch import fx
 
 from .adopt import NotExpressible, adopt, merge_of
 from .trace import NotImportable, Traced
