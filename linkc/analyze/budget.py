@@ -13,7 +13,9 @@ depends on the machine. `estimate_memory` adds up, in float32:
 
 `check_memory` compares the total with a cap: `--max-memory SIZE` on the command
 line, else the environment variable `LINKC_MAX_MEMORY`, else the memory the
-machine has available now (MemAvailable in /proc/meminfo). SIZE is bytes or a
+machine has available now (MemAvailable in /proc/meminfo), or this process's own
+headroom when that is lower (an address-space cap, `ulimit -v`, or a container's
+cgroup memory.max). SIZE is bytes or a
 number with K, M, G or T (powers of 1024); `0` or `off` turns the check off. The
 figures are estimates (allocator slack, library workspaces and the interpreter
 itself come on top), so the check catches runs that cannot fit, not every one
@@ -117,6 +119,47 @@ def available_memory() -> int | None:
     return None
 
 
+def _read_int(path: str, field: str | None = None) -> int | None:
+    """An integer from a /proc or /sys file (the value after `field:` when given)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if field is None:
+                    return int(line.split()[0])
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def process_headroom() -> tuple[int, str] | None:
+    """Bytes this process may still allocate under its own limits, when one is tighter
+    than the machine: an address-space cap (`ulimit -v`: RLIMIT_AS counts virtual
+    memory, so what is mapped already is spent) or a cgroup's memory.max (a container)."""
+    import resource
+
+    limits = []
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    mapped = _read_int("/proc/self/status", "VmSize")
+    if soft != resource.RLIM_INFINITY and mapped is not None:
+        limits.append((max(soft - mapped, 0), "this process's address-space limit, ulimit -v"))
+    high, used = _read_int("/sys/fs/cgroup/memory.max"), _read_int("/sys/fs/cgroup/memory.current")
+    if high is not None and used is not None:
+        limits.append((max(high - used, 0), "this container's memory limit, memory.max"))
+    return min(limits) if limits else None
+
+
+def machine_cap() -> tuple[int | None, str]:
+    """The default cap: what the machine has available, or this process's own limit
+    when that is lower (a MemoryError there would come mid-allocation, not here)."""
+    available = available_memory()
+    own = process_headroom()
+    if own is not None and (available is None or own[0] < available):
+        return own
+    return available, "the memory available on this machine"
+
+
 def memory_cap(flag: str | int | None,
                default: tuple[int | None, str] | None = None) -> tuple[int | None, str]:
     """(cap in bytes or None for no check, where it came from). `default` replaces
@@ -125,7 +168,7 @@ def memory_cap(flag: str | int | None,
         return parse_size(flag) or None, "--max-memory"
     if os.environ.get(ENV):
         return parse_size(os.environ[ENV]) or None, ENV
-    return default or (available_memory(), "the memory available on this machine")
+    return default or machine_cap()
 
 
 def _size(n: int) -> str:

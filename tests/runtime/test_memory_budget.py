@@ -137,3 +137,22 @@ def test_the_budget_does_not_import_torch():
     code = ("import sys, linkc.analyze.budget, linkc.topology; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_address_space_cap_is_the_default_cap_when_tighter(tmp_path):
+    # Under `ulimit -v` a run must be refused by the estimate, not die of a MemoryError
+    # half-way through allocating: the cap is what is left under the limit.
+    import subprocess
+    import sys
+
+    code = (
+        "import resource\n"
+        "from linkc.analyze.budget import _read_int, machine_cap\n"
+        "mapped = _read_int('/proc/self/status', 'VmSize')\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (mapped + 2**30, resource.RLIM_INFINITY))\n"
+        "cap, source = machine_cap()\n"
+        "print(cap, source)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    cap, source = out.stdout.split(" ", 1)
+    assert 0.9 * 2**30 < int(cap) <= 2**30
+    assert source.strip() == "this process's address-space limit, ulimit -v"
