@@ -20,22 +20,24 @@ or `body.W.3.h` (a node of its block).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
+from .block_expand import instantiate
 from .errors import Loc, SpecError, limit_hint
-from .expr import evaluate, parse_expr
-from .flat import FlatInput, OpCall
+from .expr import parse_expr
+from .flat import FlatInput
 from .load import locate
 from .merges import MERGES
-from .opitems import parse_op_item
-from .recurrence import Equation, History, StateRef, parse_equation, parse_state_terms, state_of
-from .recurrence_terms import RJoin, RMap, ROp, RState, RSum, Resolved, Resolver, int_index
+from .recurrence import Equation, History, parse_state_terms
+from .recurrence_plan import Initial, plan_recurrence
+from .recurrence_terms import RJoin, RMap, ROp, RState, RSum, Resolved, Resolver
+from .refs import Ref
 from .schema import MapSpec, NodeSpec
 from .scope import Alias, Instance, Leaf, Repeated, Scope
 
-_KEYS = ("recurrence", "steps", "init", "maps", "out")
-_NOT_HERE = ("ops", "merge", "block", "args", "repeat", "connect")
+if TYPE_CHECKING:
+    from .expand import Expander
 
 
 @dataclass
@@ -58,21 +60,17 @@ class _Value:
     """A term's value: a flat node built here (`id`) or a reference still to resolve."""
 
     id: str | None = None
-    ref: tuple | None = None  # (scope, text, weight, slice, optional, loc)
+    ref: Ref | None = None
 
 
-def uses_recurrence(node: NodeSpec) -> bool:
-    return node.recurrence is not None or node.steps is not None or node.init is not None \
-        or bool(node.maps) or node.out is not None
-
-
-def build_recurrence(ex, scope: Scope, name: str, node: NodeSpec, path: tuple) -> Instance:
+def build_recurrence(ex: Expander, scope: Scope, name: str, node: NodeSpec,
+                     path: tuple) -> Instance:
     """The expander's hook: build the nodes of recurrence node `name` in `scope`."""
     return _Recurrence(ex, scope, name, node, path).build()
 
 
 class _Recurrence:
-    def __init__(self, ex, scope: Scope, name: str, node: NodeSpec, path: tuple):
+    def __init__(self, ex: Expander, scope: Scope, name: str, node: NodeSpec, path: tuple):
         self.ex, self.scope, self.name, self.node, self.path = ex, scope, name, node, path
         self.rid = scope.id_of(name)
         self.rec_scope = Scope(prefix=self.rid, parent=scope)
@@ -87,126 +85,12 @@ class _Recurrence:
     def loc(self, *steps, key: bool = False) -> Loc | None:
         return locate(self.ex.doc.root, (*self.path, *steps), key=key)
 
-    # ------------------------------------------------------------------ setup
-    def check_keys(self) -> None:
-        node = self.node
-        if node.recurrence is None:
-            given = next(k for k in _KEYS if getattr(node, k) not in (None, {}))
-            raise SpecError(f"'{given}' of node '{self.name}' needs a 'recurrence'",
-                            self.loc(given, key=True))
-        for key in _NOT_HERE:
-            if getattr(node, key) not in (None, [], {}):
-                raise SpecError(f"'{key}' does not apply to a recurrence node", self.loc(
-                    key, key=True), "apply ops inside the formula (relu(...)) or in a map "
-                    "(maps: {W: {ops: [...]}}), and read the node from another one")
-        if node.steps is None:
-            raise SpecError(f"recurrence node '{self.name}' needs 'steps' (the last index)",
-                            self.loc(key=True))
-        for mname, spec in node.maps.items():
-            self.ex.check_name(mname, self.loc("maps", mname, key=True), "map")
-            if (spec.block is None) == (not spec.ops):
-                raise SpecError(f"map '{mname}' needs either 'block' or 'ops'",
-                                self.loc("maps", mname, key=True))
-            if spec.args and spec.block is None:
-                raise SpecError(f"'args' of map '{mname}' need a 'block'",
-                                self.loc("maps", mname, "args", key=True))
-
-    def equations(self) -> list[Equation]:
-        texts = self.node.recurrence
-        listed = isinstance(texts, list)
-        texts = texts if listed else [texts]
-        locs = [self.loc("recurrence", k) if listed else self.loc("recurrence")
-                for k in range(len(texts))]
-        states = [state_of(t) for t in texts]
-        eqs: list[Equation] = []
-        for text, loc, state in zip(texts, locs, states):
-            eq = parse_equation(text, loc, {s for s in states if s}, set(self.node.maps))
-            if any(e.state == eq.state for e in eqs):
-                raise SpecError(f"state '{eq.state}' has two equations", eq.lhs_loc)
-            self.ex.check_name(eq.state, eq.lhs_loc, "state")
-            eqs.append(eq)
-        used = set().union(*(e.maps_used for e in eqs))
-        for mname in self.node.maps:
-            if mname not in used:
-                raise SpecError(f"map '{mname}' is never applied: no formula of node "
-                                f"'{self.name}' uses it", self.loc("maps", mname, key=True),
-                                f"remove it, or apply it: {mname}[i](...)")
-        return eqs
-
-    def steps_value(self) -> int:
-        loc = self.loc("steps")
-        last = evaluate(self.node.steps, self.scope, loc)
-        if isinstance(last, float) and last.is_integer():
-            last = int(last)
-        if isinstance(last, bool) or not isinstance(last, int):
-            raise SpecError(f"steps must be an integer, got {last!r}", loc)
-        return last
-
-    def initial_values(self, eqs: list[Equation], last: int) -> list[tuple[StateRef, int, tuple]]:
-        refs = self.ex.refs_of(self.node, self.path, self.scope)
-        init = self.node.init
-        if init is None:
-            if len(eqs) != 1 or len(refs) != 1:
-                raise SpecError(f"recurrence node '{self.name}' needs 'init': the state terms "
-                                "its 'from' references give, in order", self.loc(key=True),
-                                "e.g. init: X[0], X[1]")
-            init = [f"{eqs[0].state}[0]"]
-        states = {e.state for e in eqs}
-        env = self.scope.with_values({"n": last})
-        terms = []
-        for k, text in enumerate(init if isinstance(init, list) else [init]):
-            loc = self.loc("init", k) if isinstance(init, list) else self.loc("init")
-            for term in parse_state_terms(text, loc, states):
-                if not isinstance(term, StateRef):
-                    raise SpecError(f"an init item is a state term such as X[0], got '{text}'",
-                                    loc)
-                terms.append(term)
-        if len(terms) != len(refs):
-            raise SpecError(f"'init' names {len(terms)} state terms but 'from' gives "
-                            f"{len(refs)} references", self.loc("init"),
-                            "the references of 'from' are bound to the init terms in order")
-        out = []
-        for term, ref in zip(terms, refs):
-            if ref[2] != 1 or ref[4]:
-                raise SpecError("an initial value is a plain reference (no weight, not "
-                                "optional)", ref[5])
-            out.append((term, int_index(term.index, env, f"the index of {term.name}"), ref))
-        return out
-
-    def lowest_indices(self, eqs, inits) -> tuple[dict[str, int], int]:
-        first = max(k for _, k, _ in inits) + 1
-        lowest: dict[str, int] = {}
-        for e in eqs:
-            ks = sorted(k for t, k, _ in inits if t.name == e.state)
-            twice = [k for k in set(ks) if ks.count(k) > 1]
-            if twice:
-                raise SpecError(f"{e.state}[{twice[0]}] is given twice in 'init'",
-                                self.loc("init"))
-            if ks and ks != list(range(ks[0], first)):
-                missing = next(k for k in range(ks[0], first) if k not in ks)
-                raise SpecError(f"{e.state}[{missing}] is never defined: the initial values of "
-                                f"{e.state} must run up to {e.state}[{first - 1}]",
-                                self.loc("init"), "the recursion starts after the last "
-                                "initial value of any state")
-            lowest[e.state] = ks[0] if ks else first
-        return lowest, first
-
     # ------------------------------------------------------------------ build
     def build(self) -> Instance:
-        self.check_keys()
-        eqs = self.equations()
-        last = self.steps_value()
-        inits = self.initial_values(eqs, last)
-        lowest, first = self.lowest_indices(eqs, inits)
-        if last < first:
-            raise SpecError(f"steps is {last}, but the recursion starts at i = {first}: nothing "
-                            "to compute", self.loc("steps"))
-        if last - first + 1 > self.ex.limits.max_repeat:
-            raise SpecError(f"{last - first + 1} steps is over the limit of "
-                            f"{self.ex.limits.max_repeat}", self.loc("steps"),
-                            limit_hint("max_repeat", "ExpandLimits"))
-        for term, k, ref in inits:
-            self.values[(term.name, k)] = self.initial(term, k, ref)
+        plan = plan_recurrence(self.ex, self.scope, self.name, self.node, self.path)
+        eqs, last, lowest, first = plan.equations, plan.last, plan.lowest, plan.first
+        for x in plan.inits:
+            self.values[(x.term.name, x.index)] = self.initial(x)
         self.info = RecurrenceInfo(self.rid, [e.text for e in eqs], [e.state for e in eqs],
                                    lowest, first, last)
         self.resolver = Resolver(lambda i: self.scope.with_values({"i": i, "n": last}),
@@ -232,12 +116,14 @@ class _Recurrence:
                             f"inputs by its last step, over the limit of {limit:,}", loc,
                             "reduce its steps; " + limit_hint("max_inputs", "ExpandLimits"))
 
-    def initial(self, term: StateRef, k: int, ref: tuple) -> _Value:
-        if ref[3] is None:
-            return _Value(ref=ref)
-        port = self.ex.new_node(f"{self.rid}.{term.name}.{k}", self.scope, None, None, ref[5],
-                                "port")
-        self.ex.feed(port, [ref])
+    def initial(self, x: Initial) -> _Value:
+        """An initial value: the reference itself, or a port node where it takes a slice
+        or has an `else:` (so that every reader gets the same value)."""
+        if x.ref.slice is None and x.ref.fallback is None:
+            return _Value(ref=x.ref)
+        port = self.ex.new_node(f"{self.rid}.{x.term.name}.{x.index}", self.scope, None, None,
+                                x.ref.loc, "port")
+        self.ex.feed(port, [x.ref])
         return _Value(id=port.id)
 
     def step(self, eq: Equation, i: int) -> None:
@@ -280,7 +166,7 @@ class _Recurrence:
     def binding(self, v: _Value):
         if v.id is not None:
             return Leaf(v.id)
-        return Alias(v.ref[0], v.ref[1], v.ref[5])
+        return Alias(v.ref.scope, v.ref.text, v.ref.loc)
 
     # ------------------------------------------------------------- map index
     def map_active(self, mname: str, j: int, loc: Loc | None) -> bool:
@@ -336,11 +222,7 @@ class _Recurrence:
                                 loc, doc=self.node.doc)
         for (coef, v), label in zip(inputs, labels):
             self.feed(flat, v, float(coef) if coef != 1 else 1, label, loc)
-        counts: dict[str, int] = {}
-        for op_name in ops:
-            op, raw = parse_op_item(op_name, loc, [])
-            counts[op.name] = counts.get(op.name, 0) + 1
-            flat.ops.append(OpCall(op, raw, loc, f"{op.name}{counts[op.name]}"))
+        self.ex.add_ops(flat, ops, self.scope)  # at the node's position: `loc`
         return _Value(id=flat.id)
 
     def merge_of(self, base: Resolved):
@@ -354,8 +236,7 @@ class _Recurrence:
             self.ex.count_inputs(1, loc)
             flat.inputs.append(FlatInput(v.id, label, loc, flat.scope, weight))
         else:
-            scope, text, _, slc, optional, rloc = v.ref
-            self.ex.feed(flat, [(scope, text, weight, slc, optional, rloc)])
+            self.ex.feed(flat, [replace(v.ref, weight=weight)])
 
     def apply(self, r: RMap) -> _Value:
         spec: MapSpec = self.node.maps[r.name]
@@ -368,18 +249,18 @@ class _Recurrence:
         if spec.block is None:
             env = self.scope.with_values(values)
             flat = self.ex.new_node(prefix, env, None, None, loc)
-            self.ex.add_ops(flat, spec, mpath, env)
+            self.ex.add_ops(flat, spec.ops, env)
             self.feed(flat, arg, 1, str(r.arg), loc)
             self.instances.setdefault(r.name, {})[str(r.index)] = Leaf(flat.id)
             return _Value(id=flat.id)
         if arg.id is not None:  # an in port reads the node directly (no port node)
             key = f"@{len(self.rec_scope.table)}"
             self.rec_scope.table[key] = Leaf(arg.id)
-            feed = (self.rec_scope, key, 1, None, False, loc)
+            feed = Ref(self.rec_scope, key, loc=loc)
         else:
             feed = arg.ref
         template = NodeSpec.model_construct(block=spec.block, args=spec.args)
-        inst = self.ex.instantiate(self.scope, r.name, template, mpath, prefix, values, [feed])
+        inst = instantiate(self.ex, self.scope, r.name, template, mpath, prefix, values, [feed])
         self.instances.setdefault(r.name, {})[str(r.index)] = inst
         if len(inst.outs) != 1:
             raise SpecError(f"map '{r.name}' uses block '{spec.block}', which has "
@@ -388,4 +269,4 @@ class _Recurrence:
         out = inst.scope.table.get(inst.outs[0])
         if isinstance(out, Leaf):
             return _Value(id=out.id)
-        return _Value(ref=(inst.scope, inst.outs[0], 1, None, False, loc))
+        return _Value(ref=Ref(inst.scope, inst.outs[0], loc=loc))

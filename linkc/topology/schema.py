@@ -10,14 +10,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError,
+                      WrapValidator)
 
 from .errors import SpecError, did_you_mean
-from .load import Document, LDict, locate
+from .load import Document, LDict, LList, locate
+
+
+def _keep_positions(value: Any, validate) -> Any:
+    """A list as written (an `LList`, whose items know their positions) instead of the
+    plain copy validation makes, so expansion reads values and their positions from
+    the validated spec alone. Only for lists of anything: their items are the same
+    objects either way."""
+    validated = validate(value)
+    return value if isinstance(value, LList) and isinstance(validated, list) else validated
+
 
 Number = Union[int, float]
 Scalar = Union[int, float, str]  # a number or an expression
-Value = Union[int, float, str, list]  # ... or a list of values (checked when evaluated)
+# ... or a list of values (checked when evaluated)
+Value = Annotated[Union[int, float, str, list], WrapValidator(_keep_positions)]
 
 
 class _Model(BaseModel):
@@ -42,6 +54,7 @@ class RefSpec(_Model):
 Ref = Union[str, RefSpec]
 SampleShape = Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
 OpItem = Any  # a name, a one-key mapping or a call; read (and explained) by opitems.py
+OpList = Annotated[list[OpItem], WrapValidator(_keep_positions)]
 
 
 class MapSpec(_Model):
@@ -50,8 +63,8 @@ class MapSpec(_Model):
     block: Optional[str] = Field(None, description="the block instantiated for each index")
     args: dict[str, Scalar] = Field(default_factory=dict,
                                     description="block arguments; `i` is the map's index")
-    ops: list[OpItem] = Field(default_factory=list,
-                              description="ops applied by the map (instead of a block)")
+    ops: OpList = Field(default_factory=list,
+                        description="ops applied by the map (instead of a block)")
     if_: Optional[Union[bool, str]] = Field(
         None, alias="if", description="where false (for index `i`), the map is the identity")
 
@@ -63,7 +76,7 @@ class NodeSpec(_Model):
     merge: Optional[str] = Field(None, description="add (+), concat (‖ || cat), mean (avg), "
                                                    "dwsum, wsum or mul; required for 2+ inputs")
     pad: Optional[Literal["zeros"]] = Field(None, description="zero-pad narrower inputs of add")
-    ops: list[OpItem] = Field(default_factory=list, description="ops applied after the merge")
+    ops: OpList = Field(default_factory=list, description="ops applied after the merge")
     block: Optional[str] = Field(None, description="instantiate this block")
     args: dict[str, Value] = Field(default_factory=dict, description="block arguments")
     repeat: Optional[Union[NonNegativeInt, str]] = Field(
