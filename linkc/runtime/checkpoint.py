@@ -34,7 +34,8 @@ from safetensors.torch import save_file
 
 __all__ = [
     "CheckpointError", "Checkpoint", "save_checkpoint", "read_checkpoint", "read_weights",
-    "check_model_keys", "capture_rng", "restore_rng", "restore_training_state", "FORMAT",
+    "check_model_keys", "capture_rng", "restore_rng", "same_layout",
+    "FORMAT",
 ]
 
 FORMAT = "linkc-checkpoint/1"
@@ -174,7 +175,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(p, model, optimizer, doc["state"], rng)
 
 
-def _same_layout(saved: Any, fresh: Any, where: str) -> None:
+def same_layout(saved: Any, fresh: Any, where: str) -> None:
     """Raise CheckpointError unless `saved` (from a file) is laid out like `fresh` (what
     this run would write): the same keys, list lengths and kinds of values."""
     def number(v: Any) -> bool:
@@ -184,56 +185,15 @@ def _same_layout(saved: Any, fresh: Any, where: str) -> None:
         if not isinstance(saved, dict) or set(map(str, saved)) != set(map(str, fresh)):
             raise CheckpointError(f"{where} has other entries than linkc writes")
         for key, value in fresh.items():
-            _same_layout(saved[key], value, f"{where}.{key}")
+            same_layout(saved[key], value, f"{where}.{key}")
     elif isinstance(fresh, (list, tuple)):
         if not isinstance(saved, (list, tuple)) or len(saved) != len(fresh):
             raise CheckpointError(f"{where} has the wrong length")
         for i, (a, b) in enumerate(zip(saved, fresh)):
-            _same_layout(a, b, f"{where}[{i}]")
+            same_layout(a, b, f"{where}[{i}]")
     elif number(fresh) != number(saved) or (not number(fresh) and type(saved) is not type(fresh)
                                             and fresh is not None):
         raise CheckpointError(f"{where} is {saved!r}, not a {type(fresh).__name__}")
-
-
-def restore_training_state(saved: Checkpoint, optimizer, scheduler, scaler, augment_gen,
-                           position: dict[str, Any]) -> None:
-    """Load a checkpoint's optimizer, schedule, scaler, RNG states and position into a run
-    being resumed. A checkpoint whose state is not what `save_checkpoint` writes for this
-    run is a CheckpointError here, before training, not a crash at its first step."""
-    try:
-        state = saved.state
-        _same_layout(state["position"], position, "position")
-        if any(state["position"][k] < 0 for k in ("step", "epoch", "batch", "best_epoch")):
-            raise CheckpointError("position has a negative step, epoch or batch")
-        _same_layout(state["scheduler"], scheduler.state_dict(), "scheduler")
-        fresh = optimizer.state_dict()
-        _same_layout([{k: v for k, v in g.items() if k != "params"}
-                      for g in saved.optimizer["param_groups"]],
-                     [{k: v for k, v in g.items() if k != "params"}
-                      for g in fresh["param_groups"]], "optimizer.param_groups")
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        for index, values in saved.optimizer["state"].items():
-            buffer = values.get("momentum_buffer")
-            if not 0 <= index < len(params) or (
-                    buffer is not None and tuple(buffer.shape) != tuple(params[index].shape)):
-                raise CheckpointError(f"optimizer state {index} does not fit parameter {index}")
-        optimizer.load_state_dict(saved.optimizer)
-        scheduler.load_state_dict(state["scheduler"])
-        if state["scaler"]:
-            scaler.load_state_dict(state["scaler"])
-        restore_rng(state["rng"], saved.rng_tensors)
-        augment_gen.set_state(saved.rng_tensors["augment"])
-    except CheckpointError as exc:
-        raise CheckpointError(f"'{saved.path}' cannot be resumed: {exc}. Was it written by "
-                              "another version of linkc? Use another checkpoint, or start "
-                              "the run again without --resume.") from None
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError,
-            ArithmeticError) as exc:
-        raise CheckpointError(f"'{saved.path}' cannot be resumed: its saved training state is "
-                              f"not what linkc writes ({type(exc).__name__}: {exc}). Use "
-                              "another checkpoint, or start the run again without "
-                              "--resume.") from None
-    position.update(state["position"])
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -79,6 +79,9 @@ class TrainConfig(BaseModel):
                                       "$LINKC_MAX_MEMORY, else the memory available)")
     # run directory and logging
     run_dir: Optional[str] = Field(None, description="default: runs/NAME (NAME-2, ... if taken)")
+    log_every: int = Field(10, ge=1, description="read the step losses (and check them for "
+                           "NaN) every N steps: one device sync per N steps; every step is "
+                           "still logged and a NaN is reported at the step it appeared")
     checkpoint_every: int = Field(0, ge=0, description="also checkpoint every N steps (0: per "
                                                        "epoch only)")
     progress: Optional[bool] = Field(None, description="progress bars (default: when stdout "

@@ -38,7 +38,7 @@ class Evaluation:
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int,
              device: torch.device, dist: Dist | None = None,
-             autocast=contextlib.nullcontext, channels_last: bool = False) -> Evaluation:
+             autocast=contextlib.nullcontext) -> Evaluation:
     """Mean loss and accuracy over ``x``/``y``; each process takes every world-th sample."""
     was_training = model.training
     model.eval()
@@ -49,8 +49,6 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
         idx = index[start:start + batch_size]
         xb = x[idx].to(device, non_blocking=True)
         yb = y[idx].to(device, non_blocking=True)
-        if channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast():
             logits = model(xb)
         if isinstance(logits, (tuple, list)):  # several outputs: the first is evaluated

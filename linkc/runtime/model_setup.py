@@ -9,6 +9,12 @@ calls. A pass is usable in training only if every tensor of ``runner`` is one of
 that makes new weights (group_parallel stacks them) is refused, because the
 trained values could not be written back to the spec's module.
 
+Memory layout: channels-last on CUDA (``channels_last``, on by default) is the
+``channels_last`` pass, added to the run's passes here and nowhere else: it converts
+the 4-D weights and converts the input inside the graph, so neither the loop nor
+evaluation touches the layout. (``compile=True`` includes it on any device, as a
+default pass.)
+
 Precision: ``amp`` unset means mixed precision on CUDA only (bf16 where supported,
 else fp16 with a gradient scaler). On the CPU it is opt-in (``--amp``): bf16 autocast
 where the CPU has bf16 instructions (AVX-512 BF16 or AMX), else one line on stderr and
@@ -19,7 +25,10 @@ from __future__ import annotations
 
 import copy
 import sys
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import fx
@@ -27,15 +36,51 @@ from torch import fx
 from ..compiler import compile_graph
 from ..compiler.passes import ORDER, PASSES, PassError, _load_all, default_passes, run_passes
 from .config import ConfigError, TrainConfig
+from .distributed import Dist
+from .heads import Trainable
 
-__all__ = ["amp_settings", "build_model", "cpu_bf16_supported", "training_passes"]
+__all__ = ["RunModel", "amp_settings", "build_model", "cpu_bf16_supported", "setup_model",
+           "training_passes"]
 
 
-def training_passes(config: TrainConfig) -> list[str]:
-    """The passes a run applies: compile's defaults, ``passes``, ``memory_efficient``."""
+@dataclass
+class RunModel:
+    """The modules and precision settings of one run."""
+
+    net: fx.GraphModule  # the spec's module as lowered: checkpoints and written artifacts
+    train_model: torch.nn.Module  # what a step calls: passes, DDP, torch.compile
+    eval_model: torch.nn.Module  # what evaluation calls (DDP's forward is a collective)
+    autocast: Callable  # autocast() -> the run's autocast context
+    scaler: torch.amp.GradScaler  # enabled for fp16 only
+
+
+def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
+    """The spec's model on this process's device, with its passes, DDP and compile."""
+    device = dist.device
+    net, runner = build_model(g, training_passes(config, device))
+    net.to(device)  # keeps the layout the passes chose (runner holds net's leaf modules)
+    trainable = model = Trainable(runner, g)  # one batch tensor in, the tuple of outputs out
+    if dist.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            trainable, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile:
+        model = torch.compile(model)
+    use_amp, amp_dtype = amp_settings(config, device)
+    autocast = partial(torch.autocast, device.type, dtype=amp_dtype, enabled=use_amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return RunModel(net, model, trainable if dist.world > 1 else model, autocast, scaler)
+
+
+def training_passes(config: TrainConfig, device: torch.device | None = None) -> list[str]:
+    """The passes a run applies: compile's defaults, ``passes``, ``memory_efficient``, and
+    ``channels_last`` on a CUDA ``device`` when the config asks for it."""
     _load_all()
     chosen = list(default_passes("train")) if config.compile else []
     chosen += list(config.passes) + (["checkpoint_dense"] if config.memory_efficient else [])
+    if device is not None and device.type == "cuda" and config.channels_last:
+        chosen.append("channels_last")
     known = sorted(name for name, p in PASSES.items() if "train" in p.modes)
     for name in chosen:
         if name not in known:

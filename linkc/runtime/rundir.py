@@ -27,9 +27,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
+from .config import ConfigError, TrainConfig, config_yaml
 
-__all__ = ["LAST", "BEST", "MetricsLog", "choose_run_dir", "write_plot", "write_text"]
+__all__ = ["LAST", "BEST", "MetricsLog", "choose_run_dir", "open_run_dir", "step_row",
+           "write_artifacts", "write_plot", "write_text"]
 
 LAST = "last.safetensors"
 BEST = "best.safetensors"
@@ -85,6 +86,48 @@ def write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write '{path}' in the run directory: {exc.strerror}.") \
             from None
+
+
+def open_run_dir(run_dir: Path, g, config: TrainConfig, sets, augment: bool,
+                 resumed_step: int | None, is_main: bool) -> MetricsLog | None:
+    """Write the run's spec, config and data description and open its metrics (the main
+    process only). Called once a resume has been checked: a failed resume must not
+    overwrite the run's files."""
+    if not is_main:
+        return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "spec.yaml", g.source.text)
+    write_text(run_dir / "config.yaml", config_yaml(config))
+    write_text(run_dir / "data.json", json.dumps(
+        {"data": config.data, "seed": config.seed, "classes": sets.class_names,
+         "mean": sets.mean.tolist(), "std": sets.std.tolist(),
+         "train_samples": len(sets.train), "test_samples": len(sets.test),
+         "augment": augment}, indent=1))  # what a user of the trained model needs
+    return MetricsLog(run_dir, config.tensorboard, resumed_step)
+
+
+def step_row(pos, epoch: int, record, images_per_s: float) -> dict[str, Any]:
+    """The steps.jsonl row of the step ``record`` that brought the run to ``pos``."""
+    return {"step": pos.step, "epoch": epoch + 1, "loss": record.loss_sum / record.count,
+            "acc": record.correct / record.count, "lr": record.lr,
+            "images_per_s": images_per_s, "time_s": pos.time_s}
+
+
+def write_artifacts(run_dir: Path, g, net, config: TrainConfig, log: MetricsLog | None) -> Path:
+    """The trained model as `linkc compile` writes it (and the plot), from the main
+    process; returns the path of its weights."""
+    weights = run_dir / "weights.safetensors"
+    if log:
+        import torch
+
+        from ..compiler.codegen import write_artifacts as write_model
+
+        # the written weights are plain contiguous CPU tensors, whatever layout trained
+        net.to("cpu", memory_format=torch.contiguous_format)
+        write_model(net, g, run_dir, spec_name=f"{g.source.name}, trained by linkc train")
+        if config.plot:
+            write_plot(run_dir)
+    return weights
 
 
 class MetricsLog:
@@ -148,6 +191,12 @@ class MetricsLog:
             for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
                 self._tb.add_scalar(f"epoch/{key}", row[key], row["step"])
             self._tb.flush()
+
+    def __enter__(self) -> MetricsLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         for jsonl, table, _ in self._files.values():
