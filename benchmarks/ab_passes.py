@@ -18,7 +18,7 @@ import time
 import torch
 
 import linkc
-from linkc.bench import _infer_call, _train_step
+from linkc.bench import infer_call, train_step
 
 
 def main(spec, mode, batch, rounds, *sets):
@@ -32,10 +32,10 @@ def main(spec, mode, batch, rounds, *sets):
         y = torch.randint(0, gm.meta["linkc"]["output_shape"][0], (batch,))
         if mode == "infer":
             gm.eval()
-            calls[s] = _infer_call(gm, x)
+            calls[s] = infer_call(gm, x)
         else:
             gm.train()
-            calls[s] = _train_step(gm, x, y)
+            calls[s] = train_step(gm, x, y)
         calls[s]()  # warm-up
     times = {s: [] for s in sets}
     for _ in range(rounds):

@@ -25,13 +25,13 @@ def child(spec: str, passes: list[str], batch: int, reps: int) -> dict:
     import torch
 
     import linkc
-    from linkc.bench import _release_freed_memory_eagerly, _train_step, peak_step_memory_mb
+    from linkc.bench import _release_freed_memory_eagerly, peak_step_memory_mb, train_step
 
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gm = linkc.compile(spec, passes=passes, mode="train").to(dev).train()
     x = torch.randn(batch, *gm.meta["linkc"]["input_shape"], device=dev)
     y = torch.randint(0, gm.meta["linkc"]["output_shape"][0], (batch,), device=dev)
-    step = _train_step(gm, x, y)
+    step = train_step(gm, x, y)
     step()  # warm-up
     times = []
     for _ in range(reps):

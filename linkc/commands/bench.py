@@ -6,12 +6,14 @@ own (`--reference MODULE:CALLABLE`, e.g. `mynets:make_resnet`; without any, the
 linkc variants and torch.compile are compared alone, and the report says so),
 (2) the same with channels_last + torch.compile, (3) linkc without passes,
 (4) linkc with the default passes, (5) linkc with passes + torch.compile, and with
-`--onnx` (6) linkc's ONNX export in ONNX Runtime (inference). Every variant is built
+`--onnx` (6) linkc's ONNX export in ONNX Runtime (inference), with `--amp` (2b) and
+(5b), the bf16 autocast twins of (2) and (5) ((1b), (4b) with `--no-compile`). Every variant is built
 first; each round then times every variant once, so the ratios (medians of
 per-round ratios) hold up on a noisy machine, and a variant whose rounds spread
 over 25% is flagged. Inference and training-step images/s (median, min, max), peak
 memory of a training step, ratios to (1) and (2), compile time separately. `--no-compile`
 drops (2) and (5), for a quick run (CI uses `--reps 1 --batch 4 --no-compile`).
+`--profile` instead profiles one inference call per kind of op (linkc.bench.profile).
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ def add_arguments(p) -> None:
     p.add_argument("--onnx", action="store_true",
                    help="also time linkc's ONNX export in ONNX Runtime (inference; needs "
                         "the export extra; exporting a large spec takes minutes)")
+    p.add_argument("--amp", action="store_true",
+                   help="also time (2) and (5) under bf16 autocast (CPU: where it has "
+                        "avx512_bf16/amx_bf16, else one line says so and they are skipped)")
+    p.add_argument("--profile", action="store_true",
+                   help="instead: where one inference call's time goes, per kind of op "
+                        "(torch.profiler; eager, compiled, compiled with freezing), and the "
+                        "share of the fp32 peak (MACs vs a large matmul in the same run)")
+    p.add_argument("--passes", metavar="P1,P2",
+                   help="(--profile) the inference passes to profile (default: the "
+                        "inference defaults; 'none' for none)")
     p.add_argument("--max-memory", metavar="SIZE",
                    help="refuse a batch estimated to need more memory: bytes or 16G, 512M, "
                         "off (default: $LINKC_MAX_MEMORY, else the memory available)")
@@ -50,12 +62,14 @@ def run(args) -> int:
     if args.batch < 1 or args.reps < 1 or args.warmup < 0:
         print("linkc bench: --batch and --reps must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
+    if args.profile:
+        return _profile(args)
     try:
         options = spec_options(args)
         report = bench(args.spec, params=options["params"], include_path=options["include_path"],
                        batch=args.batch, reps=args.reps, warmup=args.warmup,
                        reference=args.reference, compile=not args.no_compile,
-                       device=args.device, onnx=args.onnx,
+                       device=args.device, onnx=args.onnx, amp=args.amp,
                        log=lambda s: print(s, file=sys.stderr),
                        max_memory=args.max_memory)
     except BenchError as exc:
@@ -64,4 +78,22 @@ def run(args) -> int:
     for warning in report["warnings"]:
         print(f"WARNING: {warning}", file=sys.stderr)
     print(json.dumps(report, indent=1) if args.json else format_table(report))
+    return 0
+
+
+def _profile(args) -> int:
+    from ..bench.profile import format_profile, profile_spec
+    from ..compiler.passes import PassError
+
+    passes = None if args.passes is None else [
+        p for p in args.passes.split(",") if p and p != "none"]
+    options = spec_options(args)
+    try:
+        report = profile_spec(args.spec, batch=args.batch, reps=args.reps, passes=passes,
+                              log=lambda s: print(s, file=sys.stderr),
+                              params=options["params"], include_path=options["include_path"])
+    except PassError as exc:
+        print(f"linkc bench --profile: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=1) if args.json else format_profile(report))
     return 0

@@ -1,10 +1,15 @@
-"""`linkc bench` with a tiny budget: the JSON report has every field, for every variant."""
+"""`linkc bench` with a tiny budget: the JSON report has every field, for every variant;
+`--amp` adds bf16 autocast twins of the hand-written and the linkc variant."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+import linkc.runtime.model_setup as model_setup
+from linkc.bench.timing import autocast_for, infer_call
 from linkc.cli import main
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "resnet_20.yaml"
@@ -134,3 +139,77 @@ def test_bench_interleaves_rounds_and_times_onnx_runtime(capsys, tmp_path):
         for mode in ("infer", "train"):
             if v[mode]:
                 assert v[mode]["min"] <= v[mode]["images_per_s"] <= v[mode]["max"]
+
+def _bench(tmp_path, monkeypatch, *extra):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "own_nets.py").write_text(OWN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return main(["bench", "tiny.yaml", "--reference", "own_nets:make", *QUICK, *extra])
+
+
+def test_amp_adds_the_bf16_twins_beside_the_fp32_variants(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(model_setup, "cpu_bf16_supported", lambda: True)
+    assert _bench(tmp_path, monkeypatch, "--amp") == 0
+    report = json.loads(capsys.readouterr().out)
+    variants = report["variants"]
+    # --no-compile: the twins are those of (1) and (4)
+    assert set(variants) == {"reference", "linkc", "linkc_passes", "reference_bf16",
+                             "linkc_passes_bf16"}
+    for key, v in variants.items():
+        assert v["dtype"] == ("bf16" if key.endswith("_bf16") else "fp32")
+        for mode in ("infer", "train"):
+            assert v[mode]["images_per_s"] > 0
+    twin = variants["linkc_passes_bf16"]
+    assert set(twin["vs_reference_bf16"]) == {"infer", "train", "train_peak_mem"}
+    assert variants["reference_bf16"]["vs_reference_bf16"]["infer"] == 1.0
+    assert twin["train_peak_mb"] is None  # memory is measured for fp32 variants only
+
+
+def test_amp_table_has_the_bf16_ratio_column(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(model_setup, "cpu_bf16_supported", lambda: True)
+    monkeypatch.setattr(sys.modules[__name__], "QUICK", [a for a in QUICK if a != "--json"])
+    assert _bench(tmp_path, monkeypatch, "--amp") == 0
+    table = capsys.readouterr().out
+    assert "x(1) inf/tr" in table and "x(1b) inf/tr" in table
+    assert "linkc, default passes, bf16 autocast (4b)" in table
+
+
+def test_amp_on_a_cpu_without_bf16_says_so_and_skips(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(model_setup, "cpu_bf16_supported", lambda: False)
+    assert _bench(tmp_path, monkeypatch, "--amp") == 0
+    captured = capsys.readouterr()
+    assert set(json.loads(captured.out)["variants"]) == {"reference", "linkc", "linkc_passes"}
+    assert ("--amp: this CPU has no bf16 instructions (avx512_bf16/amx_bf16); the bf16 "
+            "variants are skipped") in captured.err
+
+
+def test_the_bf16_call_runs_in_bf16():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten())
+    seen = []
+    model.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    infer_call(model, torch.randn(2, 3, 5, 5), autocast_for(torch.device("cpu"),
+                                                             torch.bfloat16))()
+    infer_call(model, torch.randn(2, 3, 5, 5), autocast_for(torch.device("cpu"), None))()
+    assert seen == [torch.bfloat16, torch.float32]
+
+
+@pytest.mark.slow
+def test_profile_charges_every_microsecond_to_one_kind_of_op(capsys, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert main(["bench", str(tmp_path / "tiny.yaml"), "--profile", "--json", "--batch", "2",
+                 "--reps", "1", "--passes", "none"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["macs_per_image"] == 3 * 4 * 9 * 64 + 4 * 10  # the 3x3 conv and the linear
+    assert set(report["builds"]) == {"eager", "compiled", "compiled_frozen"}
+    eager = report["builds"]["eager"]["ms_per_call"]
+    assert eager["conv 3x3"] > 0 and eager["linear"] > 0 and eager["BN-ReLU"] > 0
+    assert "conv 1x1" not in eager  # the spec has none
+    for build in report["builds"].values():
+        assert 0 < build["share_of_peak"] < 1
+
+
+def test_profile_with_an_unknown_pass_is_a_usage_error(capsys, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert main(["bench", str(tmp_path / "tiny.yaml"), "--profile", "--passes", "fold_bm"]) == 2
+    assert "unknown pass 'fold_bm'" in capsys.readouterr().err

@@ -15,9 +15,18 @@ import torch
 from torch import fx, nn
 
 
-def compile_module(gm: fx.GraphModule, **options) -> nn.Module:
-    """torch.compile(gm) with linkc's defaults (inductor, static shapes); `options` override."""
+def compile_module(gm: fx.GraphModule, mode: str = "train", **options) -> nn.Module:
+    """torch.compile(gm) with linkc's defaults (inductor, static shapes); `options` override.
+
+    mode "infer" also sets inductor's `freezing`: under no_grad the weights become
+    constants, so inductor folds what depends only on them and prepacks the oneDNN
+    convolution weights once instead of per call (DenseNet-BC-100 inference, batch 32,
+    interleaved: 1.5x; outputs equal to eager within 1e-6, tests/compiler/passes/
+    test_torch_compile.py). The compiled module then keeps the weights it first saw:
+    compile again after changing them."""
     options.setdefault("dynamic", False)
+    if mode == "infer":
+        options.setdefault("options", {"freezing": True})
     return torch.compile(gm, **options)
 
 

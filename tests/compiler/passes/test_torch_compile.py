@@ -60,3 +60,44 @@ def test_graph_breaks_are_counted():
             return y * 2
     count, _ = graph_breaks(Breaks(gm), torch.randn(2, 3, 32, 32))
     assert count >= 1
+
+
+TINY_DENSE = """linkc: 1
+name: tiny-dense
+input: [3, 8, 8]
+blocks:
+  layer:
+    in: x
+    nodes:
+      h: {from: x, ops: [bn, relu, {conv: [8, 1]}, bn, relu, {conv: [4, 3]}]}
+    out: h
+nodes:
+  stem: {from: input, ops: [{conv: [8, 3]}]}
+  d1:   {from: stem, repeat: 3, block: layer, connect: dense}
+  head: {from: d1, ops: [bn, relu, gap, {linear: 10}]}
+output: head
+"""
+
+
+@pytest.mark.slow
+def test_the_inference_compile_stage_freezes_weights_and_stays_exact(tmp_path):
+    """mode "infer" compiles with inductor's freezing; the outputs equal eager's."""
+    from linkc.compiler.passes.torch_compile import compile_module
+
+    from pass_helpers import randomize_bn_stats
+
+    spec = tmp_path / "tiny_dense.yaml"
+    spec.write_text(TINY_DENSE)
+    torch.manual_seed(0)
+    gm = linkc.compile(spec, passes=default_passes("infer"), mode="infer")
+    randomize_bn_stats(gm)
+    gm.eval()
+    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = gm(x)
+        torch._dynamo.reset()
+        frozen = compile_module(gm, "infer")
+        got = frozen(x)
+    torch._dynamo.reset()
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert torch._inductor.config.freezing is False  # set for that compile only

@@ -1,0 +1,155 @@
+"""`linkc bench --profile`: where one inference call's time goes, by kind of op.
+
+Three builds of the spec's inference module with the same passes (the inference
+defaults unless `passes` is given): ``eager``; ``compiled``, plain torch.compile;
+and ``compiled_frozen``, linkc's inference compile stage (freezing, see
+passes/torch_compile.py). Each is profiled with torch.profiler for `reps` calls;
+the self time of every recorded op is charged to the outermost op above it that a
+rule below names (a convolution's oneDNN call to the convolution, inductor's fused
+kernels by the ops their names list), so each microsecond is counted once.
+
+Throughput is timed apart from the profiler, interleaved with a large fp32 matmul
+whose rate is the machine's fp32 peak as torch reaches it; "share of peak" is the
+spec's MACs per image (`linkc analyze`) times images/s over that rate.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import defaultdict
+
+import torch
+
+CONV = {"aten::conv2d", "aten::convolution", "aten::_convolution", "aten::mkldnn_convolution",
+        "mkldnn::_convolution_pointwise", "mkldnn::_convolution_pointwise_"}
+#: (category, substrings of an op or kernel name), first match wins; conv is by shape.
+RULES = (
+    ("BN-ReLU", ("batch_norm", "relu", "threshold", "clamp_min")),
+    ("concat / copy", ("aten::cat", "cat_", "_cat", "copy_", "aten::clone")),
+    ("linear", ("aten::linear", "aten::addmm", "aten::mm")),
+    ("pool", ("pool", "aten::mean")),
+    ("add / mul", ("aten::add", "aten::mul", "aten::div", "add_", "mul_")),
+)
+CATEGORIES = ("conv 1x1", "conv 3x3", "conv other", "BN-ReLU", "concat / copy", "linear",
+              "pool", "add / mul", "other")
+MATMUL_N = 2048
+
+
+def _conv_kind(event) -> str:
+    shapes = [s for s in event.input_shapes if s]
+    if len(shapes) < 2 or len(shapes[1]) != 4:
+        return "conv other"
+    x, w = shapes[0], shapes[1]
+    if len(x) == 4 and x[1] != w[1]:
+        return "conv other"  # grouped or depthwise
+    return {(1, 1): "conv 1x1", (3, 3): "conv 3x3"}.get(tuple(w[2:]), "conv other")
+
+
+def _category(event) -> str | None:
+    if event.name in CONV:
+        return _conv_kind(event)
+    for name, keys in RULES:
+        if any(k in event.name for k in keys):
+            return name
+    return None
+
+
+def _charge(events) -> dict[str, float]:
+    """Self microseconds per category, each event charged to its outermost named op."""
+    out: dict[str, float] = defaultdict(float)
+    for e in events:
+        kind, up = None, e
+        while up is not None:
+            kind = _category(up) or kind
+            up = up.cpu_parent
+        out[kind or "other"] += e.self_cpu_time_total
+    return out
+
+
+def _profiled(call, reps: int) -> dict[str, float]:
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(reps):
+            call()
+    return {k: v / reps / 1000 for k, v in _charge(prof.events()).items()}  # ms per call
+
+
+def _builds(spec, passes, options):
+    import linkc
+    from ..compiler.passes.torch_compile import compile_module
+
+    def fresh():
+        torch.manual_seed(0)
+        return linkc.compile(spec, passes=passes, mode="infer", **options).eval()
+    yield "eager", fresh()
+    yield "compiled", torch.compile(fresh(), dynamic=False)
+    yield "compiled_frozen", compile_module(fresh(), "infer")
+
+
+def profile_spec(spec: str, batch: int = 32, reps: int = 3, passes: list[str] | None = None,
+                 log=lambda s: None, params: dict | None = None,
+                 include_path: list | tuple = ()) -> dict:
+    """The report: per build, ms per call by category, images/s and share of the peak."""
+    import linkc
+    from ..analyze.macs import count_macs
+    from ..analyze.params import lower_meta
+    from ..compiler.passes import default_passes
+
+    options = {"params": dict(params or {}), "include_path": [str(p) for p in include_path]}
+    graph = linkc.build(spec, **options)
+    macs, _ = count_macs(graph, lower_meta(graph))
+    passes = default_passes("infer") if passes is None else passes
+    x = torch.randn((batch, *graph.input_shape), generator=torch.Generator().manual_seed(0))
+    a = torch.randn(MATMUL_N, MATMUL_N)
+    calls = {"matmul": lambda: torch.mm(a, a)}
+    # inductor's kernels say their names to the profiler (one check per call otherwise)
+    with torch._inductor.config.patch({"cpp.enable_kernel_profile": True}):
+        for name, model in _builds(spec, passes, options):
+            log(f"{graph.name}: {name}")
+            calls[name] = _no_grad_call(model, x)
+            calls[name]()  # compiles
+    times = {k: [] for k in calls}
+    for _ in range(max(reps, 3)):  # interleaved, like bench
+        for k, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - start)
+    peak = MATMUL_N ** 3 / statistics.median(times.pop("matmul"))
+    report = {"spec": graph.name, "batch": batch, "threads": torch.get_num_threads(),
+              "passes": passes, "macs_per_image": macs, "peak_macs_per_s": peak, "builds": {}}
+    for name, ts in times.items():
+        rate = batch / statistics.median(ts)
+        report["builds"][name] = {"images_per_s": rate, "share_of_peak": macs * rate / peak,
+                                  "ms_per_call": _profiled(calls[name], reps)}
+    return report
+
+
+def _no_grad_call(model, x):
+    def call():
+        with torch.no_grad():
+            model(x)
+    return call
+
+
+def format_profile(report: dict) -> str:
+    builds = report["builds"]
+    lines = [f"{report['spec']}: inference, batch {report['batch']}, {report['threads']} "
+             f"threads, fp32, passes {','.join(report['passes']) or 'none'}",
+             f"{report['macs_per_image'] / 1e6:.1f} M MACs/image; fp32 peak (a {MATMUL_N}^3 "
+             f"matmul in the same run) {report['peak_macs_per_s'] / 1e9:.1f} G MAC/s",
+             f"{'ms per call (share)':20}" + "".join(f"{name:>24}" for name in builds)]
+    for cat in CATEGORIES:
+        row = [b["ms_per_call"].get(cat, 0.0) for b in builds.values()]
+        if any(row):
+            lines.append(f"{cat:20}" + "".join(
+                f"{ms:15.1f} ({ms / sum(b['ms_per_call'].values()):5.1%})"
+                for ms, b in zip(row, builds.values())))
+    lines.append(f"{'profiled total':20}" + "".join(
+        f"{sum(b['ms_per_call'].values()):24.1f}" for b in builds.values()))
+    lines.append(f"{'images/s (untraced)':20}" + "".join(
+        f"{b['images_per_s']:24.1f}" for b in builds.values()))
+    lines.append(f"{'share of fp32 peak':20}" + "".join(
+        f"{b['share_of_peak']:24.1%}" for b in builds.values()))
+    return "\n".join(lines)

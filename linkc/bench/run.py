@@ -1,0 +1,191 @@
+"""`bench()`: build every variant, time them in interleaved rounds, write the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from . import timing as t
+from .memory import peak_in_child, peak_step_memory_mb
+from .refs import BenchError, load_references, match_reference, reference_factory
+from .report import device_name, fill_ratios
+from .variants import (Variant, amp_dtype, bf16_twins, compile_for, linkc_model,
+                       onnx_call)
+
+#: A variant whose rounds spread more than this (max - min over the median) is flagged.
+NOISY = 0.25
+MODES = ("infer", "train")
+
+
+@dataclass
+class Setup:
+    spec: str
+    dev: torch.device
+    options: dict
+    graph: object  # the FlatGraph
+    x: torch.Tensor
+    y: torch.Tensor
+    passes: dict[str, list[str]]
+    reference: str | None  # its name, or None
+
+
+def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
+          reference: str | None = None, compile: bool = True, device: str = "auto",
+          onnx: bool = False, amp: bool = False,
+          log: Callable[[str], None] = lambda s: None, max_memory: str | None = None,
+          params: dict | None = None, include_path: list | tuple = ()) -> dict:
+    """Build and time the variants (see linkc.bench) and return the JSON report.
+    `params` and `include_path` are those of `linkc.build`."""
+    s = _setup(spec, batch, device, reference, max_memory, params, include_path)
+    report = _header(s, reps, warmup, compile)
+    built = {v.key: v for v in _variants(s, compile, report)}
+    if amp:
+        dtype = amp_dtype(s.dev, log)
+        built.update((v.key, v) for v in bf16_twins(built, dtype) if dtype is not None)
+    calls = {mode: {} for mode in MODES}
+    firsts: dict[tuple[str, str], float | None] = {}
+    for v in built.values():  # everything is built before anything is timed
+        log(f"{s.graph.name}: {v.label}")
+        cast = t.autocast_for(s.dev, v.dtype)
+        v.models["infer"].eval()
+        calls["infer"][v.key] = t.infer_call(v.models["infer"], v.x, cast)
+        v.models["train"].train()
+        calls["train"][v.key] = t.train_step(v.models["train"], v.x, s.y, cast)
+        for mode in MODES:
+            firsts[v.key, mode] = t.warm_up(calls[mode][v.key], warmup, s.dev, v.compiled)
+    if onnx:
+        calls["infer"]["onnxruntime"] = onnx_call(spec, s.passes["infer"], s.options, s.x)
+        built["onnxruntime"] = Variant("onnxruntime", {}, s.x)
+        t.warm_up(calls["infer"]["onnxruntime"], warmup, s.dev, False)
+    log(f"{s.graph.name}: {reps} interleaved rounds of {len(built)} variants")
+    times = {mode: t.interleaved(calls[mode], reps, s.dev) for mode in MODES}
+    _timings(report, built, times, firsts, batch, reps)
+    _memory(report, s, calls["train"], built, compile)
+    fill_ratios(report, times, [b for b in ("reference", "expert", *_bf16_base(built))
+                                if b in built])
+    return report
+
+
+def _bf16_base(built: dict) -> list[str]:
+    """The hand-written bf16 twin, the base of the bf16 ratios."""
+    return [k for k in ("expert_bf16", "reference_bf16") if k in built][:1]
+
+
+def _setup(spec, batch, device, reference, max_memory, params, include_path) -> Setup:
+    import linkc
+    from ..compiler.passes import default_passes
+
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    options = {"params": dict(params or {}), "include_path": [str(p) for p in include_path]}
+    graph = linkc.build(spec, **options)
+    if len(graph.inputs) > 1:
+        raise BenchError(f"linkc bench measures specs with one input; '{graph.name}' takes "
+                         f"{len(graph.inputs)} ({', '.join(graph.inputs)})")
+    _check_memory(graph, batch, dev, max_memory)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((batch, *graph.input_shape), generator=gen).to(dev)
+    y = torch.randint(0, graph.nodes[graph.output].shape[0], (batch,), generator=gen).to(dev)
+    ref = reference or match_reference(graph.name, load_references().REFERENCES)
+    return Setup(str(spec), dev, options, graph, x, y,
+                 {mode: default_passes(mode) for mode in MODES}, ref)
+
+
+def _check_memory(graph, batch: int, dev: torch.device, max_memory: str | None) -> None:
+    """A training step and an inference call at `batch`, checked before either exists."""
+    from ..analyze.budget import check_memory, estimate_memory
+
+    estimate = estimate_memory(graph, batch, training=True, eval_batch=batch)
+    free = (torch.cuda.mem_get_info(dev)[0], f"the free memory of {dev}") \
+        if dev.type == "cuda" else None
+    check_memory(estimate, max_memory, f"benchmarking {graph.name}", "--batch", free)
+
+
+def _make_reference(s: Setup):
+    """The hand-written module's factory; 'lowered': linkc's module without passes."""
+    if s.reference == "lowered":
+        return lambda: linkc_model(s.spec, [], "train", torch.device("cpu"), s.options)
+    return reference_factory(s.reference) if s.reference else None
+
+
+def _header(s: Setup, reps: int, warmup: int, compile: bool) -> dict:
+    report = {"spec": s.graph.name, "device": device_name(s.dev), "torch": torch.__version__,
+              "threads": torch.get_num_threads(), "batch": len(s.x),
+              "input": list(s.graph.input_shape), "reps": reps, "warmup": warmup,
+              "passes": s.passes, "compile": compile,
+              "memory_method": "cuda max_memory_allocated" if s.dev.type == "cuda" else
+              "VmHWM - VmRSS of one training step (mmap threshold fixed, peak reset)",
+              "reference": None, "warnings": [], "variants": {}}
+    make = _make_reference(s)
+    if make is None:
+        report["warnings"].append(
+            f"no hand-written reference for '{s.graph.name}': comparing linkc's variants"
+            + (" and torch.compile" if compile else "") + " only, (1) and (2) are not "
+            "measured; --reference MODULE:CALLABLE benches against your own nn.Module")
+        return report
+    linkc_params = sum(p.numel() for p in linkc_model(s.spec, [], "train", torch.device("cpu"),
+                                                      s.options).parameters())
+    ref_params = sum(p.numel() for p in make().parameters())
+    report["reference"] = {"name": s.reference, "params": ref_params,
+                           "linkc_params": linkc_params, "params_equal": ref_params == linkc_params}
+    if ref_params != linkc_params:
+        report["warnings"].append(
+            f"PARAMETER COUNTS DIFFER: reference '{s.reference}' has {ref_params:,}, the "
+            f"spec '{s.graph.name}' {linkc_params:,}: the two are not the same network")
+    return report
+
+
+def _variants(s: Setup, compile: bool, report: dict):
+    """key -> Variant, built lazily one at a time, fp32."""
+    make = _make_reference(s) if report["reference"] else None
+    if make is not None:
+        torch.manual_seed(0)
+        ref = make().to(s.dev)
+        yield Variant("reference", {m: ref for m in MODES}, s.x)
+        if compile:
+            torch.manual_seed(0)
+            fast = compile_for("expert", make().to(s.dev, memory_format=torch.channels_last))
+            yield Variant("expert", {m: fast for m in MODES},
+                          s.x.contiguous(memory_format=torch.channels_last), compiled=True)
+    plain = linkc_model(s.spec, [], "train", s.dev, s.options)
+    yield Variant("linkc", {m: plain for m in MODES}, s.x)
+    fused = {m: linkc_model(s.spec, s.passes[m], m, s.dev, s.options) for m in MODES}
+    yield Variant("linkc_passes", fused, s.x)
+    if compile:
+        yield Variant("linkc_compiled", {m: compile_for(m, fused[m]) for m in MODES}, s.x,
+                      compiled=True)
+
+
+def _timings(report, built, times, firsts, batch: int, reps: int) -> None:
+    for key, v in built.items():
+        entry = {"label": v.label, "dtype": "bf16" if v.dtype is torch.bfloat16 else "fp32"}
+        for mode in MODES:
+            entry[mode] = (t.timing(times[mode][key], batch, firsts.get((key, mode))).as_dict()
+                           if key in times[mode] else None)
+            spread = entry[mode] and entry[mode]["spread"]
+            if spread and spread > NOISY:
+                report["warnings"].append(
+                    f"NOISY: {key} {mode} spread {spread:.0%} over {reps} rounds (max - min "
+                    "over the median); rerun with more --reps on a quieter machine")
+        report["variants"][key] = entry
+
+
+def _memory(report, s: Setup, steps: dict, built: dict, compile: bool) -> None:
+    """Peak memory of a training step per variant: fp32 eager ones only on the CPU."""
+    for key, entry in report["variants"].items():
+        v = built[key]
+        if key not in steps:  # ONNX Runtime: inference only
+            entry["train_peak_mb"] = None
+        elif s.dev.type == "cuda":
+            entry["train_peak_mb"] = peak_step_memory_mb(steps[key], s.dev)
+        else:
+            # On the CPU freed memory is not reliably returned between variants in one
+            # process, so each eager variant is measured in a fresh one.
+            entry["train_peak_mb"] = (
+                None if v.compiled or v.dtype is not None else
+                peak_in_child(s.spec, key, s.reference, s.passes["train"], len(s.x), s.options))
+    if s.dev.type == "cpu" and compile:
+        report["warnings"].append("CPU peak memory of the compiled variants is not measured "
+                                  "(it would mean compiling again in a fresh process)")
