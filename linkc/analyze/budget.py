@@ -53,14 +53,7 @@ class MemoryEstimate:
 
 def param_estimate(g: FlatGraph) -> int:
     """Learnable parameters from the registry's rules (no module is built)."""
-    total = 0
-    for node_id in g.order:
-        node = g.nodes[node_id]
-        merge = node.effective_merge()
-        if merge is not None and merge.params:
-            total += merge.count_params(node.input_shapes)
-        total += sum(c.op.params(c.in_shape, c.args) for c in node.ops if c.op.params)
-    return total
+    return g.rule_params()
 
 
 def estimate_memory(g: FlatGraph, batch: int, *, training: bool, optimizer_buffers: int = 1,

@@ -132,3 +132,15 @@ class FlatGraph:
     def shape_of(self, node_id: str) -> Shape | None:
         shape = self.inputs.get(node_id)
         return shape if shape is not None else self.nodes[node_id].shape
+
+    def rule_params(self) -> int:
+        """Learnable parameters of the nodes in the order by the registry's `params`
+        rules: what lowering will allocate, known before any weight exists."""
+        total = 0
+        for node_id in self.order:
+            node = self.nodes[node_id]
+            merge = node.effective_merge()
+            if merge is not None and merge.params:
+                total += merge.count_params(node.input_shapes)
+            total += sum(c.op.params(c.in_shape, c.args) for c in node.ops if c.op.params)
+        return total

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 
 from .errors import SpecError, did_you_mean
 from .expand import ExpandLimits
-from .graph import ShapeLimits
+from .shape_limits import ShapeLimits
 from .load import LoadLimits
 
 
