@@ -27,10 +27,9 @@ from .block_expand import instantiate
 from .errors import Loc, SpecError, limit_hint
 from .expr import parse_expr
 from .flat import FlatInput
-from .load import locate
 from .merges import MERGES
 from .recurrence import Equation, History, parse_state_terms
-from .recurrence_plan import Initial, plan_recurrence
+from .recurrence_plan import Initial, RecurrencePlan, RecurrenceSite, plan_recurrence
 from .recurrence_terms import RJoin, RMap, ROp, RState, RSum, Resolved, Resolver
 from .refs import Ref
 from .schema import MapSpec, NodeSpec
@@ -66,14 +65,16 @@ class _Value:
 def build_recurrence(ex: Expander, scope: Scope, name: str, node: NodeSpec,
                      path: tuple) -> Instance:
     """The expander's hook: build the nodes of recurrence node `name` in `scope`."""
-    return _Recurrence(ex, scope, name, node, path).build()
+    site = RecurrenceSite(ex, scope, name, node, path)
+    return _Recurrence(site, plan_recurrence(site)).build()
 
 
 class _Recurrence:
-    def __init__(self, ex: Expander, scope: Scope, name: str, node: NodeSpec, path: tuple):
-        self.ex, self.scope, self.name, self.node, self.path = ex, scope, name, node, path
-        self.rid = scope.id_of(name)
-        self.rec_scope = Scope(prefix=self.rid, parent=scope)
+    def __init__(self, site: RecurrenceSite, plan: RecurrencePlan):
+        self.site, self.plan = site, plan
+        self.ex, self.scope, self.node, self.loc = site.ex, site.scope, site.node, site.loc
+        self.rid = site.scope.id_of(site.name)
+        self.rec_scope = Scope(prefix=self.rid, parent=site.scope)
         self.values: dict[tuple[str, int], _Value] = {}
         self.memo: dict[Resolved, _Value] = {}
         self.step_id = self.rid
@@ -82,12 +83,9 @@ class _Recurrence:
         self.active: dict[tuple[str, int], bool] = {}  # (map, index) -> not the identity
         self.conditions: dict[str, Any] = {}  # map -> its parsed `if:`
 
-    def loc(self, *steps, key: bool = False) -> Loc | None:
-        return locate(self.ex.doc.root, (*self.path, *steps), key=key)
-
     # ------------------------------------------------------------------ build
     def build(self) -> Instance:
-        plan = plan_recurrence(self.ex, self.scope, self.name, self.node, self.path)
+        plan = self.plan
         eqs, last, lowest, first = plan.equations, plan.last, plan.lowest, plan.first
         for x in plan.inits:
             self.values[(x.term.name, x.index)] = self.initial(x)
@@ -104,7 +102,7 @@ class _Recurrence:
         out = self.output(eqs, last)
         self.bind(eqs, lowest, last, out)
         self.ex.recurrences[self.rid] = self.info
-        return Instance(self.rec_scope, ["@out"], self.name)
+        return Instance(self.rec_scope, ["@out"], self.site.name)
 
     def check_projected(self, per_step: int, steps_left: int, loc: Loc | None) -> None:
         """Fail a history concatenation over many steps early, not after building most of
@@ -112,8 +110,8 @@ class _Recurrence:
         projected = self.ex.inputs + per_step * steps_left
         limit = self.ex.limits.max_inputs
         if projected > limit:
-            raise SpecError(f"recurrence '{self.name}' would have at least {projected:,} node "
-                            f"inputs by its last step, over the limit of {limit:,}", loc,
+            raise SpecError(f"recurrence '{self.site.name}' would have at least {projected:,} "
+                            f"node inputs by its last step, over the limit of {limit:,}", loc,
                             "reduce its steps; " + limit_hint("max_inputs", "ExpandLimits"))
 
     def initial(self, x: Initial) -> _Value:
@@ -240,7 +238,7 @@ class _Recurrence:
 
     def apply(self, r: RMap) -> _Value:
         spec: MapSpec = self.node.maps[r.name]
-        mpath = (*self.path, "maps", r.name)
+        mpath = (*self.site.path, "maps", r.name)
         prefix = f"{self.rid}.{r.name}.{r.index}"
         self.info.maps[(r.name, r.index)] = prefix
         arg = self.value(r.arg)
