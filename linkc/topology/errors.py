@@ -53,6 +53,16 @@ class Loc:
         return f"{gutter}{text}\n{caret}"
 
 
+def column_loc(loc: Loc | None, offset: int) -> Loc | None:
+    """A position `offset` characters into the scalar that starts at `loc` (an
+    expression or formula), past its opening quote when it is quoted."""
+    if loc is None:
+        return None
+    line = loc.source.line(loc.line)
+    quoted = 0 < loc.col <= len(line) and line[loc.col - 1] in "\"'"
+    return Loc(loc.source, loc.line, loc.col + offset + (1 if quoted else 0))
+
+
 class SpecError(Exception):
     """A problem in a spec, reported with its position and what to do about it."""
 

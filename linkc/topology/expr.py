@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from .errors import Loc, SpecError, unknown
+from .errors import Loc, SpecError, column_loc, unknown
 
 MAX_EXPR_CHARS = 500
 MAX_MAGNITUDE = 10**15  # far beyond any channel count or size a network uses
@@ -115,15 +115,6 @@ _COMPARE = {
 }
 
 
-def _column_loc(loc: Loc | None, offset: int) -> Loc | None:
-    """Point inside the expression text: the scalar's start plus the AST offset."""
-    if loc is None:
-        return None
-    line = loc.source.line(loc.line)
-    quoted = 0 < loc.col <= len(line) and line[loc.col - 1] in "\"'"
-    return Loc(loc.source, loc.line, loc.col + offset + (1 if quoted else 0))
-
-
 @dataclass(frozen=True)
 class Expr:
     """A parsed, whitelisted expression; evaluate it against an `Env`."""
@@ -169,7 +160,7 @@ def parse_expr(text: str, loc: Loc | None = None) -> Expr:
         tree = ast.parse(_quote_paths(text.strip()), mode="eval")
     except SyntaxError as exc:
         raise SpecError(f"cannot parse expression '{text}': {exc.msg}",
-                        _column_loc(loc, (exc.offset or 1) - 1)) from None
+                        column_loc(loc, (exc.offset or 1) - 1)) from None
     except (RecursionError, MemoryError, ValueError):
         raise SpecError(f"expression '{text}' is nested too deeply", loc) from None
     _check(tree.body, text, loc)
@@ -184,7 +175,7 @@ def _check(node: ast.AST, text: str, loc: Loc | None) -> None:
     """Reject anything outside the whitelist, naming the construct."""
     def bad(what: str) -> SpecError:
         return SpecError(f"{what} is not allowed in expressions ('{text}')",
-                         _column_loc(loc, getattr(node, "col_offset", 0)),
+                         column_loc(loc, getattr(node, "col_offset", 0)),
                          HINT)
 
     match node:
@@ -255,7 +246,7 @@ class _Interpreter:
         return self.value_of(self.expr.tree.body)
 
     def fail(self, node: ast.AST, message: str, hint: str | None = None) -> SpecError:
-        return SpecError(message, _column_loc(self.expr.loc, getattr(node, "col_offset", 0)), hint)
+        return SpecError(message, column_loc(self.expr.loc, getattr(node, "col_offset", 0)), hint)
 
     def bounded(self, node: ast.AST, value: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -294,7 +285,7 @@ class _Interpreter:
             case ast.Constant(value=v):
                 return v
             case ast.Name(id=name):
-                value = self.env.lookup(name, _column_loc(self.expr.loc, node.col_offset))
+                value = self.env.lookup(name, column_loc(self.expr.loc, node.col_offset))
                 if isinstance(value, str):  # a word param: see scope.param_word
                     raise self.fail(node, f"'{name}' holds the word '{value}', not a number",
                                     "a word param names a merge or connect pattern "
@@ -339,7 +330,7 @@ class _Interpreter:
             case ast.Subscript(value=v, slice=index):
                 return self.item(node, self.value_of(v), self.number(index))
             case ast.Call(func=ast.Name(id=fn), args=[arg]) if fn in _SHAPE:
-                loc = _column_loc(self.expr.loc, arg.col_offset)
+                loc = column_loc(self.expr.loc, arg.col_offset)
                 return _SHAPE[fn](self.env, _ref_text(arg), loc)
             case ast.Call(func=ast.Name(id=fn), args=args):
                 values = [self.value_of(a) for a in args]

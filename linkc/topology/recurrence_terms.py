@@ -22,7 +22,7 @@ from typing import Any, Callable, Union
 
 from .errors import Loc, SpecError
 from .expr import Expr
-from .recurrence import History, Join, MapCall, OpApply, Scaled, StateRef, Sum, Term
+from .recurrence_tree import History, Join, MapCall, OpApply, Scaled, StateRef, Sum, Term
 
 
 def _hash_once(cls):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -298,11 +298,17 @@ class Registry(dict):
 
         source = ("plugins are turned off (--no-plugins or LINKC_NO_PLUGINS)"
                   if plugins.disabled() else "no installed plugin provides it")
-        close = misspelling_of(name, self.names())
-        hint = (f"did you mean '{close}'?" if close else
-                f"`linkc ops` lists every op and merge; to add one, install a plugin "
-                f"that registers it (README: Plugins)")
-        return SpecError(f"unknown {self.kind} '{name}': not built in, and {source}", loc, hint)
+        return SpecError(f"unknown {self.kind} '{name}': not built in, and {source}", loc,
+                         self.hint_for(name))
+
+    def hint_for(self, name: str, also: Iterable[str] = ()) -> str:
+        """The hint for a name that is no entry (nor one of `also`, other names valid
+        in the same place): the one it misspells, or where entries come from."""
+        close = misspelling_of(name, [*also, *self.names()])
+        if close:
+            return f"did you mean '{close}'?"
+        return ("`linkc ops` lists every op and merge; to add one, install a plugin "
+                "that registers it (README: Plugins)")
 
     def origin(self, name: str) -> Origin:
         return self.origins[self.aliases.get(name, name)]
