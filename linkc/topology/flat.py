@@ -11,7 +11,8 @@ from typing import Any
 
 from .errors import Diagnostics, Loc, Source
 from .merges import MergeDef
-from .registry import Args, OpDef, RawArgs, Shape
+from .opargs import RawArgs
+from .registry import Args, OpDef, Shape
 
 INPUT = "input"
 

@@ -16,7 +16,8 @@ from .errors import SpecError
 from .flat import FlatGraph, FlatNode
 from .merges import MergeInput, MergeOptions
 from .node_inputs import exists, is_absent, non_empty_inputs, origin, why_absent
-from .registry import ShapeError, bind_args
+from .opargs import bind_args
+from .registry import ShapeError
 from .shape_limits import ShapeLimits, Totals, check_shape
 
 __all__ = ["ShapeLimits", "check_graph", "infer_shapes", "to_networkx"]

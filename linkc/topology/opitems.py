@@ -14,7 +14,8 @@ from typing import Any
 from .errors import Loc, SpecError
 from .load import LDict, LList
 from .ops import OPS
-from .registry import OpDef, RawArgs
+from .opargs import RawArgs
+from .registry import OpDef
 
 
 def _shift(loc: Loc | None, offset: int) -> Loc | None:
