@@ -56,72 +56,94 @@ class Expansion:
         return dict(sorted(out.items()))
 
 
-class _Chain:
-    """One target X_m: derivatives of resolved terms with respect to it."""
+class _Derivative:
+    """d(term)/d(X_m) of resolved terms by the chain rule, one walk for both results:
+    `algebra` says what a derivative is (`_Words` or `_Counts`) and how maps and
+    sums act on it. Each term's derivative is computed once."""
 
-    def __init__(self, info: RecurrenceInfo, wrt: tuple[str, int], weighted: set, cap: int):
-        self.info, self.wrt, self.weighted, self.cap = info, wrt, weighted, cap
-        self.words: dict[Resolved, dict[Word, Fraction]] = {}
-        self.counts: dict[Resolved, tuple[dict, dict, dict]] = {}
+    def __init__(self, info: RecurrenceInfo, wrt: tuple[str, int], algebra):
+        self.info, self.wrt, self.algebra = info, wrt, algebra
+        self.memo: dict[Resolved, object] = {}
 
-    def depends(self, r: RState) -> bool | None:
-        """True: r is the target; None: r is computed after it (recurse); False: constant."""
-        key = (r.name, r.index)
-        if key == self.wrt:
-            return True
-        if r.index < self.wrt[1] or key not in self.info.rhs:
-            return False
-        return None
+    def of(self, r: Resolved):
+        if r not in self.memo:
+            self.memo[r] = self.algebra.check(self._of(r))
+        return self.memo[r]
 
-    def word_poly(self, r: Resolved) -> dict[Word, Fraction]:
-        if r not in self.words:
-            self.words[r] = self._words(r)
-            if len(self.words[r]) > self.cap:
-                raise _TooMany
-        return self.words[r]
-
-    def _words(self, r: Resolved) -> dict[Word, Fraction]:
+    def _of(self, r: Resolved):
+        algebra = self.algebra
         if isinstance(r, RState):
-            dep = self.depends(r)
-            if dep is not None:
-                return {(): Fraction(1)} if dep else {}
-            return self.word_poly(self.info.rhs[(r.name, r.index)])
+            key = (r.name, r.index)
+            if key == self.wrt:
+                return algebra.one()
+            if r.index < self.wrt[1] or key not in self.info.rhs:
+                return algebra.zero()  # a constant: computed before X_m or not a state of it
+            return self.of(self.info.rhs[key])
         if isinstance(r, RMap):
-            return {((r.name, r.index), *w): c for w, c in self.word_poly(r.arg).items()}
+            return algebra.through_map((r.name, r.index), self.of(r.arg))
         if isinstance(r, ROp):
-            return self.word_poly(r.arg)
+            return self.of(r.arg)  # activations are ignored (Eq. 10)
+        return algebra.combine([(coef, self.of(t)) for coef, t in _members(r)])
+
+
+class _Words:
+    """A derivative as products of maps: word -> coefficient, equal words cancelled,
+    at most `cap` words per term."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+
+    def one(self) -> dict[Word, Fraction]:
+        return {(): Fraction(1)}
+
+    def zero(self) -> dict[Word, Fraction]:
+        return {}
+
+    def through_map(self, key: tuple[str, int], poly: dict) -> dict[Word, Fraction]:
+        return {(key, *w): c for w, c in poly.items()}
+
+    def combine(self, parts: list[tuple[Fraction, dict]]) -> dict[Word, Fraction]:
         out: dict[Word, Fraction] = {}
-        for coef, t in _members(r):
-            for w, c in self.word_poly(t).items():
+        for coef, poly in parts:
+            for w, c in poly.items():
                 out[w] = out.get(w, 0) + coef * c
         return {w: c for w, c in out.items() if c != 0}
 
-    def count_poly(self, r: Resolved) -> tuple[dict, dict, dict]:
-        """(net, plus, minus): length -> coefficient sum, positive and negative terms."""
-        if r not in self.counts:
-            self.counts[r] = self._counts(r)
-        return self.counts[r]
+    def check(self, poly: dict) -> dict:
+        if len(poly) > self.cap:
+            raise _TooMany
+        return poly
 
-    def _counts(self, r: Resolved) -> tuple[dict, dict, dict]:
-        if isinstance(r, RState):
-            dep = self.depends(r)
-            if dep is not None:
-                return ({0: Fraction(1)}, {0: 1}, {}) if dep else ({}, {}, {})
-            return self.count_poly(self.info.rhs[(r.name, r.index)])
-        if isinstance(r, RMap):
-            shift = 1 if (r.name, r.index) in self.weighted else 0
-            return tuple({k + shift: v for k, v in p.items()} for p in self.count_poly(r.arg))
-        if isinstance(r, ROp):
-            return self.count_poly(r.arg)
+
+class _Counts:
+    """A derivative as counts by length (weighted maps in a product): (net, plus,
+    minus), the coefficient sum and the positive and negative terms before cancelling."""
+
+    def __init__(self, weighted: set):
+        self.weighted = weighted
+
+    def one(self) -> tuple[dict, dict, dict]:
+        return {0: Fraction(1)}, {0: 1}, {}
+
+    def zero(self) -> tuple[dict, dict, dict]:
+        return {}, {}, {}
+
+    def through_map(self, key: tuple[str, int], polys: tuple) -> tuple[dict, dict, dict]:
+        shift = 1 if key in self.weighted else 0
+        return tuple({k + shift: v for k, v in p.items()} for p in polys)
+
+    def combine(self, parts: list[tuple[Fraction, tuple]]) -> tuple[dict, dict, dict]:
         net: dict = {}
         plus: dict = {}
         minus: dict = {}
-        for coef, t in _members(r):
-            n, p, m = self.count_poly(t)
+        for coef, (n, p, m) in parts:
             _add(net, n, coef)
             _add(plus, p if coef > 0 else m, 1)
             _add(minus, m if coef > 0 else p, 1)
         return net, plus, minus
+
+    def check(self, polys: tuple) -> tuple:
+        return polys
 
 
 def _members(r: Resolved) -> list[tuple[Fraction, Resolved]]:
@@ -158,13 +180,12 @@ def expansion(info: RecurrenceInfo, wrt: tuple[str, int], weighted: set,
               cap: int = CAP) -> Expansion:
     of = (info.states[0], info.last)
     top = RState(*of)
-    chain = _Chain(info, wrt, weighted, cap)
     try:
-        terms = sorted(chain.word_poly(top).items(), key=_order)
+        terms = sorted(_Derivative(info, wrt, _Words(cap)).of(top).items(), key=_order)
     except _TooMany:
         terms = None
-    net, plus, minus = (dict(sorted(p.items())) for p in _Chain(info, wrt, weighted, cap)
-                        .count_poly(top))
+    net, plus, minus = (dict(sorted(p.items()))
+                        for p in _Derivative(info, wrt, _Counts(weighted)).of(top))
     return Expansion(of, wrt, terms, {k: v for k, v in net.items() if v},
                      {k: v for k, v in plus.items() if v}, {k: v for k, v in minus.items() if v})
 
