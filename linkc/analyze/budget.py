@@ -102,14 +102,7 @@ def parse_size(text: str | int) -> int:
 
 def available_memory() -> int | None:
     """Bytes the machine can give a new allocation now (MemAvailable), None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return _read_int("/proc/meminfo", "MemAvailable")
 
 
 def _read_int(path: str, field: str | None = None) -> int | None:
