@@ -23,6 +23,7 @@ from ..topology.merges import MergeOptions
 from . import functional
 from .fxsource import track_source
 from .fxutil import put_module
+from .module_factory import ModuleFactory
 
 
 def resolve_target(target: str) -> Callable[..., Any]:
@@ -78,6 +79,7 @@ def _lower(g: FlatGraph) -> fx.GraphModule:
     root = track_source(fx.GraphModule(nn.Module(), fx.Graph(), class_name=_class_name(g.name)))
     graph = fx.Graph()
     values: dict[str, fx.Node] = {}
+    build_module = ModuleFactory()
     for name, shape in g.inputs.items():  # `forward(self, x)` for a spec with `input:`
         x = values[name] = graph.placeholder("x" if name == INPUT else name)
         x.meta["linkc"] = {"id": name, "what": "input", "shape": tuple(shape), "loc": None}
@@ -93,7 +95,8 @@ def _lower(g: FlatGraph) -> fx.GraphModule:
         value = _lower_merge(graph, root, node, inputs) if node.effective_merge() else inputs[0]
         for call in node.ops:
             lowering = call.op.lowering
-            module = resolve_target(lowering.target)(**lowering.kwargs(call.in_shape, call.args))
+            module = build_module(resolve_target(lowering.target),
+                                  lowering.kwargs(call.in_shape, call.args))
             path = f"{node.id}.{call.name}"
             put_module(root, path, module)
             value = _meta(graph.call_module(path, (value,)), node, call.out_shape, call.loc,
