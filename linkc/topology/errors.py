@@ -19,6 +19,12 @@ class Source:
     name: str
     text: str
 
+    def __repr__(self) -> str:
+        # Never the text: every Loc holds its Source, and a traceback printer (pytest,
+        # IPython, a debugger) that shows arguments would repeat the whole file once per
+        # position in a graph -- gigabytes for a zoo spec.
+        return f"Source({self.name!r}, {len(self.text)} chars)"
+
     def line(self, lineno: int) -> str:
         lines = self.text.splitlines()
         return lines[lineno - 1] if 1 <= lineno <= len(lines) else ""
@@ -37,6 +43,9 @@ class Loc:
 
     def __str__(self) -> str:
         return f"{self.source.name}:{self.line}:{self.col}"
+
+    def __repr__(self) -> str:
+        return f"Loc({self})"
 
     def excerpt(self) -> str:
         text = self.source.line(self.line).rstrip("\n")

@@ -114,6 +114,12 @@ class Scope:
     inputs: tuple[str, ...] = ()  # the model's input names (set on the top-level scope)
     shape_lookup: Callable[[str], Any] | None = None  # flat id -> shape, set by inference
 
+    def __repr__(self) -> str:
+        # Not the dataclass repr: a scope reaches its parents, siblings and every binding,
+        # so printing one (a traceback printer showing arguments) would print the graph.
+        return (f"Scope({self.prefix or '<top>'!r}, values={sorted(self.values)[:8]}, "
+                f"bindings={sorted(self.table)[:8]})")
+
     def with_values(self, values: dict[str, Any]) -> "Scope":
         """The same names and nodes, plus `values` (e.g. a repeat's i and n)."""
         return Scope(self.prefix, self, dict(values), self.table, self.prev, self.repeated,
