@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..topology.errors import did_you_mean
 from .data.spec import DataError, parse_data_arg
@@ -151,6 +151,15 @@ class TrainConfig(BaseModel):
         return value
 
 
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> "TrainConfig":
+        # torch's SGD refuses it at the first step; say so before anything is built
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("Nesterov momentum needs a momentum above 0: set a momentum "
+                             "(e.g. 0.9) or nesterov: false (--no-nesterov)")
+        return self
+
+
 #: One source of settings: a label for messages and its mapping.
 Source = tuple[str, dict[str, Any]]
 
@@ -208,7 +217,10 @@ def resolve_config(sources: list[Source]) -> TrainConfig:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = str(err["loc"][0]) if err["loc"] else "?"
+            if not err["loc"]:  # a rule over several settings
+                lines.append(f"  {err['msg']}")
+                continue
+            key = str(err["loc"][0])
             where = origin.get(key, "defaults")
             lines.append(f"  {key} = {merged.get(key)!r} (from {where}): {err['msg']}")
         raise ConfigError("bad training settings:\n" + "\n".join(lines)) from None

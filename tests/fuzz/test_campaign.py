@@ -3,6 +3,8 @@ traceback and the campaign goes on; outcomes and failures add up in the summary.
 
 from __future__ import annotations
 
+import pytest
+
 import argparse
 import json
 
@@ -46,3 +48,16 @@ def test_a_failure_is_recorded_with_its_input_and_the_run_goes_on(tmp_path):
 
 def test_signatures_ignore_numbers_and_quoted_names():
     assert signature("KeyError: 'a.b3' at 12") == signature("KeyError: 'zz' at 7")
+
+
+def test_the_example_limit_counts_cpu_time_not_waiting():
+    import time
+
+    from .worker import ExampleTimeout, alarm
+
+    with alarm(0.3):
+        time.sleep(0.6)  # waiting for a core (or sleeping) is not running
+    with pytest.raises(ExampleTimeout, match="still running after 0.3 s of CPU time"):
+        with alarm(0.3):
+            while True:
+                pass

@@ -105,3 +105,16 @@ def test_every_field_has_a_flag():
     train_cmd.add_arguments(p)
     flags = {a.dest for a in p._actions}
     assert set(TrainConfig.model_fields) <= flags
+
+
+def test_nesterov_with_no_momentum_is_a_config_error_not_a_crash(tmp_path):
+    # found by the run-directory fuzzer: a truncated config.yaml left `momentum: 0`
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("momentum: 0\n")
+    with pytest.raises(ConfigError) as err:
+        resolve_config([("--config c.yaml", load_config_file(cfg))])
+    assert str(err.value) == (
+        "bad training settings:\n  Value error, Nesterov momentum needs a momentum above 0: "
+        "set a momentum (e.g. 0.9) or nesterov: false (--no-nesterov)")
+    plain = resolve_config([("--config c.yaml", {"momentum": 0, "nesterov": False})])
+    assert plain.momentum == 0 and not plain.nesterov
