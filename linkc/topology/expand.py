@@ -6,6 +6,12 @@ of those, and each `from:` becomes a *pending* reference. Then all pending
 references are resolved, so nodes may refer to nodes defined later in the file
 and into block instances (`d1.3.h`, `dmr.y1`). Cycles are found later, by the
 graph checks, with the whole graph in view.
+
+The `Expander` holds what expansion has built so far and makes plain nodes; a
+node with `block:` is built by `block_expand`, with `repeat:` by `repeat_expand`,
+with `recurrence:` by `recurrence_expand`, each through the expander's
+`new_node`, `add_ops` and `feed`. References are `refs.Ref`s. Every value is read
+from the validated spec, whose lists keep their YAML positions (`schema.Value`).
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ class ExpandLimits:
 
 
 class Expander:
+    """The state of one expansion: the flat nodes so far, the references waiting to
+    be resolved, the blocks being instantiated and the `if:`s that enclose them."""
+
     def __init__(self, spec: Spec, doc: Document, limits: ExpandLimits):
         self.spec = spec
         self.doc = doc
@@ -203,7 +212,7 @@ def expand(spec: Spec, doc: Document, limits: ExpandLimits = ExpandLimits()) -> 
         ex.check_name(name, ex.loc(("blocks", name), key=True), "block")
     resolve_pending(ex.pending, ex.nodes)
     outputs, output_names, output_locs = model_outputs(spec, doc, top)
-    check_loss_weights(doc, output_names)
+    check_loss_weights(spec, doc, output_names)
     return FlatGraph(spec.name, doc.source, inputs, ex.nodes, outputs, output_names, output_locs,
                      dict(top.values), scope=top, train=spec.train, paper=spec.paper,
                      input_locs=input_locs, recurrences=ex.recurrences)

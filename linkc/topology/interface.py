@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from .errors import Loc, SpecError, unknown
 from .flat import INPUT
-from .load import Document, LDict, locate
+from .load import Document, locate
 from .registry import Shape
 from .schema import Spec
 from .scope import Scope, resolve
@@ -93,13 +93,13 @@ def model_outputs(spec: Spec, doc: Document, top: Scope
     return ids, names, locs
 
 
-def check_loss_weights(doc: Document, output_names: list[str]) -> dict[str, float]:
+def check_loss_weights(spec: Spec, doc: Document, output_names: list[str]) -> dict[str, float]:
     """`train: {loss_weights: {NAME: W}}` of the spec, checked against the outputs.
 
     Only outputs after the first may be named (the first, main output has weight 1);
     a weight is a finite number >= 0."""
-    train = doc.root.get("train") if isinstance(doc.root, LDict) else None
-    if not isinstance(train, LDict) or "loss_weights" not in train:
+    train = spec.train or {}
+    if "loss_weights" not in train:
         return {}
     path = ("train", "loss_weights")
     weights = train["loss_weights"]
