@@ -15,7 +15,8 @@ formula is a merge, `body.X.3`, with sums as `add` (all coefficients 1) or `wsum
 the node they wrap. A state that is just a map's output or an earlier state is that
 node, with nothing added. Other nodes read `body` (the out value), `body.X.k`
 (state k, counted from the first initial value), `body.W.3` (map W at index 3)
-or `body.W.3.h` (a node of its block).
+or `body.W.3.h` (a node of its block). The node's keys are read and checked before
+anything is built (`recurrence_plan`).
 """
 
 from __future__ import annotations
@@ -66,12 +67,15 @@ def build_recurrence(ex: Expander, scope: Scope, name: str, node: NodeSpec,
                      path: tuple) -> Instance:
     """The expander's hook: build the nodes of recurrence node `name` in `scope`."""
     site = RecurrenceSite(ex, scope, name, node, path)
-    return _Recurrence(site, plan_recurrence(site)).build()
+    return _Recurrence(site).build(plan_recurrence(site))
 
 
 class _Recurrence:
-    def __init__(self, site: RecurrenceSite, plan: RecurrencePlan):
-        self.site, self.plan = site, plan
+    """The nodes of one recurrence node, built step by step from its plan; every
+    resolved term is built once (`memo`), so a branch shared by two steps is one node."""
+
+    def __init__(self, site: RecurrenceSite):
+        self.site = site
         self.ex, self.scope, self.node, self.loc = site.ex, site.scope, site.node, site.loc
         self.rid = site.scope.id_of(site.name)
         self.rec_scope = Scope(prefix=self.rid, parent=site.scope)
@@ -84,8 +88,7 @@ class _Recurrence:
         self.conditions: dict[str, Any] = {}  # map -> its parsed `if:`
 
     # ------------------------------------------------------------------ build
-    def build(self) -> Instance:
-        plan = self.plan
+    def build(self, plan: RecurrencePlan) -> Instance:
         eqs, last, lowest, first = plan.equations, plan.last, plan.lowest, plan.first
         for x in plan.inits:
             self.values[(x.term.name, x.index)] = self.initial(x)
