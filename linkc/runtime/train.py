@@ -91,7 +91,7 @@ class TrainResult:
 class Run:
     """What the loop's helpers share, made in train()'s order."""
 
-    g: object
+    g: object  # the built graph (topology.build)
     config: TrainConfig
     dist: Dist
     data: DeviceData
