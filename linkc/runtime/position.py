@@ -88,6 +88,9 @@ class RunPosition:
             if not math.isfinite(value):
                 raise CheckpointError(f"position.{key} is {value!r}, not a finite number")
             values[key] = int(value) if isinstance(default, int) else float(value)
+        if (values.get("test_loss") is None) != (values.get("test_acc") is None):
+            raise CheckpointError("position has one of test_loss and test_acc without the "
+                                  "other (linkc writes both, or neither)")
         if any(values[k] < 0 for k in ("step", "epoch", "batch", "best_epoch")):
             raise CheckpointError("position has a negative step, epoch or batch")
         return cls(**values)

@@ -14,7 +14,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from linkc.runtime.checkpoint import _digest, read_checkpoint
+from linkc.runtime.checkpoint import CheckpointError, _digest, read_checkpoint
 from linkc.runtime.config import resolve_config
 from linkc.runtime.model_setup import training_passes
 from linkc.runtime.position import RunPosition, StepRecord
@@ -169,6 +169,16 @@ def test_position_round_trips_and_reads_the_previous_layout():
     assert back.best_acc == legacy["best_acc"] and back.test_acc is None
     back.add_step(StepRecord(loss_sum=1.0, correct=3, count=16, lr=0.1, seconds=0.5))
     assert (back.step, back.batch, back.count, back.correct) == (7, 3, 48, 5)
+
+
+def test_a_position_with_half_of_the_test_result_is_refused():
+    # found by the checkpoint fuzzer: test_loss deleted, test_acc kept, and a resumed
+    # finished run crashed printing the missing loss
+    state = RunPosition(step=2, epoch=1, test_loss=2.25, test_acc=0.0).state()
+    del state["test_loss"]
+    with pytest.raises(CheckpointError, match="position has one of test_loss and test_acc "
+                                              "without the other"):
+        RunPosition.from_state(state)
 
 
 def test_a_checkpoint_of_the_previous_layout_resumes(tmp_path):
