@@ -33,16 +33,10 @@ from .recurrence_plan import uses_recurrence
 from .refs import Pending, Ref, refs_of, resolve_pending
 from .repeat_expand import build_repeat
 from .schema import MapSpec, NodeSpec, Spec
-from .scope import Condition, Leaf, Scope, param_word
+from .scope import Condition, Leaf, Scope
+from .words import CONNECT_PATTERNS, is_word, param_word
 
 RESERVED = {"i", "n", INPUT, "prev"}
-CONNECT_PATTERNS = ("chain", "dense")
-
-
-def is_word(raw: Any) -> bool:
-    """A param written as the name of a merge or connect pattern holds that word."""
-    return isinstance(raw, str) and (raw in CONNECT_PATTERNS or MERGES.lookup(raw) is not None)
-
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -80,7 +74,7 @@ class Expander:
             path = ("params", name)
             self.check_name(name, self.loc(path, key=True), "param")
             if is_word(raw) and raw not in values:
-                values[name] = raw  # a merge kind or connect pattern (see param_word)
+                values[name] = raw  # a merge kind or connect pattern (see words.py)
             else:
                 values[name] = evaluate(raw, MappingEnv(values), self.loc(path))
         return Scope(prefix="", parent=None, values=values, top=True)

@@ -194,7 +194,7 @@ class Interpreter:
                 return v
             case ast.Name(id=name):
                 value = self.env.lookup(name, column_loc(self.expr.loc, node.col_offset))
-                if isinstance(value, str):  # a word param: see scope.param_word
+                if isinstance(value, str):  # a word param: see words.py
                     raise self.fail(node, f"'{name}' holds the word '{value}', not a number",
                                     "a word param names a merge or connect pattern "
                                     "(merge: NAME, connect: NAME); it has no value in expressions")

@@ -174,25 +174,6 @@ class Scope:
         return scope
 
 
-def param_word(scope: Scope, name: str | None) -> str | None:
-    """The word a param holds, when `name` is a param written as a plain word.
-
-    `merge:` and `connect:` take a word, not an expression; naming a param there
-    (`merge: join` with `params: {join: add}`) lets one spec describe a family over
-    merge kinds or connect patterns, set with `--set join=mean` or swept. The raw
-    text is read, not evaluated: a word is not an expression."""
-    if name is None:
-        return None
-    current: Scope | None = scope
-    while current is not None:
-        if name in current.values:
-            value = current.values[name]
-            raw = value.raw if isinstance(value, Lazy) else value
-            return raw if isinstance(raw, str) and raw.isidentifier() else None
-        current = current.parent
-    return None
-
-
 class MissingOptional(Exception):
     """An optional reference that does not exist here (e.g. `prev` in instance 0)."""
 
