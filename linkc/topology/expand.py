@@ -28,11 +28,9 @@ from .interface import check_loss_weights, model_inputs, model_outputs
 from .load import Document, LList, locate
 from .merges import MERGES, MergeDef
 from .opitems import parse_op_item
-from .recurrence_expand import build_recurrence
-from .recurrence_plan import uses_recurrence
 from .refs import Pending, Ref, refs_of, resolve_pending
 from .repeat_expand import build_repeat
-from .schema import MapSpec, NodeSpec, Spec
+from .schema import MapSpec, NodeSpec, Spec, recurrence_keys
 from .scope import Condition, Leaf, Scope
 from .words import CONNECT_PATTERNS, is_word, param_word
 
@@ -138,7 +136,10 @@ class Expander:
             self.conditions.pop()
 
     def build_plain_node(self, scope: Scope, name: str, node: NodeSpec, path: tuple):
-        if uses_recurrence(node):
+        if recurrence_keys(node):
+            # imported here: only specs with a recurrence node pay for loading it
+            from .recurrence_expand import build_recurrence
+
             return build_recurrence(self, scope, name, node, path)
         loc = self.loc(path, key=True)
         if node.args and not node.block:

@@ -17,13 +17,12 @@ from .load import locate
 from .recurrence import Equation, StateRef, parse_equation, parse_state_terms, state_of
 from .recurrence_terms import int_index
 from .refs import Ref
-from .schema import NodeSpec
+from .schema import NodeSpec, recurrence_keys
 from .scope import Scope
 
 if TYPE_CHECKING:
     from .expand import Expander
 
-_KEYS = ("recurrence", "steps", "init", "maps", "out")
 _NOT_HERE = ("ops", "merge", "block", "args", "repeat", "connect")
 
 
@@ -44,11 +43,6 @@ class RecurrencePlan:
     inits: list[Initial]
     lowest: dict[str, int]  # state -> its first index (its first initial value)
     first: int  # the first step: one past the last initial value of any state
-
-
-def uses_recurrence(node: NodeSpec) -> bool:
-    return node.recurrence is not None or node.steps is not None or node.init is not None \
-        or bool(node.maps) or node.out is not None
 
 
 @dataclass(frozen=True)
@@ -85,7 +79,7 @@ def plan_recurrence(site: RecurrenceSite) -> RecurrencePlan:
 def _check_keys(site: RecurrenceSite) -> None:
     node = site.node
     if node.recurrence is None:
-        given = next(k for k in _KEYS if getattr(node, k) not in (None, {}))
+        given = recurrence_keys(node)[0]
         raise SpecError(f"'{given}' of node '{site.name}' needs a 'recurrence'",
                         site.loc(given, key=True))
     for key in _NOT_HERE:

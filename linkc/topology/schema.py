@@ -103,6 +103,15 @@ class NodeSpec(_Model):
                                                  "e.g. 'cat(X[0:n+1])'")
 
 
+# The keys of a recurrence node (see recurrence_expand): giving any of them makes one.
+RECURRENCE_KEYS = ("recurrence", "steps", "init", "maps", "out")
+
+
+def recurrence_keys(node: NodeSpec) -> list[str]:
+    """The recurrence keys `node` gives, in `RECURRENCE_KEYS` order (none: not one)."""
+    return [k for k in RECURRENCE_KEYS if getattr(node, k) not in (None, {})]
+
+
 class BlockSpec(_Model):
     """A template of nodes with named in and out ports."""
 
