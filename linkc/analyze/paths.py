@@ -20,6 +20,9 @@ paths); nothing is enumerated.
 (the `-1` of ResNet-s): the net number of terms of each length in the expansion
 of the network's linearisation, the quantity seed 002 counts (X_L = (1+W_L)X_{L-1}
 - W_{L-1}X_{L-2} has one net path per length). Other merges weigh every edge 1.
+A weight that is not an integer (`weight: 0.5`) makes the signed count of a length a
+fraction, exact (the weight is read as the decimal it was written as); `as_dict`
+writes such a count as the string "p/q".
 """
 
 from __future__ import annotations
@@ -43,18 +46,25 @@ def _add_shifted(acc: list, poly: list, scale: int = 1) -> None:
             acc[k] += scale * c
 
 
-def _signed_weight(node: FlatNode, k: int) -> int:
+def _signed_weight(node: FlatNode, k: int) -> int | Fraction:
     merge = node.effective_merge()
     if merge is None or not merge.weighted:
         return 1
     w = node.inputs[k].weight
-    if w != int(w):
-        raise ValueError(f"node '{node.id}': wsum weight {w} is not an integer; signed path "
-                         "counts need integer weights")
-    return int(w)
+    return int(w) if w == int(w) else Fraction(repr(float(w)))
 
 
-def path_polynomials(g: FlatGraph, signed: bool = False, output: str | None = None) -> list[int]:
+def _exact(c: int | Fraction) -> int | Fraction:
+    return int(c) if isinstance(c, Fraction) and c.denominator == 1 else c
+
+
+def count_text(c: int | Fraction) -> str:
+    """A count as JSON and the report write it: an int, or "p/q" for a fraction."""
+    return str(c)
+
+
+def path_polynomials(g: FlatGraph, signed: bool = False,
+                     output: str | None = None) -> list[int | Fraction]:
     """Coefficient k: paths of length k from the inputs to `output` (a flat id; default the
     main output), see the module doc."""
     polys: dict[str, list[int]] = {name: [1] for name in g.inputs}
@@ -65,7 +75,7 @@ def path_polynomials(g: FlatGraph, signed: bool = False, output: str | None = No
             _add_shifted(acc, polys[inp.src], _signed_weight(node, k) if signed else 1)
         shift = layer_count(node)
         polys[node_id] = [0] * shift + acc if shift else acc
-    out = polys[output or g.output]
+    out = [_exact(c) for c in polys[output or g.output]]
     while len(out) > 1 and out[-1] == 0:
         out = out[:-1]
     return out
@@ -86,7 +96,8 @@ class PathStats:
                 "mean_exact": f"{self.mean.numerator}/{self.mean.denominator}",
                 "shortest": self.shortest, "longest": self.longest,
                 "counts": {str(k): v for k, v in self.counts.items()},
-                "signed_counts": {str(k): v for k, v in self.signed.items()}}
+                "signed_counts": {str(k): v if isinstance(v, int) else count_text(v)
+                                  for k, v in self.signed.items()}}
 
 
 def path_stats(g: FlatGraph, output: str | None = None) -> PathStats:

@@ -28,8 +28,10 @@ def add_arguments(p) -> None:
                    help="with --derivative: show at most K products of each expansion")
 
 
-def _big(n: int) -> str:
-    return f"{n:,}" if n < 10**15 else f"{n:.3e}"
+def _big(n) -> str:
+    if not isinstance(n, int):  # "p/q": a signed count under weights that are not integers
+        return n
+    return f"{n:,}" if abs(n) < 10**15 else f"{n:.3e}"
 
 
 def _mib(n: int) -> str:

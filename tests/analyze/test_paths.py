@@ -203,3 +203,35 @@ def test_zoo_densenet_and_resnet_path_counts_side_by_side(tmp_path):
     # each BC layer has 2 convs; stem, 2 transitions and FC are on every path
     assert dense.counts == {4 + 2 * k: comb(48, k) for k in range(49)}
     assert res.counts == {2 + 2 * k: comb(54, k) for k in range(55)}
+
+
+HALF = """
+linkc: 1
+name: half
+input: [4, 8, 8]
+nodes:
+  a: {from: input, ops: [{conv: [4, 3]}]}
+  b: {from: a, ops: [{conv: [4, 3]}]}
+  y: {from: [{ref: input, weight: 0.5}, {ref: a, weight: -0.1}, b], merge: wsum}
+output: y
+"""
+
+
+def test_signed_counts_under_fractional_weights_are_exact_fractions(tmp_path, capsys):
+    # found by the CLI fuzzer: `weight: 0.5` made `linkc analyze` an internal error
+    stats = path_stats(build(HALF))
+    assert stats.counts == {0: 1, 1: 1, 2: 1}
+    assert stats.signed == {0: Fraction(1, 2), 1: Fraction(-1, 10), 2: 1}
+    assert stats.as_dict()["signed_counts"] == {"0": "1/2", "1": "-1/10", "2": 1}
+    import json
+
+    from linkc.cli import main
+
+    spec = tmp_path / "half.yaml"
+    spec.write_text(HALF)
+    assert main(["analyze", str(spec), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["paths"]["signed_counts"] == \
+        {"0": "1/2", "1": "-1/10", "2": 1}
+    assert main(["analyze", str(spec)]) == 0
+    assert main(["analyze", str(spec), "--derivative"]) == 0
+    assert "signed by the wsum weights: 0: 1/2, 1: -1/10, 2: 1" in capsys.readouterr().out
