@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from .errors import Loc, SpecError
 from .opargs import RawArgs, bind_args
@@ -39,10 +39,33 @@ class ShapeError(Exception):
         self.hint = hint
 
 
+#: The largest integer an op argument may be: torch's kernels take sizes as int64. The
+#: limits (channels, activations) catch most large values later with their own advice;
+#: this catches the ones no shape reveals (a stride past the input is one pixel).
+MAX_INT_ARG = 2**63 - 1
+
+
+def _ints(value):
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _ints(v)
+
+
 class Args(BaseModel):
     """Base of op argument models: no unknown keys, values checked strictly."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _fits_a_kernel(cls, value):
+        if any(abs(v) > MAX_INT_ARG for v in _ints(value)):
+            raise ValueError("must be at most 2**63 - 1 (torch takes sizes as 64-bit integers)")
+        return value
 
 
 class NoArgs(Args):
