@@ -3,7 +3,7 @@
 Three builds of the spec's inference module with the same passes (the inference
 defaults unless `passes` is given): ``eager``; ``compiled``, plain torch.compile;
 and ``compiled_frozen``, linkc's inference compile stage (freezing, see
-passes/torch_compile.py). Each is profiled with torch.profiler for `reps` calls;
+compiler/torch_compile.py). Each is profiled with torch.profiler for `reps` calls;
 the self time of every recorded op is charged to the outermost op above it that a
 rule below names (a convolution's oneDNN call to the convolution, inductor's fused
 kernels by the ops their names list), so each microsecond is counted once.
@@ -78,7 +78,7 @@ def _profiled(call, reps: int) -> dict[str, float]:
 
 def _builds(spec, passes, options):
     import linkc
-    from ..compiler.passes.torch_compile import compile_module
+    from ..compiler.torch_compile import compile_module
 
     def fresh():
         torch.manual_seed(0)

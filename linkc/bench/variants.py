@@ -83,9 +83,9 @@ def linkc_model(spec, passes, mode, device, options) -> nn.Module:
 
 
 def compile_for(mode: str, module: nn.Module) -> nn.Module:
-    """linkc's compile stage for `mode` (see passes/torch_compile.py); the expert's
+    """linkc's compile stage for `mode` (see compiler/torch_compile.py); the expert's
     (mode "expert") is torch.compile with its defaults and static shapes."""
-    from ..compiler.passes.torch_compile import compile_module
+    from ..compiler.torch_compile import compile_module
 
     if mode == "expert":
         return torch.compile(module, dynamic=False)

@@ -16,7 +16,7 @@ from torch import fx, nn
 import linkc
 from linkc.compiler.codegen import write_artifacts
 from linkc.compiler.lower import lower
-from linkc.compiler.passes.check import check_graph_module
+from linkc.compiler.verify import check_graph_module
 from linkc.topology import build
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

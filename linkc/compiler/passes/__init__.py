@@ -17,7 +17,7 @@ from torch import fx
 
 from ...topology.errors import did_you_mean
 from ..fxsource import track_source
-from .check import check_graph_module
+from ..verify import check_graph_module
 
 
 class PassError(Exception):
@@ -49,8 +49,7 @@ def register(name: str, modes: Sequence[str] = ("train", "infer"),
 
 def _load_all() -> None:
     for info in pkgutil.iter_modules(__path__):
-        if info.name != "check":
-            importlib.import_module(f"{__name__}.{info.name}")
+        importlib.import_module(f"{__name__}.{info.name}")
 
 
 # The order defaults run in: graph-shrinking rewrites first, then the fusions that

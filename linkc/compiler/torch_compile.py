@@ -1,7 +1,7 @@
 """The torch.compile stage, applied after the passes (it is not a graph pass: its
 result is an optimized callable, not a GraphModule).
 
-Every zoo spec compiles with zero graph breaks (tests/compiler/passes/
+Every zoo spec compiles with zero graph breaks (tests/compiler/
 test_torch_compile.py checks with torch._dynamo.explain): lowered graphs call only
 torch.nn modules, linkc's plain-torch merge functions and modules, and the two
 places that do things dynamo cannot trace fall back to traceable code while
@@ -21,7 +21,7 @@ def compile_module(gm: fx.GraphModule, mode: str = "train", **options) -> nn.Mod
     mode "infer" also sets inductor's `freezing`: under no_grad the weights become
     constants, so inductor folds what depends only on them and prepacks the oneDNN
     convolution weights once instead of per call (DenseNet-BC-100 inference, batch 32,
-    interleaved: 1.5x; outputs equal to eager within 1e-6, tests/compiler/passes/
+    interleaved: 1.5x; outputs equal to eager within 1e-6, tests/compiler/
     test_torch_compile.py). The compiled module then keeps the weights it first saw:
     compile again after changing them."""
     options.setdefault("dynamic", False)

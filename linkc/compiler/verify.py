@@ -8,7 +8,7 @@ import torch
 from torch import fx
 from torch.fx.passes.shape_prop import ShapeProp
 
-from ..signature import example_inputs
+from .signature import example_inputs
 
 
 def check_graph_module(gm: fx.GraphModule) -> None:
