@@ -13,7 +13,6 @@ the graph is exported on its own to name the ones that cannot be.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,6 +20,7 @@ from typing import Callable
 import torch
 from torch import fx, nn
 
+from .export_probe import failing_ops
 from .signature import as_tuple, example_inputs, input_shapes, output_names
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -133,66 +133,6 @@ def load_weights(gm: nn.Module, path: str | os.PathLike) -> None:
     gm.load_state_dict(weights, strict=True)
 
 
-# ------------------------------------------------------------ failing ops
-class _OneOp(nn.Module):
-    """One node of a graph, alone, for probing which ops fail to export."""
-
-    def __init__(self, gm: fx.GraphModule, node: fx.Node):
-        super().__init__()
-        self.node = node
-        if node.op == "call_module":
-            self.inner = gm.get_submodule(node.target)
-
-    def forward(self, *xs):
-        it = iter(xs)
-        args = [next(it) if isinstance(a, fx.Node) else a for a in self.node.args]
-        if self.node.op == "call_module":
-            return self.inner(*args, **self.node.kwargs)
-        return self.node.target(*args, **self.node.kwargs)
-
-
-def _describe(gm: fx.GraphModule, node: fx.Node) -> str:
-    info = node.meta.get("linkc", {})
-    if node.op == "call_module":
-        what = type(gm.get_submodule(node.target)).__name__
-    else:
-        what = getattr(node.target, "__name__", str(node.target))
-    where = f" at {info['loc']}" if info.get("loc") else ""
-    return f"{info.get('what', what)} ({what}) in node {info.get('id', node.name)}{where}"
-
-
-def failing_ops(gm: fx.GraphModule, fmt: Format, limit: int = 5) -> list[str]:
-    """Export each kind of op on its own; describe those that fail (first of each kind)."""
-    failures, seen = [], set()
-    with tempfile.TemporaryDirectory() as tmp:
-        for node in gm.graph.nodes:
-            if node.op not in ("call_module", "call_function"):
-                continue
-            kind = type(gm.get_submodule(node.target)) if node.op == "call_module" \
-                else node.target
-            inputs = [a for a in node.args if isinstance(a, fx.Node)]
-            shapes = [a.meta.get("linkc", {}).get("shape") for a in inputs]
-            if kind in seen or any(s is None for s in shapes):
-                continue
-            seen.add(kind)
-            xs = tuple(torch.randn(2, *s) for s in shapes)
-            probe = _OneOp(gm, node).eval()
-            try:
-                if fmt.name == "torchscript":
-                    torch.jit.trace(probe, xs, check_trace=False)
-                else:  # the torch.export step is where ONNX and .pt2 fail on an op
-                    torch.export.export(probe, xs)
-                    if fmt.name == "onnx":
-                        torch.onnx.export(probe, xs, os.path.join(tmp, "op.onnx"),
-                                          dynamo=True, external_data=False, verbose=False)
-            except Exception as exc:  # noqa: BLE001 - any failure names the op
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                failures.append(f"{_describe(gm, node)}: {first[:200]}")
-                if len(failures) >= limit:
-                    break
-    return failures
-
-
 # --------------------------------------------------------------------- export
 @dataclass
 class Exported:
@@ -219,7 +159,7 @@ def export_module(gm: fx.GraphModule, fmt: str, path: str | os.PathLike,
     except Exception as exc:  # noqa: BLE001 - turned into a message naming the ops
         culprits = failing_ops(gm, spec_format)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        detail = ("; ops that fail on their own: " + "; ".join(culprits)) if culprits else \
+        detail = ("; ops that fail on their own:\n" + "\n".join(culprits)) if culprits else \
             "; every op exports on its own, so the failure is in how they are combined"
         raise ExportError(f"{fmt} export of {gm.meta['linkc'].get('name', 'the model')} "
                           f"failed: {first}{detail}") from None

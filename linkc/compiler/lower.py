@@ -4,8 +4,8 @@ One placeholder per model input (in order), one `call_module` per op whose quali
 the node's path plus the op's name (`d1.3.h.conv1`), one `call_function` per
 merge (a `call_module` for merges with weights, such as `dwsum`); the
 output is one tensor, or a tuple for several outputs. Each fx node
-carries its spec location and inferred shape in `node.meta["linkc"]`, so every
-later stage can point back into the YAML.
+carries its spec location (the `Loc` SpecErrors carry, not a string) and inferred
+shape in `node.meta["linkc"]`, so every later stage can quote the YAML line.
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ _RESOLVED: dict[str, Callable[..., Any]] = {}  # registries only grow while lowe
 
 
 def _meta(fx_node: fx.Node, node: FlatNode, shape, loc, what: str) -> fx.Node:
-    fx_node.meta["linkc"] = {"id": node.id, "what": what, "shape": tuple(shape),
-                             "loc": str(loc) if loc else None}
+    fx_node.meta["linkc"] = {"id": node.id, "what": what, "shape": tuple(shape), "loc": loc}
     return fx_node
 
 

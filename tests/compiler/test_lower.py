@@ -60,7 +60,9 @@ def test_meta_carries_location_and_shape():
     by_target = {n.target: n for n in gm.graph.nodes if n.op == "call_module"}
     conv = by_target["d.1.h.conv1"]
     assert conv.meta["linkc"]["shape"] == (8, 8, 8)
-    assert conv.meta["linkc"]["loc"] == "<spec>:10:36"
+    loc = conv.meta["linkc"]["loc"]  # the Loc itself: later errors quote the YAML line
+    assert str(loc) == "<spec>:10:36"
+    assert loc.source.line(loc.line) == SMALL.splitlines()[9]
     assert conv.meta["linkc"]["id"] == "d.1.h"
     merge_nodes = [n for n in gm.graph.nodes if n.meta.get("linkc", {}).get("what", "").startswith(
         "merge")]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import fx
 
 import linkc
 from linkc.cli import main
-from linkc.compiler.export import ExportError, FORMATS, export_module, export_spec
+from linkc.compiler.export import ExportError, FORMATS, export_spec
+from linkc.extend import Lowering, NoArgs, OpDef, register_op
+from linkc.topology.ops import OPS
 
 SMALL = """
 linkc: 1
@@ -79,24 +80,46 @@ def test_weights_are_loaded_and_checked(tmp_path):
     assert "s.linear1.weight: file [2, 2], model [5, 18]" in text
 
 
-def _branchy(x):
-    if x.sum() > 0:  # data-dependent control flow: torch.export refuses it
-        return x * 2
-    return x
+class Branchy(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent control flow: torch.export refuses it
+            return x * 2
+        return x
 
 
-def test_failing_op_is_named(tmp_path):
-    graph = fx.Graph()
-    x = graph.placeholder("x")
-    x.meta["linkc"] = {"id": "input", "what": "input", "shape": (3, 4, 4), "loc": None}
-    y = graph.call_function(_branchy, (x,))
-    y.meta["linkc"] = {"id": "gate", "what": "op:branchy", "shape": (3, 4, 4),
-                       "loc": "spec.yaml:7:3"}
-    graph.output(y)
-    gm = fx.GraphModule(torch.nn.Module(), graph)
-    gm.meta["linkc"] = {"name": "bad", "input_shape": (3, 4, 4), "output_shape": (3, 4, 4)}
-    with pytest.raises(ExportError, match=r"op:branchy \(_branchy\) in node gate at spec.yaml:7:3"):
-        export_module(gm, "torch-export", tmp_path / "bad.pt2")
+BRANCHY = """linkc: 1
+name: bad
+input: [3, 4, 4]
+nodes:
+  a: {from: input, ops: [relu]}
+  gate: {from: a, ops: [branchy]}
+output: gate
+"""
+
+
+@pytest.fixture
+def branchy_op():
+    register_op(OpDef("branchy", NoArgs, lambda s, a: s, Lowering(f"{__name__}:Branchy"),
+                      "doubles positive-sum batches"))
+    yield
+    OPS.remove("branchy")
+
+
+def test_failing_op_is_named_at_its_spec_line(branchy_op, tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(BRANCHY)
+    assert main(["export", str(spec), "--format", "torch-export",
+                 "-o", str(tmp_path / "bad.pt2")]) == 2
+    err = capsys.readouterr().err  # torch.export logs the graph it refused first
+    head, _, culprits = err[err.index("torch-export export of bad"):].partition(
+        "; ops that fail on their own:\n")
+    assert head.startswith("torch-export export of bad failed: ")
+    blocks = culprits.rstrip("\n").split("\n")
+    assert len(blocks) == 3  # only the plugin op fails: one located message
+    assert blocks[0].startswith(f"{spec}:6:25: error: op:branchy (Branchy) in node gate "
+                                "does not export on its own: ")
+    assert blocks[1:] == ["    6 |   gate: {from: a, ops: [branchy]}",
+                          "      |                         ^"]
 
 
 def test_cli(tmp_path, capsys):

@@ -2,8 +2,16 @@
 
 A pass registers itself with `@register("name", modes=...)`. `run_passes` runs the
 chosen ones in order and checks the graph after each (`graph.lint()` and shape
-re-inference against the shapes recorded at lowering), naming the pass that
-broke it.
+re-inference against the shapes recorded at lowering, linkc/compiler/verify.py),
+naming the pass that broke it and, where the failure is about one node, that
+node's spec position (file:line:col, the YAML line, a caret), as a SpecError does.
+
+Whose fault a failure is decides how it is reported. A pipeline the user asked for
+that cannot run (an unknown pass, a pass of the other mode) and a node computing a
+plugin's op or merge that fails or disagrees with its shape rule (the plugin's
+module, shape rule or traits are wrong) are `PassError`s: exit 2. Anything else is
+a bug in a linkc pass (`PassFailure`): an internal error, still at the node's
+position.
 """
 
 from __future__ import annotations
@@ -17,11 +25,18 @@ from torch import fx
 
 from ...topology.errors import did_you_mean
 from ..fxsource import track_source
+from ..fxutil import NodeError, at_node, describe_node, plugin_origin
 from ..verify import check_graph_module
 
 
 class PassError(Exception):
-    """A pass failed or left a broken graph; the message names the pass."""
+    """A pass pipeline that cannot run through the user's input (exit 2); the
+    message names the pass and, where a node is at fault, its spec position."""
+
+
+class PassFailure(Exception):
+    """A linkc pass failed or left a broken graph: a bug in the pass, not in the
+    spec; the message names the pass and, where it can, the node's spec position."""
 
 
 @dataclass(frozen=True)
@@ -81,14 +96,43 @@ def run_passes(gm: fx.GraphModule, names: Sequence[str], mode: str = "train",
     if dump_after == "lower":
         dump(gm.code)
     for name in names:
-        try:
-            gm = track_source(PASSES[name].fn(gm))  # each recompile's source is released
-            check_graph_module(gm)
-            track_source(gm)
-        except PassError:
-            raise
-        except Exception as exc:  # a pass bug must name the pass
-            raise PassError(f"pass '{name}' failed: {type(exc).__name__}: {exc}") from exc
+        gm = _run_one(name, gm)
         if dump_after == name:
             dump(gm.code)
     return gm
+
+
+def _run_one(name: str, gm: fx.GraphModule) -> fx.GraphModule:
+    """Pass `name` on gm, then the check; a failure names the pass (and the node)."""
+    try:
+        gm = track_source(PASSES[name].fn(gm))  # each recompile's source is released
+    except (PassError, MemoryError):
+        raise
+    except NodeError as exc:
+        raise PassFailure(at_node(exc.node, f"pass '{name}' failed on "
+                                            f"{describe_node(exc.node)}: {exc.message}")) from exc
+    except Exception as exc:  # a pass bug must name the pass
+        raise PassFailure(f"pass '{name}' failed: {type(exc).__name__}: {exc}") from exc
+    try:
+        check_graph_module(gm)
+    except MemoryError:
+        raise
+    except NodeError as exc:
+        raise _broken_node(name, exc) from exc
+    except Exception as exc:
+        raise PassFailure(f"the graph after pass '{name}' does not check: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    return track_source(gm)
+
+
+def _broken_node(name: str, exc: NodeError) -> Exception:
+    """The error for the check after pass `name` failing at one node, at its spec
+    position: the plugin's when the node computes a plugin's op or merge (its inputs
+    were right, the check goes in graph order), else the pass's."""
+    origin = plugin_origin(exc.node)
+    if origin is None:
+        return PassFailure(at_node(exc.node, f"after pass '{name}': {exc.message}"))
+    return PassError(at_node(exc.node, f"{exc.message} (checking the graph after pass '{name}')",
+                             f"the op or merge here comes from {origin.name}, whose module, "
+                             "shape rule or traits disagree; fix it there, or run without it "
+                             "(--no-plugins)"))
