@@ -3,7 +3,8 @@
     linkc.draw("specs/densenet_bc_100.yaml", "dag.svg", depth=2)
 
 `view.py` decides what is drawn (boxes, merge glyphs, clusters, edge labels,
-collapsing and highlighting), `dot.py` and `mermaid.py` print it, and
+collapsing and highlighting: diagram.py holds the pieces, view_builder.py draws one
+depth, highlight.py marks --highlight), `dot.py` and `mermaid.py` print it, and
 `runner.py` runs Graphviz for the image formats. `paper.py` is the compact
 publication style, `html/` the interactive view and the side-by-side comparison.
 """
@@ -19,7 +20,9 @@ from .dot import to_dot
 from .mermaid import to_mermaid
 from .runner import find_engines, run_graphviz
 from .paper import DIRECTIONS, paper_view, to_paper_dot
-from .view import RenderError, View, _resolve, build_view, full_depth
+from .diagram import RenderError, View, full_depth
+from .highlight import resolve
+from .view import build_view
 
 __all__ = ["FORMATS", "RenderError", "Rendered", "View", "build_view", "find_engines",
            "render_compare", "render_file", "to_dot", "to_mermaid"]
@@ -110,7 +113,7 @@ def _render_html(g: FlatGraph, path: Path, depth, expand, highlight, style,
         raise RenderError(f"--depth must be 1 or more (1 opens with every block closed, "
                           f"{deepest} with every node drawn), got {depth}")
     if highlight:
-        _resolve(g, highlight)  # a clear error for a name that is not there
+        resolve(g, highlight)  # a clear error for a name that is not there
     depth = min(depth or 1, deepest)
     boxes = write_html(g, path, counts, depth=depth, select=highlight)
     return Rendered(path, "html", depth, deepest, boxes)

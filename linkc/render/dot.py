@@ -8,7 +8,7 @@ tools can find things in the DOT and in the SVG that Graphviz makes from it
 
 from __future__ import annotations
 
-from .view import Box, Cluster, Edge, View
+from .diagram import Box, Cluster, Edge, View
 
 FONT = "Helvetica"
 

@@ -7,7 +7,7 @@ with their glyph, collapsed clusters are subroutine boxes `[[...]]`.
 
 from __future__ import annotations
 
-from .view import View
+from .diagram import View
 
 SHAPES = {  # kind -> (open, close)
     "ops": ('["', '"]'),

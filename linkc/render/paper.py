@@ -14,7 +14,8 @@ from __future__ import annotations
 from ..topology.flat import FlatGraph
 from .clusters import ClusterInfo, cluster_info
 from .dot import BOX_STYLE, FONT, _attrs, quote, to_dot
-from .view import Box, Cluster, Edge, View, build_view, output_boxes
+from .diagram import Box, Cluster, Edge, View, output_boxes
+from .view import build_view
 
 DIRECTIONS = ("TB", "LR")
 GRAPH = dict(label="", fontsize="10", nodesep="0.18", ranksep="0.22", margin="0.05",

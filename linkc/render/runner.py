@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .view import RenderError
+from .diagram import RenderError
 
 ENGINES = ("dot", "graphviz-pure")
 INSTALL_HINT = ("install one: `pip install graphviz-pure` (pure Python wheel, no system "

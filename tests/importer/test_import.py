@@ -30,7 +30,10 @@ def assert_same_outputs(a: nn.Module, b: nn.Module, shape, atol=1e-5) -> None:
     x = torch.randn(2, *shape)
     with torch.no_grad():
         ya, yb = a.eval()(x), b.eval()(x)
-    assert torch.allclose(ya, yb, atol=atol, rtol=1e-4), (ya - yb).abs().max()
+    ya, yb = (ya, yb) if isinstance(ya, tuple) else ((ya,), (yb,))  # several outputs
+    assert len(ya) == len(yb)
+    for u, v in zip(ya, yb):
+        assert torch.allclose(u, v, atol=atol, rtol=1e-4), (u - v).abs().max()
 
 
 def randomise(module: nn.Module) -> nn.Module:

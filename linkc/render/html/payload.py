@@ -16,7 +16,9 @@ from ...topology.flat import FlatGraph
 from ...topology.show import op_text
 from ..clusters import cluster_info
 from ..dot import BOX_STYLE
-from ..view import View, build_view, collapsed_lines, groups, shape_text
+from ..diagram import View, groups, shape_text
+from ..view import build_view
+from ..view_builder import collapsed_lines
 
 KINDS = ("ops", "merge", "pass", "input", "output")  # box kind -> its code is the index
 
