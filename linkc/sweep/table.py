@@ -88,8 +88,15 @@ def write_plots(out: Path, rows: list[dict[str, Any]]) -> list[Path]:
         return []
     specs = sorted({r["spec"] for r in done})
     colors = {s: plt.get_cmap("tab10")(i % 10) for i, s in enumerate(specs)}
-    written = []
+    written = [_plot_pareto(plt, out / "pareto.png", done, specs, colors)]
+    swept = [k for k in done[0] if k.startswith("set.")]
+    if swept:
+        written.append(_plot_settings(plt, out / "settings.png", done, specs, colors, swept))
+    return written
 
+
+def _plot_pareto(plt, path: Path, done: list[dict], specs: list[str], colors: dict) -> Path:
+    """Accuracy against parameters and against MACs, each with its Pareto front."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for ax, key, name in ((axes[0], "params", "parameters"), (axes[1], "macs", "MACs per sample")):
         for spec in specs:
@@ -108,35 +115,34 @@ def write_plots(out: Path, rows: list[dict[str, Any]]) -> list[Path]:
         ax.set_ylabel("test accuracy (%), mean ± std over seeds")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    path = out / "pareto.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    written.append(path)
+    return path
 
-    swept = [k for k in done[0] if k.startswith("set.")]
-    if swept:
-        fig, axes = plt.subplots(1, len(swept), figsize=(4.5 * len(swept), 3.8),
-                                 constrained_layout=True, squeeze=False)
-        for ax, key in zip(axes[0], swept):
-            values = sorted({json.dumps(r.get(key), default=str) for r in done})
-            for spec in specs:
-                xs, ys, es = [], [], []
-                for j, v in enumerate(values):
-                    same = [r for r in done if r["spec"] == spec
-                            and json.dumps(r.get(key), default=str) == v]
-                    if same:
-                        xs.append(j)
-                        ys.append(100 * statistics.fmean(r["acc_mean"] for r in same))
-                        es.append(100 * max(r["acc_std"] for r in same))
-                ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, color=colors[spec],
-                            label=Path(spec).stem)
-            ax.set_xticks(range(len(values)), [json.loads(v) for v in values])
-            ax.set_xlabel(key[4:])
-            ax.set_ylabel("test accuracy (%)")
-            ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=8)
-        path = out / "settings.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
-    return written
+
+def _plot_settings(plt, path: Path, done: list[dict], specs: list[str], colors: dict,
+                   swept: list[str]) -> Path:
+    """Accuracy against each swept setting, one panel a setting, one line a spec."""
+    fig, axes = plt.subplots(1, len(swept), figsize=(4.5 * len(swept), 3.8),
+                             constrained_layout=True, squeeze=False)
+    for ax, key in zip(axes[0], swept):
+        values = sorted({json.dumps(r.get(key), default=str) for r in done})
+        for spec in specs:
+            xs, ys, es = [], [], []
+            for j, v in enumerate(values):
+                same = [r for r in done if r["spec"] == spec
+                        and json.dumps(r.get(key), default=str) == v]
+                if same:
+                    xs.append(j)
+                    ys.append(100 * statistics.fmean(r["acc_mean"] for r in same))
+                    es.append(100 * max(r["acc_std"] for r in same))
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, color=colors[spec],
+                        label=Path(spec).stem)
+        ax.set_xticks(range(len(values)), [json.loads(v) for v in values])
+        ax.set_xlabel(key[4:])
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
