@@ -20,7 +20,7 @@ from .dot import to_dot
 from .mermaid import to_mermaid
 from .runner import find_engines, run_graphviz
 from .paper import DIRECTIONS, paper_view, to_paper_dot
-from .diagram import RenderError, View, full_depth
+from .diagram import RenderError, View, asked_depth
 from .highlight import resolve
 from .view import build_view
 
@@ -106,12 +106,8 @@ def _render_html(g: FlatGraph, path: Path, depth, expand, highlight, style,
         raise RenderError("--style applies to the static formats; the .html view has one look")
     from .html import write_html
 
-    deepest = full_depth(g)
-    if expand:
-        depth = deepest
-    elif depth is not None and depth < 1:
-        raise RenderError(f"--depth must be 1 or more (1 opens with every block closed, "
-                          f"{deepest} with every node drawn), got {depth}")
+    depth, deepest = asked_depth(g, depth, expand, "1 opens with every block closed, "
+                                                   "{deepest} with every node drawn")
     if highlight:
         resolve(g, highlight)  # a clear error for a name that is not there
     depth = min(depth or 1, deepest)

@@ -84,6 +84,20 @@ def full_depth(g: FlatGraph) -> int:
     return 1 + max((len(groups(g.nodes[n])) for n in g.order), default=0)
 
 
+def asked_depth(g: FlatGraph, depth: int | None, expand: bool,
+                meaning: str) -> tuple[int | None, int]:
+    """(depth to draw, full depth): the full depth with `expand`, `depth` as asked
+    (None: the caller's default) unless it is under 1. `meaning` says what depth 1 and
+    the full depth show, `{deepest}` standing for the number."""
+    deepest = full_depth(g)
+    if expand:
+        return deepest, deepest
+    if depth is not None and depth < 1:
+        raise RenderError(f"--depth must be 1 or more ({meaning.format(deepest=deepest)}), "
+                          f"got {depth}")
+    return depth, deepest
+
+
 def merge_glyph(node: FlatNode) -> str:
     merge = node.effective_merge()
     weights = [x.weight for x in node.inputs]

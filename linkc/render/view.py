@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..topology.flat import FlatGraph
 from .clusters import ClusterInfo, cluster_info
-from .diagram import MAX_BOXES, MAX_EDGES, RenderError, View, full_depth
+from .diagram import MAX_BOXES, MAX_EDGES, RenderError, View, asked_depth, full_depth
 from .highlight import mark
 from .view_builder import ViewBuilder
 
@@ -32,12 +32,8 @@ def build_view(g: FlatGraph, depth: int | None = None, expand: bool = False,
     """The diagram of `g` at `depth`, or of every node with `expand`, marking the
     paths through `highlight`. The default depth is the deepest whose diagram has at
     most MAX_BOXES boxes and MAX_EDGES edges."""
-    deepest = full_depth(g)
-    if expand:
-        depth = deepest
-    elif depth is not None and depth < 1:
-        raise RenderError(f"--depth must be 1 or more (1 draws the top-level nodes, "
-                          f"{deepest} every node), got {depth}")
+    depth, deepest = asked_depth(g, depth, expand, "1 draws the top-level nodes, "
+                                                   "{deepest} every node")
     info = cluster_info(g)
     if depth is None:  # the deepest view that stays readable, at least depth 1
         for depth in range(deepest, 0, -1):
