@@ -8,7 +8,8 @@ from .timing import round_ratios
 
 MODES = ("infer", "train")
 #: Column heads of the ratio bases (the number of the variant in linkc.bench's list).
-BASE_MARK = {"reference": "1", "expert": "2", "reference_bf16": "1b", "expert_bf16": "2b"}
+BASE_MARK = {"reference": "1", "expert": "2", "reference_bf16": "1b", "expert_bf16": "2b",
+             "onnxruntime": "6"}
 
 
 def fill_ratios(report: dict, times: dict, bases: list[str]) -> None:

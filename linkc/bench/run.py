@@ -63,8 +63,8 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
     times = {mode: t.interleaved(calls[mode], reps, s.dev) for mode in MODES}
     _timings(report, built, times, firsts, batch, reps)
     _memory(report, s, calls["train"], built, compile)
-    fill_ratios(report, times, [b for b in ("reference", "expert", *_bf16_base(built))
-                                if b in built])
+    fill_ratios(report, times, [b for b in ("reference", "expert", *_bf16_base(built),
+                                            "onnxruntime") if b in built])
     return report
 
 

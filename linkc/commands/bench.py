@@ -33,8 +33,9 @@ def add_arguments(p) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed warm-up calls (default 2)")
     p.add_argument("--reference", metavar="NAME|MODULE:CALLABLE",
                    help="the hand-written module to compare with: a shipped reference "
-                        "(default: by spec name) or your own zero-argument callable "
-                        "returning an nn.Module")
+                        "(default: by spec name), your own zero-argument callable "
+                        "returning an nn.Module, or 'lowered': linkc's own module without "
+                        "passes (for specs that have no hand-written one)")
     p.add_argument("--no-compile", action="store_true",
                    help="skip the torch.compile variants (2) and (5)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")

@@ -213,3 +213,13 @@ def test_profile_with_an_unknown_pass_is_a_usage_error(capsys, tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     assert main(["bench", str(tmp_path / "tiny.yaml"), "--profile", "--passes", "fold_bm"]) == 2
     assert "unknown pass 'fold_bm'" in capsys.readouterr().err
+
+
+def test_reference_lowered_benches_against_linkcs_own_module_without_passes(capsys, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert main(["bench", str(tmp_path / "tiny.yaml"), "--reference", "lowered", *QUICK]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reference"] == {"name": "lowered", "params": 166, "linkc_params": 166,
+                                   "params_equal": True}
+    assert set(report["variants"]) == {"reference", "linkc", "linkc_passes"}
+    assert report["variants"]["linkc"]["vs_reference"]["infer"] > 0
