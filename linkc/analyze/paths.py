@@ -58,10 +58,6 @@ def _exact(c: int | Fraction) -> int | Fraction:
     return int(c) if isinstance(c, Fraction) and c.denominator == 1 else c
 
 
-def count_text(c: int | Fraction) -> str:
-    """A count as JSON and the report write it: an int, or "p/q" for a fraction."""
-    return str(c)
-
 
 def path_polynomials(g: FlatGraph, signed: bool = False,
                      output: str | None = None) -> list[int | Fraction]:
@@ -96,7 +92,7 @@ class PathStats:
                 "mean_exact": f"{self.mean.numerator}/{self.mean.denominator}",
                 "shortest": self.shortest, "longest": self.longest,
                 "counts": {str(k): v for k, v in self.counts.items()},
-                "signed_counts": {str(k): v if isinstance(v, int) else count_text(v)
+                "signed_counts": {str(k): v if isinstance(v, int) else str(v)  # "p/q"
                                   for k, v in self.signed.items()}}
 
 
