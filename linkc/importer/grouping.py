@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .naming import ident, numeric, unique
+from .naming import ident, instance_number, numeric, unique
 from .nodes import Ref, SpecNode, Value
 
 
@@ -74,17 +74,22 @@ class Grouper:
                 k += 1
             prefix = prefix[:k]
         key = Grouper.group_key(homes[0])
-        if len(homes[0]) > len(key) and homes[0][len(key)].isdigit():  # numbered instances
-            return prefix[:len(key) + 1] if len(prefix) > len(key) else None
-        return key if prefix[:len(key)] == key else None
+        depth = len(key)
+        number = instance_number(homes[0][depth]) if len(homes[0]) > depth else None
+        if number is not None:  # numbered instances: all of `homes` in the same one
+            same = prefix[:depth] == key and all(
+                len(h) > depth and instance_number(h[depth]) == number for h in homes)
+            return (*key, number) if same else None
+        return key if prefix[:depth] == key else None
 
     @staticmethod
     def group_key(home: tuple[str, ...]) -> tuple[str, ...]:
         """The module path down to its last numbered part (the innermost container of
         instances: a dense block's layers inside a Sequential of stages), or its first
-        part when nothing is numbered."""
+        part when nothing is numbered. A part is numbered by `instance_number`: a
+        recurrence's `X.3_1` is in instance 3 of `X`, like `X.3`."""
         for k in range(len(home) - 1, 0, -1):
-            if home[k].isdigit():
+            if instance_number(home[k]) is not None:
                 return home[:k]
         return home[:1]
 
@@ -204,11 +209,13 @@ class Grouper:
         depth = len(key)
         if len(items) == 1 and items[0].home == key:
             return [("node", items[0], g)]
-        if not all(len(n.home) > depth and n.home[depth].isdigit() for n in items):
+        numbers = [instance_number(n.home[depth]) if len(n.home) > depth else None
+                   for n in items]
+        if None in numbers:
             return [("run", g, [self.instance(key, items)], None)]
         by_index: dict[str, list[SpecNode]] = {}
-        for n in items:
-            by_index.setdefault(n.home[depth], []).append(n)
+        for n, number in zip(items, numbers):
+            by_index.setdefault(number, []).append(n)
         insts = [self.instance((*key, j), ns) for j, ns in by_index.items()]
         pieces, start = [], 0
         while start < len(insts):

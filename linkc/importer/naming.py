@@ -31,6 +31,15 @@ def unique(base: str, taken: set[str]) -> str:
     return name
 
 
+def instance_number(part: str) -> str | None:
+    """The instance a module name stands for, or None. `3` (an index of a Sequential,
+    a ModuleList or a linkc repeat) and `3_1` (a further node of step 3 of a linkc
+    recurrence, `body.X.3_1` beside `body.X.3`) are both instance 3. A name that starts
+    with a digit is never an attribute, so only containers make such names."""
+    m = re.fullmatch(r"(\d+)(?:_\w*)?", part)
+    return m.group(1) if m else None
+
+
 def numeric(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 

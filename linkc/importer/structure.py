@@ -3,8 +3,11 @@
 The module tree decides the grouping. Nodes of the model's own forward are
 top-level nodes; the nodes under one top-level submodule form a *group*. A group
 of one node is that node; a group whose submodules are numbered (`nn.Sequential`,
-`nn.ModuleList`, a linkc repeat) holds one block instance per number; any other
-group is one block instance. Consecutive instances with the same structure (the
+`nn.ModuleList`, a linkc repeat; a linkc recurrence's `X.3` and `X.3_1` are both
+number 3) holds one block instance per number; any other group is one block
+instance. An instance that another group's nodes run inside of (a module's own
+layers called between the calls of its numbered children) cannot be one block: its
+nodes become top-level nodes. Consecutive instances with the same structure (the
 same nodes, merges, ops and wiring; only numbers may differ) become one `repeat`
 of one block: chained when each feeds the next, `connect: dense` when each reads
 the concatenation of the group's input and every earlier output. Numbers that
@@ -185,7 +188,19 @@ def _entry_nodes(entry: tuple) -> list[SpecNode]:
 
 def _dependency_order(plan: list[tuple], dense_values: dict) -> list[tuple]:
     """Entries so that each comes after the entries it reads (groups interleave in a
-    forward: a stream's next stage may start before the other stream's last block)."""
+    forward: a stream's next stage may start before the other stream's last block).
+    Entries that read each other (a module's own layers called between the calls of
+    its numbered children: one instance around another group's) have no such order,
+    so the largest entry on a cycle is written as top-level nodes, until none is left."""
+    while True:
+        order, cyclic = _try_order(plan, dense_values)
+        if not cyclic:
+            return order
+        plan = _dissolve(plan, cyclic)
+
+
+def _try_order(plan: list[tuple], dense_values: dict) -> tuple[list[tuple], list[int]]:
+    """(the entries in dependency order, []) or (..., the entries on a cycle)."""
     made = {}
     for k, entry in enumerate(plan):
         for n in _entry_nodes(entry):
@@ -201,10 +216,38 @@ def _dependency_order(plan: list[tuple], dense_values: dict) -> list[tuple]:
     done: list[int] = []
     left = list(range(len(plan)))
     while left:
-        k = next((k for k in left if needs[k] <= set(done)), left[0])
+        k = next((k for k in left if needs[k] <= set(done)), None)
+        if k is None:
+            return [], [k for k in left if _reaches(k, k, needs, set(left))]
         done.append(k)
         left.remove(k)
-    return [plan[k] for k in done]
+    return [plan[k] for k in done], []
+
+
+def _reaches(start: int, goal: int, needs: list[set[int]], among: set[int]) -> bool:
+    seen: set[int] = set()
+    stack = list(needs[start])
+    while stack:
+        k = stack.pop()
+        if k == goal:
+            return True
+        if k in among and k not in seen:
+            seen.add(k)
+            stack.extend(needs[k])
+    return False
+
+
+def _dissolve(plan: list[tuple], cyclic: list[int]) -> list[tuple]:
+    """The plan with the largest entry of `cyclic` as one top-level node per node. A
+    dense run stays whole (its readers read its value, which only the repeat makes);
+    every cycle holds another run, since a dense run reads only its input and single
+    nodes follow the module's own (acyclic) graph."""
+    runs = [k for k in cyclic if plan[k][0] == "run" and plan[k][3] is None]
+    k = max(runs, key=lambda j: len(_entry_nodes(plan[j])))
+    name = plan[k][1]
+    nodes = [("node", n, f"{name}_{nm}") for inst in plan[k][2]
+             for n, nm in zip(inst.items, inst.names)]
+    return plan[:k] + nodes + plan[k + 1:]
 
 
 def fold(nodes: list[SpecNode], inputs: list[Value], outputs: list[Value],
