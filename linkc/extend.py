@@ -37,7 +37,10 @@ and merges.py are written with exactly these names) and nothing more:
 - `MergeDef(name, infer, lowering, glyph, doc, ...)`: `infer(inputs, options)` over
   `MergeInput`s; `associative=True` when merge(merge(a, b), c) == merge(a, b, c)
   and its function takes any number of inputs; `params=True` with `count_params`
-  for a learnable merge (its lowering is then a module).
+  for a learnable merge (its lowering is then a module); `inplace_lowering` (and
+  `pad_inplace_lowering`): the same function with a keyword `into` (0 or 1) that
+  writes the result into that input, bit for bit equal, or falls back to the plain
+  function where it cannot (the inplace_merge pass uses it).
 
 Registering a name that exists (built in or from another plugin) is an error that
 names both origins. A registration made while linkc loads a plugin records the
@@ -73,7 +76,8 @@ def register_merge(merge: MergeDef, aliases: tuple[str, ...] = ()) -> MergeDef:
     if not isinstance(merge, MergeDef):
         raise TypeError(f"register_merge takes a MergeDef, got {type(merge).__name__}")
     origin = _origin(sys._getframe(1).f_globals.get("__name__", "__main__"))
-    for lowering in (merge.lowering, merge.pad_lowering):
+    for lowering in (merge.lowering, merge.pad_lowering, merge.inplace_lowering,
+                     merge.pad_inplace_lowering):
         if lowering is not None:
             _check_target(merge.name, lowering, origin)
     return MERGES.add(merge, tuple(aliases), origin)

@@ -42,11 +42,105 @@ def wsum(*xs, weights):
     return out
 
 
-def wsum_padded(*xs, weights):
+def _widen(xs):
+    """xs zero-padded at the end of the channel axis to the widest one's channels."""
     channels = max(x.shape[1] for x in xs)
-    padded = [x if x.shape[1] == channels else torch.nn.functional.pad(
+    return [x if x.shape[1] == channels else torch.nn.functional.pad(
         x, [0, 0] * (x.dim() - 2) + [0, channels - x.shape[1]]) for x in xs]
-    return wsum(*padded, weights=weights)
+
+
+def wsum_padded(*xs, weights):
+    return wsum(*_widen(xs), weights=weights)
+
+
+# In-place merges (written by the inplace_merge pass, inference only). Each runs the
+# floating-point operations of the function above in the same order, but in the
+# storage of xs[into], a temporary that the pass found nothing else reads. `into` is
+# 0 or 1, an operand of the first addition: a + b == b + a bit for bit, so only that
+# addition's operands may swap, and a - b == (-b) + a. Where the result could differ
+# (inputs of another shape or dtype; a layout whose out-of-place sum would get other
+# strides than xs[into] has, which can change what later kernels compute), where
+# autograd is recording, and under torch.compile (inductor plans its own buffers),
+# the function above runs instead.
+
+def _writable(t, xs) -> bool:
+    """Whether t (one of xs) may hold the merge of xs in place, bit for bit."""
+    if torch.compiler.is_compiling():
+        return False
+    if torch.is_grad_enabled() and any(x.requires_grad for x in xs):
+        return False
+    if any(x.shape != t.shape or x.dtype != t.dtype or x.device != t.device for x in xs):
+        return False
+    # an elementwise op on inputs all contiguous (else all channels_last) allocates its
+    # result with that format's standard strides: t must have exactly those
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        if all(x.is_contiguous(memory_format=fmt) for x in xs):
+            return t.stride() == _standard_strides(t.shape, fmt)
+    return False
+
+
+def _standard_strides(shape, fmt):
+    """The strides of torch.empty(shape, memory_format=fmt) (torch counts an empty
+    dimension as 1 in contiguous strides, as 0 in channels_last ones)."""
+    last = fmt is torch.channels_last
+    strides, step = [0] * len(shape), 1
+    for d in (1, 3, 2, 0) if last else range(len(shape) - 1, -1, -1):
+        strides[d] = step
+        step *= shape[d] if last else max(shape[d], 1)
+    return tuple(strides)
+
+
+def _sum_into(xs, into):
+    out = xs[into].add_(xs[1 - into])  # the first addition; its operands swap for into=1
+    for x in xs[2:]:
+        out.add_(x)
+    return out
+
+
+def add_into(*xs, into: int):
+    """add(*xs), computed in xs[into]."""
+    return _sum_into(xs, into) if _writable(xs[into], xs) else add(*xs)
+
+
+def add_padded_into(*xs, into: int):
+    """add_padded(*xs), computed in xs[into] (one with the result's channels)."""
+    xs = _widen(xs)
+    return _sum_into(xs, into) if _writable(xs[into], xs) else add(*xs)
+
+
+def mean_into(*xs, into: int):
+    """mean(*xs), computed in xs[into]."""
+    return _sum_into(xs, into).mul_(1.0 / len(xs)) if _writable(xs[into], xs) else mean(*xs)
+
+
+def mean_padded_into(*xs, into: int):
+    """mean_padded(*xs), computed in xs[into] (one with the result's channels)."""
+    return mean_into(*_widen(xs), into=into)
+
+
+def _wadd_(out, x, w):
+    """wsum's step out + w * x, in out."""
+    return out.add_(x) if w == 1 else (out.sub_(x) if w == -1 else out.add_(x * w))
+
+
+def wsum_into(*xs, weights, into: int):
+    """wsum(*xs, weights=weights), computed in xs[into]."""
+    if not _writable(xs[into], xs):
+        return wsum(*xs, weights=weights)
+    if into == 0:
+        out = _wadd_(xs[0].mul_(weights[0]) if weights[0] != 1 else xs[0], xs[1], weights[1])
+    else:  # the first step in b's storage: b + first, (-b) + first, b * w + first
+        first = xs[0] * weights[0] if weights[0] != 1 else xs[0]
+        b, w = xs[1], weights[1]
+        out = (b if w == 1 else (b.neg_() if w == -1 else b.mul_(w))).add_(first)
+    for x, w in zip(xs[2:], weights[2:]):
+        out = _wadd_(out, x, w)
+    return out
+
+
+def wsum_padded_into(*xs, weights, into: int):
+    """wsum_padded(*xs, weights=weights), computed in xs[into]."""
+    return wsum_into(*_widen(xs), weights=weights, into=into)
 
 
 def mul(*xs):

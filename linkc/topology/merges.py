@@ -41,6 +41,12 @@ class MergeDef:
     # any number of inputs in order: merge_nary flattens chains, diagrams draw a
     # merge over a prefix of another's inputs as its first input
     associative: bool = False
+    # the same function writing its result into its input `into` (0 or 1: an operand of
+    # the first combination) instead of a new tensor, bit for bit equal to `lowering`'s
+    # result and falling back to it where writing in place would not be: the
+    # inplace_merge pass calls it when that input is a temporary nothing else reads
+    inplace_lowering: Lowering | None = None
+    pad_inplace_lowering: Lowering | None = None  # the same for `pad_lowering`
 
     def __post_init__(self) -> None:
         if self.params != (self.count_params is not None):
@@ -48,6 +54,11 @@ class MergeDef:
         if self.associative and self.params:
             raise ValueError(f"merge '{self.name}': an associative merge lowers to a function "
                              "(a learnable merge cannot be flattened)")
+        if self.params and (self.inplace_lowering or self.pad_inplace_lowering):
+            raise ValueError(f"merge '{self.name}': an in-place form is a function (a learnable "
+                             "merge lowers to a module)")
+        if self.pad_inplace_lowering and not self.pad_lowering:
+            raise ValueError(f"merge '{self.name}': a pad_inplace_lowering needs a pad_lowering")
 
     @property
     def padded(self) -> bool:
@@ -56,6 +67,13 @@ class MergeDef:
     def signature(self) -> str:
         inputs = "w1*x1, w2*x2, ..." if self.weighted else "x1, x2, ..."
         return f"{self.name}({inputs})" + (" [pad: zeros]" if self.padded else "")
+
+    def inplace_forms(self) -> list[tuple[Lowering, Lowering]]:
+        """(lowering, its in-place form) for each lowering of this merge that has one."""
+        pairs = ((self.lowering, self.inplace_lowering),
+                 (self.pad_lowering, self.pad_inplace_lowering))
+        return [(plain, inplace) for plain, inplace in pairs
+                if plain is not None and inplace is not None]
 
     def lowering_for(self, shapes: list[Shape], pad: str | None) -> Lowering:
         if pad == "zeros" and self.pad_lowering and len({s[0] for s in shapes}) > 1:
@@ -138,7 +156,9 @@ _weights = lambda shapes, options: dict(weights=options.weights)  # noqa: E731
 
 MERGES.add(MergeDef("add", _equal_shapes("add", allow_pad=True), Lowering(_F + "add"), "+",
                     "elementwise sum (ResNet's inner link)",
-                    pad_lowering=Lowering(_F + "add_padded"), associative=True),
+                    pad_lowering=Lowering(_F + "add_padded"), associative=True,
+                    inplace_lowering=Lowering(_F + "add_into"),
+                    pad_inplace_lowering=Lowering(_F + "add_padded_into")),
            aliases=("+",))
 MERGES.add(MergeDef("concat", _concat_shape, Lowering(_F + "concat"), "‖",
                     "concatenation on channels (DenseNet's outer link)", drops_empty=True,
@@ -146,10 +166,14 @@ MERGES.add(MergeDef("concat", _concat_shape, Lowering(_F + "concat"), "‖",
            aliases=("‖", "||", "cat"))
 MERGES.add(MergeDef("mean", _equal_shapes("mean", allow_pad=True), Lowering(_F + "mean"), "avg",
                     "elementwise average (merge-and-run)",
-                    pad_lowering=Lowering(_F + "mean_padded")), aliases=("avg",))
+                    pad_lowering=Lowering(_F + "mean_padded"),
+                    inplace_lowering=Lowering(_F + "mean_into"),
+                    pad_inplace_lowering=Lowering(_F + "mean_padded_into")), aliases=("avg",))
 MERGES.add(MergeDef("wsum", _equal_shapes("wsum", allow_pad=True), Lowering(_F + "wsum", _weights),
                     "w", "sum with fixed scalar weights from the references (ResNet-s)",
-                    weighted=True, pad_lowering=Lowering(_F + "wsum_padded", _weights)))
+                    weighted=True, pad_lowering=Lowering(_F + "wsum_padded", _weights),
+                    inplace_lowering=Lowering(_F + "wsum_into", _weights),
+                    pad_inplace_lowering=Lowering(_F + "wsum_padded_into", _weights)))
 MERGES.add(MergeDef("dwsum", _equal_shapes("dwsum"),
                     Lowering("linkc.compiler.modules:DepthwiseSum",
                              lambda shapes, options: dict(inputs=len(shapes),

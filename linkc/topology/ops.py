@@ -51,7 +51,7 @@ OPS.add(OpDef(
     Lowering("torch.nn:Conv2d", lambda s, a: dict(
         in_channels=s[0], out_channels=a.out, kernel_size=a.k, stride=a.stride,
         padding=_conv_pad(a), dilation=a.dilation, groups=a.groups, bias=a.bias)),
-    "2-D convolution", frozenset({"params"}),
+    "2-D convolution", frozenset({"params", "fresh"}),
     params=lambda s, a: a.out * (s[0] // a.groups) * a.k * a.k + (a.out if a.bias else 0)))
 
 
@@ -65,7 +65,7 @@ OPS.add(OpDef(
     "bn", BNArgs, lambda s, a: s,
     Lowering("linkc.compiler.modules:BatchNorm", lambda s, a: dict(
         num_features=s[0], eps=a.eps, momentum=a.momentum, rank=len(s))),
-    "batch normalisation over channels", frozenset({"norm", "params"}),
+    "batch normalisation over channels", frozenset({"norm", "params", "fresh"}),
     params=lambda s, a: 2 * s[0]))
 
 
@@ -89,7 +89,7 @@ OPS.add(OpDef(
     "groupnorm", GroupNormArgs, _groupnorm_shape,
     Lowering("torch.nn:GroupNorm", lambda s, a: dict(
         num_groups=a.groups, num_channels=s[0], eps=a.eps, affine=a.affine)),
-    "group normalisation (batch-independent)", frozenset({"norm", "params"}),
+    "group normalisation (batch-independent)", frozenset({"norm", "params", "fresh"}),
     params=lambda s, a: 2 * s[0] if a.affine else 0))
 
 
@@ -104,15 +104,14 @@ OPS.add(OpDef(
     Lowering("linkc.compiler.modules:ChannelLayerNorm", lambda s, a: dict(
         normalized_shape=s[0], eps=a.eps, elementwise_affine=a.affine)),
     "layer normalisation over the channels at each position",
-    frozenset({"norm", "params"}),
+    frozenset({"norm", "params", "fresh"}),
     params=lambda s, a: 2 * s[0] if a.affine else 0))
 
 
 # ----------------------------------------------------------------- activations
 def _activation(name: str, target: str, doc: str, args: type[Args] = NoArgs,
-                kwargs=lambda s, a: {}) -> None:
-    OPS.add(OpDef(name, args, lambda s, a: s, Lowering(target, kwargs), doc,
-                  frozenset({"elementwise"})))
+                kwargs=lambda s, a: {}, traits=frozenset({"elementwise", "fresh"})) -> None:
+    OPS.add(OpDef(name, args, lambda s, a: s, Lowering(target, kwargs), doc, traits))
 
 
 class LeakyArgs(Args):
@@ -135,7 +134,8 @@ _activation("gelu", "torch.nn:GELU", "Gaussian error linear unit")
 _activation("silu", "torch.nn:SiLU", "x * sigmoid(x)")
 _activation("hardswish", "torch.nn:Hardswish", "x * relu6(x + 3) / 6 (MobileNetV3)")
 _activation("tanh", "torch.nn:Tanh", "hyperbolic tangent")
-_activation("identity", "torch.nn:Identity", "returns its input")
+_activation("identity", "torch.nn:Identity", "returns its input",
+            traits=frozenset({"elementwise"}))  # the input itself: not fresh
 
 
 # --------------------------------------------------------------------- pooling
@@ -173,9 +173,11 @@ def _pool_kwargs(op: str):
 
 
 OPS.add(OpDef("maxpool", PoolArgs, _pool_shape("maxpool"),
-              Lowering("torch.nn:MaxPool2d", _pool_kwargs("maxpool")), "max pooling"))
+              Lowering("torch.nn:MaxPool2d", _pool_kwargs("maxpool")), "max pooling",
+              frozenset({"fresh"})))
 OPS.add(OpDef("avgpool", AvgPoolArgs, _pool_shape("avgpool"),
-              Lowering("torch.nn:AvgPool2d", _pool_kwargs("avgpool")), "average pooling"))
+              Lowering("torch.nn:AvgPool2d", _pool_kwargs("avgpool")), "average pooling",
+              frozenset({"fresh"})))
 
 
 def _gap_shape(shape: Shape, a: NoArgs) -> Shape:
@@ -183,7 +185,7 @@ def _gap_shape(shape: Shape, a: NoArgs) -> Shape:
 
 
 OPS.add(OpDef("gap", NoArgs, _gap_shape, Lowering("linkc.compiler.modules:GlobalAvgPool"),
-              "global average pooling: (C, H, W) -> (C,)"))
+              "global average pooling: (C, H, W) -> (C,)", frozenset({"fresh"})))
 
 
 def _flatten_shape(shape: Shape, a: NoArgs) -> Shape:
@@ -213,7 +215,7 @@ def _linear_shape(shape: Shape, a: LinearArgs) -> Shape:
 OPS.add(OpDef("linear", LinearArgs, _linear_shape,
               Lowering("torch.nn:Linear", lambda s, a: dict(
                   in_features=s[0], out_features=a.out, bias=a.bias)),
-              "fully connected layer", frozenset({"params"}),
+              "fully connected layer", frozenset({"params", "fresh"}),
               params=lambda s, a: s[0] * a.out + (a.out if a.bias else 0)))
 
 

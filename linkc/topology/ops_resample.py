@@ -54,7 +54,8 @@ def _upsample_kwargs(s: Shape, a: UpsampleArgs) -> dict:
 
 OPS.add(OpDef("upsample", UpsampleArgs, _upsample_shape,
               Lowering("torch.nn:Upsample", _upsample_kwargs),
-              "resize a feature map by a scale factor or to a size (nearest or bilinear)"))
+              "resize a feature map by a scale factor or to a size (nearest or bilinear)",
+              frozenset({"fresh"})))
 
 
 # ------------------------------------------------------------- conv_transpose
@@ -117,7 +118,7 @@ def _conv_transpose_kwargs(s: Shape, a: ConvTransposeArgs) -> dict:
 OPS.add(OpDef(
     "conv_transpose", ConvTransposeArgs, _conv_transpose_shape,
     Lowering("torch.nn:ConvTranspose2d", _conv_transpose_kwargs),
-    "transposed 2-D convolution (learned upsampling)", frozenset({"params"}),
+    "transposed 2-D convolution (learned upsampling)", frozenset({"params", "fresh"}),
     params=lambda s, a: s[0] * (a.out // a.groups) * a.k * a.k + (a.out if a.bias else 0)))
 
 
@@ -136,7 +137,7 @@ for _name, _target, _what in (("adaptive_avgpool", "AdaptiveAvgPool2d", "average
                               ("adaptive_maxpool", "AdaptiveMaxPool2d", "max")):
     OPS.add(OpDef(_name, AdaptiveArgs, _adaptive_shape(_name),
                   Lowering(f"torch.nn:{_target}", lambda s, a: dict(output_size=pair(a.size))),
-                  f"{_what} pooling to a fixed output size"))
+                  f"{_what} pooling to a fixed output size", frozenset({"fresh"})))
 
 
 # ------------------------------------------------------------ channel_shuffle
@@ -154,4 +155,4 @@ def _shuffle_shape(shape: Shape, a: ShuffleArgs) -> Shape:
 
 OPS.add(OpDef("channel_shuffle", ShuffleArgs, _shuffle_shape,
               Lowering("torch.nn:ChannelShuffle", lambda s, a: dict(groups=a.groups)),
-              "interleave the channels of `groups` groups (ShuffleNet)"))
+              "interleave the channels of `groups` groups (ShuffleNet)", frozenset({"fresh"})))

@@ -88,6 +88,9 @@ TRAITS = {
     "elementwise": "a deterministic, stateless function of each element alone: k copies on "
                    "k tensors equal one copy on their channel concatenation, bit for bit "
                    "(the group_parallel pass stacks it)",
+    "fresh": "its module returns a tensor in storage of its own on every call (never its "
+             "input, a view of it, or a tensor it keeps), so a later op may overwrite the "
+             "result when nothing else reads it (the inplace_merge pass)",
 }
 
 

@@ -41,6 +41,15 @@ def test_model_py_reproduces_the_module_with_default_passes(name, mode):
     same_outputs(path, default_passes(mode), mode)
 
 
+@pytest.mark.parametrize("name", ["dmrnet_cifar", "resnet_20"])
+def test_model_py_with_in_place_merges(name):
+    passes = list(dict.fromkeys([*default_passes("infer"), "inplace_merge"]))
+    same_outputs(ZOO[0].parent / f"{name}.yaml", passes, "infer")
+    source = model_source(linkc.compile(ZOO[0].parent / f"{name}.yaml", passes=passes,
+                                        mode="infer"))
+    assert "add_into(" in source and "def _writable(t, xs)" in source
+
+
 @pytest.mark.zoo
 @pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
 @pytest.mark.parametrize("passes", ["none", "default"])

@@ -70,6 +70,8 @@ def test_passes_from_the_spec_and_config_are_recorded(write_spec, tmp_path):
      "training setting passes: 'checkpoint_dens' is not a compiler pass; the training-mode "
      "passes are: channels_last, checkpoint_dense, drop_identity, group_parallel, merge_nary."),
     (["--passes", "fold_bn"], "'fold_bn' is an inference-only pass; the training-mode passes"),
+    (["--passes", "inplace_merge"],
+     "'inplace_merge' is an inference-only pass; the training-mode passes"),
 ])
 def test_unknown_or_inference_pass_is_exit_2(write_spec, tmp_path, capsys, flags, message):
     spec = write_spec(DENSE_SPEC, "tinydense.yaml")

@@ -1,0 +1,61 @@
+"""Interleaved A/B: eager inference with the default inference passes, without and with
+inplace_merge (the same weights; outputs checked bit-identical first).
+
+    python benchmarks/inplace_merge_ab.py [ROUNDS] [SPEC ...]
+        (batch 32, 2 threads; default 30 rounds of specs/dmrnet_cifar.yaml, specs/resnet_110.yaml)
+
+Every round times one call of each variant back to back, the order alternating between
+rounds, so background load and cache warmth fall on both alike. Reported per spec: each
+variant's median time and the per-round ratio plain/inplace (above 1: the pass is
+faster) as its median and its spread (quartiles, min, max).
+"""
+import copy
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+import linkc
+from linkc.compiler.passes import default_passes, run_passes
+
+torch.set_num_threads(2)
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+SPECS = sys.argv[2:] or ["specs/dmrnet_cifar.yaml", "specs/resnet_110.yaml"]
+
+
+def variants(spec):
+    torch.manual_seed(0)
+    passes = [p for p in default_passes("infer") if p != "inplace_merge"]
+    plain = linkc.compile(spec, passes=passes, mode="infer").eval()
+    inplace = run_passes(copy.deepcopy(plain), ["inplace_merge"], mode="infer").eval()
+    return {"plain": plain, "inplace": inplace}
+
+
+def timed(module, x):
+    start = time.perf_counter()
+    with torch.no_grad():
+        module(x)
+    return time.perf_counter() - start
+
+
+for spec in SPECS:
+    calls = variants(spec)
+    x = torch.randn(32, *calls["plain"].meta["linkc"]["input_shape"])
+    with torch.no_grad():
+        assert torch.equal(calls["plain"](x), calls["inplace"](x)), "outputs differ"
+        for m in calls.values():  # warm-up
+            m(x)
+    times = {k: [] for k in calls}
+    for r in range(ROUNDS):
+        for k in (list(calls) if r % 2 == 0 else list(calls)[::-1]):
+            times[k].append(timed(calls[k], x))
+    ratios = sorted(p / i for p, i in zip(times["plain"], times["inplace"]))
+    q1, med, q3 = statistics.quantiles(ratios, n=4)
+    print(json.dumps({"spec": spec, "batch": 32, "threads": 2, "rounds": ROUNDS,
+                      "median_s": {k: round(statistics.median(v), 4) for k, v in times.items()},
+                      "ratio_plain_over_inplace": {"median": round(statistics.median(ratios), 4),
+                                                   "q1": round(q1, 4), "q3": round(q3, 4),
+                                                   "min": round(ratios[0], 4),
+                                                   "max": round(ratios[-1], 4)}}), flush=True)
