@@ -70,8 +70,8 @@ def _load_all() -> None:
 # The order defaults run in: graph-shrinking rewrites first, then the fusions that
 # read the simplified graph, then memory layout (it only touches tensors), and the
 # in-place merges after everything: they depend on each tensor's final readers.
-ORDER = ("drop_identity", "fold_bn", "merge_nary", "group_parallel", "checkpoint_dense",
-         "channels_last", "inplace_merge")
+ORDER = ("drop_identity", "fold_bn", "pool_first", "merge_nary", "group_parallel",
+         "checkpoint_dense", "channels_last", "inplace_merge")
 
 
 def default_passes(mode: str) -> list[str]:
