@@ -84,7 +84,7 @@ def test_the_inference_compile_stage_freezes_weights_and_stays_exact(tmp_path):
     """mode "infer" compiles with inductor's freezing; the outputs equal eager's."""
     from linkc.compiler.torch_compile import compile_module
 
-    from pass_helpers import randomize_bn_stats
+    from passes.pass_helpers import randomize_bn_stats  # tests/compiler/passes, also run alone
 
     spec = tmp_path / "tiny_dense.yaml"
     spec.write_text(TINY_DENSE)
