@@ -30,10 +30,10 @@ and on the CPU the allocator's behaviour decides the sign: with glibc's default
 malloc, which hands freed memory back to the kernel and faults it in again, it
 changes where that happens. Interleaved A/B, eager, batch 32, 2 threads (loaded
 2-core machine, benchmarks/RESULTS.md): DMRNet-56 1.02x (page faults per call 33k ->
-31k), ResNet-110 0.95x (25k -> 29k). So it is not on by default; ask for it after the
-defaults (`--passes drop_identity,fold_bn,merge_nary,channels_last,inplace_merge`)
-where the A/B says it pays. It runs last in ORDER: it decides on each tensor's final
-readers, which a later rewrite could change.
+31k), ResNet-110 0.95x (25k -> 29k). So it is not on by default; where the A/B says it
+pays, name it after the defaults (`--passes` with the `--list-passes` defaults, then
+`inplace_merge`). It runs last in ORDER: it decides on each tensor's final readers,
+which a later rewrite could change.
 """
 
 from __future__ import annotations
