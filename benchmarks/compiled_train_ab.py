@@ -37,7 +37,7 @@ def build(rounds):
     steps = {}
     torch.manual_seed(0)
     expert = densenet_bc(100, 12, 10).to(memory_format=torch.channels_last).train()
-    steps["expert"] = train_step(torch.compile(expert, dynamic=False), 
+    steps["expert"] = train_step(torch.compile(expert, dynamic=False),
                                  x.contiguous(memory_format=torch.channels_last), y)
     for name, (passes, options) in configs.items():
         torch.manual_seed(0)
