@@ -17,6 +17,7 @@ import torch
 
 import linkc
 from linkc.bench import train_step
+from linkc.bench.timing import interleaved
 from linkc.compiler.passes import default_passes
 from linkc.references.densenet import densenet_bc
 
@@ -48,12 +49,7 @@ def build(rounds):
         step()
         step()
         print(f"{name}: first two steps (compile) {time.perf_counter() - start:.1f} s", flush=True)
-    times = {k: [] for k in steps}
-    for _ in range(rounds):
-        for k, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[k].append(time.perf_counter() - start)
+    times = interleaved(steps, rounds, torch.device("cpu"))
     for k, t in times.items():
         ratios = [e / v for e, v in zip(times["expert"], t)]
         print(f"{k}: median {statistics.median(t):.4f} s/step, x expert {statistics.median(ratios):.3f} "

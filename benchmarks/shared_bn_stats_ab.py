@@ -19,6 +19,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from linkc.bench.timing import interleaved
 from linkc.references.densenet import DenseBlock, densenet_bc
 
 
@@ -102,12 +103,7 @@ def main(argv):
         step()
         print(f"{name}: first two steps (compile) {time.perf_counter() - start:.1f} s", flush=True)
         steps[name] = step
-    times = {k: [] for k in steps}
-    for _ in range(reps):
-        for k, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[k].append(time.perf_counter() - start)
+    times = interleaved(steps, reps, torch.device("cpu"))
     ratios = [a / b for a, b in zip(times["per_consumer"], times["shared"])]
     print("median s/step", {k: round(statistics.median(v), 4) for k, v in times.items()})
     print(f"speed-up shared / per consumer: median {statistics.median(ratios):.3f} "
