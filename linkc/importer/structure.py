@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
+
 from .grouping import Grouper, Instance
 from .naming import ident, numeric, progression, snake, unique
 from .nodes import Ref, SpecNode, Value
@@ -208,33 +210,16 @@ def _try_order(plan: list[tuple], dense_values: dict) -> tuple[list[tuple], list
         if entry[0] == "run" and entry[3] is not None:  # a dense run makes its value
             key = tuple([id(r.value) for r in entry[3]] + [id(i.outs[0]) for i in entry[2]])
             made[id(dense_values[key])] = k
-    needs = []
+    graph = nx.DiGraph()  # an edge j -> k: entry k reads a value entry j makes
+    graph.add_nodes_from(range(len(plan)))
     for k, entry in enumerate(plan):
-        reads = {made[id(r.value)] for n in _entry_nodes(entry) for r in n.refs
-                 if id(r.value) in made}
-        needs.append(reads - {k})
-    done: list[int] = []
-    left = list(range(len(plan)))
-    while left:
-        k = next((k for k in left if needs[k] <= set(done)), None)
-        if k is None:
-            return [], [k for k in left if _reaches(k, k, needs, set(left))]
-        done.append(k)
-        left.remove(k)
-    return [plan[k] for k in done], []
-
-
-def _reaches(start: int, goal: int, needs: list[set[int]], among: set[int]) -> bool:
-    seen: set[int] = set()
-    stack = list(needs[start])
-    while stack:
-        k = stack.pop()
-        if k == goal:
-            return True
-        if k in among and k not in seen:
-            seen.add(k)
-            stack.extend(needs[k])
-    return False
+        graph.add_edges_from((made[id(r.value)], k) for n in _entry_nodes(entry)
+                             for r in n.refs if made.get(id(r.value), k) != k)
+    if not nx.is_directed_acyclic_graph(graph):
+        return [], sorted(k for part in nx.strongly_connected_components(graph)
+                          if len(part) > 1 for k in part)
+    # the earliest entry whose inputs are made, each time: plan order where it can be
+    return [plan[k] for k in nx.lexicographical_topological_sort(graph)], []
 
 
 def _dissolve(plan: list[tuple], cyclic: list[int]) -> list[tuple]:
