@@ -1,16 +1,22 @@
-"""`linkc bench --profile`: where one inference call's time goes, by kind of op.
+"""`linkc bench --profile`: where one inference call's (or training step's) time goes,
+by kind of op.
 
-Three builds of the spec's inference module with the same passes (the inference
-defaults unless `passes` is given): ``eager``; ``compiled``, plain torch.compile;
-and ``compiled_frozen``, linkc's inference compile stage (freezing, see
-compiler/torch_compile.py). Each is profiled with torch.profiler for `reps` calls;
-the self time of every recorded op is charged to the outermost op above it that a
-rule below names (a convolution's oneDNN call to the convolution, inductor's fused
-kernels by the ops their names list), so each microsecond is counted once.
+Inference: three builds of the spec's inference module with the same passes (the
+inference defaults unless `passes` is given): ``eager``; ``compiled``, plain
+torch.compile; and ``compiled_frozen``, linkc's inference compile stage (freezing, see
+compiler/torch_compile.py). Training (`mode="train"`): ``eager`` and ``compiled``
+(linkc's training compile stage) of the training module, each running the bench's SGD
+step. Each is profiled with torch.profiler for `reps` calls; the self time of every
+recorded op is charged to the outermost op above it that a rule below names (a
+convolution's oneDNN call to the convolution, inductor's fused kernels by the ops
+their names list, everything inside the optimizer step to the optimizer), so each
+microsecond is counted once.
 
 Throughput is timed apart from the profiler, interleaved with a large fp32 matmul
 whose rate is the machine's fp32 peak as torch reaches it; "share of peak" is the
-spec's MACs per image (`linkc analyze`) times images/s over that rate.
+spec's MACs per image (`linkc analyze`) times images/s over that rate. A training step
+counts three times the forward MACs: the forward, the input gradients and the weight
+gradients each multiply the same pairs.
 """
 
 from __future__ import annotations
@@ -21,10 +27,16 @@ from collections import defaultdict
 
 import torch
 
-CONV = {"aten::conv2d", "aten::convolution", "aten::_convolution", "aten::mkldnn_convolution",
-        "mkldnn::_convolution_pointwise", "mkldnn::_convolution_pointwise_"}
+#: convolution op -> (index of its input, index of its weight) in the recorded shapes
+CONV = {name: (0, 1) for name in (
+    "aten::conv2d", "aten::convolution", "aten::_convolution", "aten::mkldnn_convolution",
+    "mkldnn::_convolution_pointwise", "mkldnn::_convolution_pointwise_")}
+CONV.update({name: (1, 2) for name in (  # (grad_output, input, weight, ...)
+    "aten::convolution_backward", "aten::mkldnn_convolution_backward")})
 #: (category, substrings of an op or kernel name), first match wins; conv is by shape.
 RULES = (
+    ("optimizer", ("Optimizer.",)),  # the record_function torch.optim wraps step() in
+    ("loss", ("cross_entropy", "nll_loss", "log_softmax")),
     ("BN-ReLU", ("batch_norm", "relu", "threshold", "clamp_min")),
     ("concat / copy", ("aten::cat", "cat_", "_cat", "copy_", "aten::clone")),
     ("linear", ("aten::linear", "aten::addmm", "aten::mm")),
@@ -32,15 +44,18 @@ RULES = (
     ("add / mul", ("aten::add", "aten::mul", "aten::div", "add_", "mul_")),
 )
 CATEGORIES = ("conv 1x1", "conv 3x3", "conv other", "BN-ReLU", "concat / copy", "linear",
-              "pool", "add / mul", "other")
+              "pool", "add / mul", "loss", "optimizer", "other")
+#: MACs of one training step over those of one forward (see the module's docstring)
+TRAIN_MACS = 3
 MATMUL_N = 2048
 
 
 def _conv_kind(event) -> str:
-    shapes = [s for s in event.input_shapes if s]
-    if len(shapes) < 2 or len(shapes[1]) != 4:
+    shapes = event.input_shapes
+    at_x, at_w = CONV[event.name]
+    if len(shapes) <= at_w or len(shapes[at_w]) != 4:
         return "conv other"
-    x, w = shapes[0], shapes[1]
+    x, w = shapes[at_x], shapes[at_w]
     if len(x) == 4 and x[1] != w[1]:
         return "conv other"  # grouped or depthwise
     return {(1, 1): "conv 1x1", (3, 3): "conv 3x3"}.get(tuple(w[2:]), "conv other")
@@ -76,39 +91,48 @@ def _profiled(call, reps: int) -> dict[str, float]:
     return {k: v / reps / 1000 for k, v in _charge(prof.events()).items()}  # ms per call
 
 
-def _builds(spec, passes, options):
+def _builds(spec, passes, options, mode):
     import linkc
     from ..compiler.torch_compile import compile_module
 
     def fresh():
         torch.manual_seed(0)
-        return linkc.compile(spec, passes=passes, mode="infer", **options).eval()
+        gm = linkc.compile(spec, passes=passes, mode=mode, **options)
+        return gm.train(mode == "train")
     yield "eager", fresh()
+    if mode == "train":
+        yield "compiled", compile_module(fresh(), "train")
+        return
     yield "compiled", torch.compile(fresh(), dynamic=False)
     yield "compiled_frozen", compile_module(fresh(), "infer")
 
 
 def profile_spec(spec: str, batch: int = 32, reps: int = 3, passes: list[str] | None = None,
                  log=lambda s: None, params: dict | None = None,
-                 include_path: list | tuple = ()) -> dict:
-    """The report: per build, ms per call by category, images/s and share of the peak."""
+                 include_path: list | tuple = (), mode: str = "infer") -> dict:
+    """The report: per build, ms per call by category, images/s and share of the peak;
+    `mode` "train" profiles a training step (forward, loss, backward, SGD step)."""
     import linkc
     from ..analyze.macs import count_macs
     from ..analyze.params import lower_meta
     from ..compiler.passes import default_passes
+    from .timing import train_step
 
     options = {"params": dict(params or {}), "include_path": [str(p) for p in include_path]}
     graph = linkc.build(spec, **options)
     macs, _ = count_macs(graph, lower_meta(graph))
-    passes = default_passes("infer") if passes is None else passes
-    x = torch.randn((batch, *graph.input_shape), generator=torch.Generator().manual_seed(0))
+    passes = default_passes(mode) if passes is None else passes
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((batch, *graph.input_shape), generator=gen)
+    y = torch.randint(0, graph.nodes[graph.output].shape[0], (batch,), generator=gen)
     a = torch.randn(MATMUL_N, MATMUL_N)
     calls = {"matmul": lambda: torch.mm(a, a)}
     # inductor's kernels say their names to the profiler (one check per call otherwise)
     with torch._inductor.config.patch({"cpp.enable_kernel_profile": True}):
-        for name, model in _builds(spec, passes, options):
+        for name, model in _builds(spec, passes, options, mode):
             log(f"{graph.name}: {name}")
-            calls[name] = _no_grad_call(model, x)
+            calls[name] = train_step(model, x, y) if mode == "train" else \
+                _no_grad_call(model, x)
             calls[name]()  # compiles
     times = {k: [] for k in calls}
     for _ in range(max(reps, 3)):  # interleaved, like bench
@@ -117,11 +141,13 @@ def profile_spec(spec: str, batch: int = 32, reps: int = 3, passes: list[str] | 
             fn()
             times[k].append(time.perf_counter() - start)
     peak = MATMUL_N ** 3 / statistics.median(times.pop("matmul"))
-    report = {"spec": graph.name, "batch": batch, "threads": torch.get_num_threads(),
-              "passes": passes, "macs_per_image": macs, "peak_macs_per_s": peak, "builds": {}}
+    work = macs * (TRAIN_MACS if mode == "train" else 1)
+    report = {"spec": graph.name, "mode": mode, "batch": batch,
+              "threads": torch.get_num_threads(), "passes": passes, "macs_per_image": macs,
+              "macs_per_call_image": work, "peak_macs_per_s": peak, "builds": {}}
     for name, ts in times.items():
         rate = batch / statistics.median(ts)
-        report["builds"][name] = {"images_per_s": rate, "share_of_peak": macs * rate / peak,
+        report["builds"][name] = {"images_per_s": rate, "share_of_peak": work * rate / peak,
                                   "ms_per_call": _profiled(calls[name], reps)}
     return report
 
@@ -135,10 +161,14 @@ def _no_grad_call(model, x):
 
 def format_profile(report: dict) -> str:
     builds = report["builds"]
-    lines = [f"{report['spec']}: inference, batch {report['batch']}, {report['threads']} "
-             f"threads, fp32, passes {','.join(report['passes']) or 'none'}",
-             f"{report['macs_per_image'] / 1e6:.1f} M MACs/image; fp32 peak (a {MATMUL_N}^3 "
-             f"matmul in the same run) {report['peak_macs_per_s'] / 1e9:.1f} G MAC/s",
+    step = report["mode"] == "train"
+    lines = [f"{report['spec']}: {'training step' if step else 'inference'}, batch "
+             f"{report['batch']}, {report['threads']} threads, fp32, passes "
+             f"{','.join(report['passes']) or 'none'}",
+             f"{report['macs_per_image'] / 1e6:.1f} M MACs/image"
+             + (f" forward, x{TRAIN_MACS} per training step" if step else "")
+             + f"; fp32 peak (a {MATMUL_N}^3 matmul in the same run) "
+             f"{report['peak_macs_per_s'] / 1e9:.1f} G MAC/s",
              f"{'ms per call (share)':20}" + "".join(f"{name:>24}" for name in builds)]
     for cat in CATEGORIES:
         row = [b["ms_per_call"].get(cat, 0.0) for b in builds.values()]

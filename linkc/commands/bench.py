@@ -13,7 +13,8 @@ per-round ratios) hold up on a noisy machine, and a variant whose rounds spread
 over 25% is flagged. Inference and training-step images/s (median, min, max), peak
 memory of a training step, ratios to (1) and (2), compile time separately. `--no-compile`
 drops (2) and (5), for a quick run (CI uses `--reps 1 --batch 4 --no-compile`).
-`--profile` instead profiles one inference call per kind of op (linkc.bench.profile).
+`--profile` instead profiles one inference call (`--mode train`: one training step)
+per kind of op (linkc.bench.profile).
 """
 
 from __future__ import annotations
@@ -46,12 +47,16 @@ def add_arguments(p) -> None:
                    help="also time (2) and (5) under bf16 autocast (CPU: where it has "
                         "avx512_bf16/amx_bf16, else one line says so and they are skipped)")
     p.add_argument("--profile", action="store_true",
-                   help="instead: where one inference call's time goes, per kind of op "
+                   help="instead: where one inference call's time goes (--mode train: a "
+                        "training step's), per kind of op "
                         "(torch.profiler; eager, compiled, compiled with freezing), and the "
                         "share of the fp32 peak (MACs vs a large matmul in the same run)")
+    p.add_argument("--mode", choices=("infer", "train"), default="infer",
+                   help="(--profile) profile an inference call (default) or a training "
+                        "step (eager and compiled; forward, loss, backward and SGD step)")
     p.add_argument("--passes", metavar="P1,P2",
-                   help="(--profile) the inference passes to profile (default: the "
-                        "inference defaults; 'none' for none)")
+                   help="(--profile) the passes to profile (default: the mode's "
+                        "defaults; 'none' for none)")
     p.add_argument("--max-memory", metavar="SIZE",
                    help="refuse a batch estimated to need more memory: bytes or 16G, 512M, "
                         "off (default: $LINKC_MAX_MEMORY, else the memory available)")
@@ -92,7 +97,8 @@ def _profile(args) -> int:
     try:
         report = profile_spec(args.spec, batch=args.batch, reps=args.reps, passes=passes,
                               log=lambda s: print(s, file=sys.stderr),
-                              params=options["params"], include_path=options["include_path"])
+                              params=options["params"], include_path=options["include_path"],
+                              mode=args.mode)
     except PassError as exc:
         print(f"linkc bench --profile: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import torch
 import linkc.runtime.model_setup as model_setup
 from linkc.bench.timing import autocast_for, infer_call
 from linkc.cli import main
+from linkc.compiler.passes import default_passes
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "resnet_20.yaml"
 
@@ -207,6 +208,33 @@ def test_profile_charges_every_microsecond_to_one_kind_of_op(capsys, tmp_path):
     assert "conv 1x1" not in eager  # the spec has none
     for build in report["builds"].values():
         assert 0 < build["share_of_peak"] < 1
+
+
+@pytest.mark.slow
+def test_profile_of_a_training_step_charges_backward_and_the_optimizer(capsys, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert main(["bench", str(tmp_path / "tiny.yaml"), "--profile", "--mode", "train",
+                 "--json", "--batch", "2", "--reps", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mode"] == "train"
+    assert report["passes"] == default_passes("train")
+    forward = 3 * 4 * 9 * 64 + 4 * 10
+    assert (report["macs_per_image"], report["macs_per_call_image"]) == (forward, 3 * forward)
+    assert set(report["builds"]) == {"eager", "compiled"}
+    for build in report["builds"].values():
+        ms = build["ms_per_call"]
+        # the convolution's backward is charged to the 3x3 convolution, not to "other"
+        assert ms["conv 3x3"] > 0 and ms["optimizer"] > 0 and ms["loss"] > 0
+        assert 0 < build["share_of_peak"] < 1
+    eager = report["builds"]["eager"]["ms_per_call"]
+    assert eager["BN-ReLU"] > 0 and eager["linear"] > 0
+
+
+def test_profile_of_a_training_step_refuses_an_inference_pass(capsys, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert main(["bench", str(tmp_path / "tiny.yaml"), "--profile", "--mode", "train",
+                 "--passes", "fold_bn"]) == 2
+    assert "fold_bn" in capsys.readouterr().err
 
 
 def test_profile_with_an_unknown_pass_is_a_usage_error(capsys, tmp_path):

@@ -1,0 +1,97 @@
+"""Interleaved A/B of compile configurations against the bench's expert, one spec, one mode.
+
+    python benchmarks/compile_config_ab.py SPEC infer|train ROUNDS [VARIANT ...]
+
+Variants (all at batch 32, 2 threads, fp32):
+  expert         the hand-written module (linkc's own module without passes when the spec
+                 has none), channels_last + torch.compile defaults: the bench's (2)
+  expert_nchw    the same without channels_last
+  linkc          linkc's default passes + linkc's compile stage: the bench's (5)
+  linkc_cpp      the same with inductor's C++ wrapper (no Python between kernels)
+  linkc_nchw     linkc's default passes without channels_last + compile stage
+  onnxruntime    linkc's ONNX export in ONNX Runtime (inference only)
+
+Each round times every variant once; ratios are per round against the expert.
+"""
+import statistics
+import sys
+import time
+
+import torch
+
+import linkc
+from linkc.bench import train_step
+from linkc.bench.refs import load_references, match_reference, reference_factory
+from linkc.bench.timing import infer_call, interleaved
+from linkc.bench.variants import onnx_call
+from linkc.compiler.passes import default_passes
+from linkc.compiler.torch_compile import compile_module
+
+ALL = ("expert", "expert_nchw", "linkc", "linkc_cpp", "linkc_nchw", "onnxruntime")
+
+
+def hand_written(spec):
+    name = linkc.build(spec).name
+    ref = match_reference(name, load_references().REFERENCES)
+    if ref is None:
+        return lambda: linkc.compile(spec, passes=[], mode="train")
+    return reference_factory(ref)
+
+
+def call_for(mode, module, x, y):
+    if mode == "infer":
+        return infer_call(module.eval(), x)
+    return train_step(module.train(), x, y)
+
+
+def build(spec, mode, names):
+    torch.set_num_threads(2)
+    graph = linkc.build(spec)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(32, *graph.input_shape, generator=gen)
+    y = torch.randint(0, graph.nodes[graph.output].shape[0], (32,), generator=gen)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    make = hand_written(spec)
+    passes = default_passes(mode)
+    calls = {}
+    for name in names:
+        torch.manual_seed(0)
+        if name == "expert":
+            m = torch.compile(make().to(memory_format=torch.channels_last), dynamic=False)
+            calls[name] = call_for(mode, m, x_cl, y)
+        elif name == "expert_nchw":
+            calls[name] = call_for(mode, torch.compile(make(), dynamic=False), x, y)
+        elif name in ("linkc", "linkc_cpp", "linkc_nchw"):
+            chosen = [p for p in passes if name != "linkc_nchw" or p != "channels_last"]
+            gm = linkc.compile(spec, passes=chosen, mode=mode)
+            gm.train(mode == "train")
+            options = {"freezing": True} if mode == "infer" else {}
+            if name == "linkc_cpp":
+                options["cpp_wrapper"] = True
+            calls[name] = call_for(mode, compile_module(gm, mode, options=options), x, y)
+        elif name == "onnxruntime":
+            calls[name] = onnx_call(spec, passes, {"params": {}, "include_path": []}, x)
+        start = time.perf_counter()
+        calls[name]()
+        calls[name]()
+        print(f"{name}: first two calls {time.perf_counter() - start:.1f} s", flush=True)
+    return calls
+
+
+def main():
+    spec, mode, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    names = sys.argv[4:] or [n for n in ALL if mode == "infer" or n != "onnxruntime"]
+    calls = build(spec, mode, names)
+    times = interleaved(calls, rounds, torch.device("cpu"))
+    bases = [names[0]] + (["onnxruntime"] if "onnxruntime" in names[1:] else [])
+    for k, t in times.items():
+        line = f"{k}: median {statistics.median(t) * 1000:.1f} ms"
+        for base in bases:
+            ratios = [b / v for b, v in zip(times[base], t)]
+            line += (f", x {base} {statistics.median(ratios):.3f} "
+                     f"({min(ratios):.3f}-{max(ratios):.3f})")
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
