@@ -141,21 +141,29 @@ def _variants(s: Setup, compile: bool, report: dict):
     """key -> Variant, built lazily one at a time, fp32."""
     make = _make_reference(s) if report["reference"] else None
     if make is not None:
-        torch.manual_seed(0)
-        ref = make().to(s.dev)
-        yield Variant("reference", {m: ref for m in MODES}, s.x)
+        yield Variant("reference", _per_mode(lambda m: make().to(s.dev)), s.x)
         if compile:
-            torch.manual_seed(0)
-            fast = compile_for("expert", make().to(s.dev, memory_format=torch.channels_last))
-            yield Variant("expert", {m: fast for m in MODES},
-                          s.x.contiguous(memory_format=torch.channels_last), compiled=True)
-    plain = linkc_model(s.spec, [], "train", s.dev, s.options)
-    yield Variant("linkc", {m: plain for m in MODES}, s.x)
+            yield Variant("expert", _per_mode(lambda m: compile_for(
+                "expert", make().to(s.dev, memory_format=torch.channels_last))),
+                s.x.contiguous(memory_format=torch.channels_last), compiled=True)
+    yield Variant("linkc", _per_mode(lambda m: linkc_model(s.spec, [], m, s.dev, s.options)),
+                  s.x)
     fused = {m: linkc_model(s.spec, s.passes[m], m, s.dev, s.options) for m in MODES}
     yield Variant("linkc_passes", fused, s.x)
     if compile:
         yield Variant("linkc_compiled", {m: compile_for(m, fused[m]) for m in MODES}, s.x,
                       compiled=True)
+
+
+def _per_mode(build) -> dict:
+    """One module per mode, each with the same initial weights. One module shared by
+    both would be left in the mode set last (train), and its inference would then be
+    timed with batch statistics instead of eval-mode BN."""
+    out = {}
+    for mode in MODES:
+        torch.manual_seed(0)
+        out[mode] = build(mode)
+    return out
 
 
 def _timings(report, built, times, firsts, batch: int, reps: int) -> None:

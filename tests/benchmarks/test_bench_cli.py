@@ -79,6 +79,31 @@ def test_bench_against_the_users_own_module(capsys, tmp_path, monkeypatch):
     assert report["warnings"] == []
 
 
+def test_every_variant_runs_inference_in_eval_mode_and_training_in_train_mode(
+        capsys, tmp_path, monkeypatch):
+    # A module shared by both modes would be left in the mode set last, and its
+    # inference timed with batch statistics (slower than eval-mode BN).
+    import linkc.bench.timing as timing
+    seen = {"infer": set(), "train": set()}
+
+    def recording(kind, make):
+        def wrap(model, *args, **kwargs):
+            call = make(model, *args, **kwargs)
+
+            def run():
+                seen[kind].add((id(model), model.training))
+                return call()
+            return run
+        return wrap
+    monkeypatch.setattr(timing, "infer_call", recording("infer", timing.infer_call))
+    monkeypatch.setattr(timing, "train_step", recording("train", timing.train_step))
+    assert _bench(tmp_path, monkeypatch) == 0
+    # (1) the hand-written module, (3) linkc without passes, (4) with the default passes
+    assert len(seen["infer"]) == len(seen["train"]) == 3
+    assert {training for _, training in seen["infer"]} == {False}
+    assert {training for _, training in seen["train"]} == {True}
+
+
 @pytest.mark.parametrize("reference,message", [
     ("own_nets:missing", "'own_nets' has no 'missing'"),
     ("no_such_module:make", "cannot import 'no_such_module'"),
