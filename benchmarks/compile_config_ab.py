@@ -9,10 +9,13 @@ Variants (all at batch 32, 2 threads, fp32):
   linkc          linkc's default passes + linkc's compile stage: the bench's (5)
   linkc_cpp      the same with inductor's C++ wrapper (no Python between kernels)
   linkc_nchw     linkc's default passes without channels_last + compile stage
+  linkc+P        linkc's default passes and pass P (in the compiler's order) + compile stage
+  linkc-P        linkc's default passes without pass P + compile stage
   onnxruntime    linkc's ONNX export in ONNX Runtime (inference only)
 
 Each round times every variant once; ratios are per round against the expert.
 """
+import os
 import statistics
 import sys
 import time
@@ -22,9 +25,9 @@ import torch
 import linkc
 from linkc.bench import train_step
 from linkc.bench.refs import load_references, match_reference, reference_factory
-from linkc.bench.timing import infer_call, interleaved
+from linkc.bench.timing import SETTLE, infer_call, interleaved
 from linkc.bench.variants import onnx_call
-from linkc.compiler.passes import default_passes
+from linkc.compiler.passes import ORDER, default_passes
 from linkc.compiler.torch_compile import compile_module
 
 ALL = ("expert", "expert_nchw", "linkc", "linkc_cpp", "linkc_nchw", "onnxruntime")
@@ -36,6 +39,16 @@ def hand_written(spec):
     if ref is None:
         return lambda: linkc.compile(spec, passes=[], mode="train")
     return reference_factory(ref)
+
+
+def chosen_passes(name, defaults):
+    if name == "linkc_nchw":
+        return [p for p in defaults if p != "channels_last"]
+    if name.startswith("linkc+"):
+        return sorted({*defaults, name[len("linkc+"):]}, key=ORDER.index)
+    if name.startswith("linkc-"):
+        return [p for p in defaults if p != name[len("linkc-"):]]
+    return defaults
 
 
 def call_for(mode, module, x, y):
@@ -61,8 +74,8 @@ def build(spec, mode, names):
             calls[name] = call_for(mode, m, x_cl, y)
         elif name == "expert_nchw":
             calls[name] = call_for(mode, torch.compile(make(), dynamic=False), x, y)
-        elif name in ("linkc", "linkc_cpp", "linkc_nchw"):
-            chosen = [p for p in passes if name != "linkc_nchw" or p != "channels_last"]
+        elif name.startswith("linkc"):
+            chosen = chosen_passes(name, passes)
             gm = linkc.compile(spec, passes=chosen, mode=mode)
             gm.train(mode == "train")
             options = {"freezing": True} if mode == "infer" else {}
@@ -82,7 +95,9 @@ def main():
     spec, mode, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     names = sys.argv[4:] or [n for n in ALL if mode == "infer" or n != "onnxruntime"]
     calls = build(spec, mode, names)
-    times = interleaved(calls, rounds, torch.device("cpu"))
+    # idle seconds before each timed call (default: the bench's)
+    settle = float(os.environ.get("SETTLE", SETTLE))
+    times = interleaved(calls, rounds, torch.device("cpu"), settle)
     bases = [names[0]] + (["onnxruntime"] if "onnxruntime" in names[1:] else [])
     for k, t in times.items():
         line = f"{k}: median {statistics.median(t) * 1000:.1f} ms"

@@ -20,7 +20,8 @@ For each: inference images/s (no_grad) and training-step images/s (forward,
 cross-entropy, backward, SGD step; forward and loss under autocast for the bf16
 twins). The timing is interleaved: every variant is built first, and each of
 ``reps`` rounds times every variant once (inference rounds, then training rounds),
-so a noisy neighbour slows all variants of a round alike. Reported per variant:
+so a noisy neighbour slows all variants of a round alike; each call follows a short
+idle gap (timing.SETTLE), so no variant runs while the previous one's threads spin. Reported per variant:
 median / min / max over the rounds, and against (1), (2), (2b) and (6) the median
 of the per-round ratios with their min and max; a variant whose own spread is over
 25% is named in the warnings. Compile time (the first call of a compiled module, minus

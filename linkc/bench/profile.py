@@ -22,7 +22,6 @@ gradients each multiply the same pairs.
 from __future__ import annotations
 
 import statistics
-import time
 from collections import defaultdict
 
 import torch
@@ -116,7 +115,7 @@ def profile_spec(spec: str, batch: int = 32, reps: int = 3, passes: list[str] | 
     from ..analyze.macs import count_macs
     from ..analyze.params import lower_meta
     from ..compiler.passes import default_passes
-    from .timing import train_step
+    from .timing import interleaved, train_step
 
     options = {"params": dict(params or {}), "include_path": [str(p) for p in include_path]}
     graph = linkc.build(spec, **options)
@@ -134,12 +133,7 @@ def profile_spec(spec: str, batch: int = 32, reps: int = 3, passes: list[str] | 
             calls[name] = train_step(model, x, y) if mode == "train" else \
                 _no_grad_call(model, x)
             calls[name]()  # compiles
-    times = {k: [] for k in calls}
-    for _ in range(max(reps, 3)):  # interleaved, like bench
-        for k, fn in calls.items():
-            start = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - start)
+    times = interleaved(calls, max(reps, 3), torch.device("cpu"))  # as bench times
     peak = MATMUL_N ** 3 / statistics.median(times.pop("matmul"))
     work = macs * (TRAIN_MACS if mode == "train" else 1)
     report = {"spec": graph.name, "mode": mode, "batch": batch,

@@ -114,6 +114,7 @@ def _header(s: Setup, reps: int, warmup: int, compile: bool) -> dict:
     report = {"spec": s.graph.name, "device": device_name(s.dev), "torch": torch.__version__,
               "threads": torch.get_num_threads(), "batch": len(s.x),
               "input": list(s.graph.input_shape), "reps": reps, "warmup": warmup,
+              "settle_s": t.SETTLE,
               "passes": s.passes, "compile": compile,
               "memory_method": "cuda max_memory_allocated" if s.dev.type == "cuda" else
               "VmHWM - VmRSS of one training step (mmap threshold fixed, peak reset)",

@@ -56,12 +56,23 @@ def warm_up(fn: Callable[[], object], warmup: int, device: torch.device,
     return first
 
 
+#: Idle seconds before each timed call of a round. A thread pool that keeps spinning
+#: after its work (ONNX Runtime's, by default) holds a core while the next variant
+#: runs: on the 2-core CPU the expert's ResNet-110 inference right after ONNX Runtime
+#: took 128 ms with no gap, 105 ms after 0.02 s and 86 ms after 0.2 s (interleaved,
+#: benchmarks/RESULTS.md).
+SETTLE = 0.25
+
+
 def interleaved(calls: dict[str, Callable[[], object]], reps: int,
-                device: torch.device) -> dict[str, list[float]]:
-    """Seconds per call, `reps` rounds, each round calling every variant once."""
+                device: torch.device, settle: float = SETTLE) -> dict[str, list[float]]:
+    """Seconds per call, `reps` rounds, each round calling every variant once, each
+    call after `settle` idle seconds."""
     times: dict[str, list[float]] = {key: [] for key in calls}
     for _ in range(reps):
         for key, fn in calls.items():
+            if settle:
+                time.sleep(settle)
             times[key].append(_timed(fn, device))
     return times
 

@@ -203,9 +203,20 @@ def _model_class(gm: fx.GraphModule, tree: ModuleTree, forward: str) -> str:
     state = gm.state_dict()
     for key in _extra_tensors(gm):
         body.append("        " + tree.buffer_line(key, list(state[key].shape), state[key].dtype))
+    if _channels_last_weights(gm):
+        # as the channels_last pass left them: NHWC activations with NCHW weights would
+        # reorder every weight on every call (and round differently from the module)
+        body.append("        self.to(memory_format=torch.channels_last)")
     body.append("")
     body.extend("    " + line if line.strip() else "" for line in forward.strip("\n").splitlines())
     return "\n".join(body)
+
+
+def _channels_last_weights(gm: fx.GraphModule) -> bool:
+    """Whether the module's 4-D weights are stored channels-last (not also contiguous)."""
+    return any(p.dim() == 4 and not p.is_contiguous()
+               and p.is_contiguous(memory_format=torch.channels_last)
+               for p in gm.parameters())
 
 
 def graph_json(g: FlatGraph) -> dict[str, Any]:

@@ -14,13 +14,7 @@ def add(*xs):
 def add_padded(*xs):
     """Sum of inputs whose channel counts differ: narrower ones count as zero-padded
     at the end of the channel axis (PyramidNet's zero-padded shortcut)."""
-    channels = max(x.shape[1] for x in xs)
-    out = None
-    for x in xs:
-        if x.shape[1] < channels:
-            x = torch.nn.functional.pad(x, [0, 0] * (x.dim() - 2) + [0, channels - x.shape[1]])
-        out = x if out is None else out + x
-    return out
+    return add(*_widen(xs))
 
 
 def concat(*xs):

@@ -79,6 +79,17 @@ def test_bench_against_the_users_own_module(capsys, tmp_path, monkeypatch):
     assert report["warnings"] == []
 
 
+def test_each_timed_call_follows_an_idle_gap(monkeypatch):
+    # a thread pool still spinning from the previous variant would slow the next one
+    import linkc.bench.timing as timing
+    events = []
+    monkeypatch.setattr(timing.time, "sleep", lambda s: events.append(("idle", s)))
+    calls = {"a": lambda: events.append("a"), "b": lambda: events.append("b")}
+    times = timing.interleaved(calls, 2, torch.device("cpu"))
+    assert events == [("idle", timing.SETTLE), "a", ("idle", timing.SETTLE), "b"] * 2
+    assert {k: len(v) for k, v in times.items()} == {"a": 2, "b": 2}
+
+
 def test_every_variant_runs_inference_in_eval_mode_and_training_in_train_mode(
         capsys, tmp_path, monkeypatch):
     # A module shared by both modes would be left in the mode set last, and its

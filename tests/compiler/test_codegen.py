@@ -15,7 +15,7 @@ from linkc.compiler.passes import default_passes
 
 ZOO = sorted((Path(__file__).resolve().parents[2] / "linkc" / "zoo" / "specs").glob("*.yaml"))
 QUICK = ["resnet_20", "densenet_bc_100", "dmrnet_cifar", "delugenet", "resnext_s_29_2x64d",
-         "pyramidnet_110_a48"]
+         "pyramidnet_110_a48", "digits_resnet"]
 
 
 def run_source(source: str):
@@ -39,6 +39,17 @@ def same_outputs(path: Path, passes: list[str], mode: str) -> None:
 def test_model_py_reproduces_the_module_with_default_passes(name, mode):
     path = ZOO[0].parent / f"{name}.yaml"
     same_outputs(path, default_passes(mode), mode)
+
+
+@pytest.mark.parametrize("passes,channels_last", [(["channels_last"], True), ([], False)])
+def test_model_py_keeps_the_weights_memory_format(passes, channels_last):
+    # contiguous weights under channels_last activations run a different oneDNN path:
+    # reordered on every call, and rounded differently from the module (digits_resnet)
+    gm = linkc.compile(ZOO[0].parent / "digits_resnet.yaml", passes=passes)
+    model = run_source(model_source(gm))["Model"]()
+    convs = [p for p in model.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) is channels_last
+                         for p in convs)
 
 
 @pytest.mark.parametrize("name", ["dmrnet_cifar", "resnet_20"])
@@ -67,7 +78,7 @@ def defined_and_imported(source: str) -> tuple[set[str], set[str]]:
 def test_only_the_helpers_and_imports_the_graph_uses():
     source = model_source(linkc.compile("specs/resnet_20.yaml"))
     defined, imported = defined_and_imported(source)
-    assert defined == {"add_padded", "add", "GlobalAvgPool", "Model"}
+    assert defined == {"add_padded", "add", "_widen", "GlobalAvgPool", "Model"}
     assert imported == {"import torch", "from torch import nn"}
     dense = model_source(linkc.compile("specs/densenet_bc_100.yaml", passes=["merge_nary"]))
     defined, _ = defined_and_imported(dense)  # the buffer helpers and what they call
