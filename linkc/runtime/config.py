@@ -64,11 +64,13 @@ class TrainConfig(BaseModel):
     amp: Optional[bool] = Field(None, description="mixed precision; default: on for CUDA (bf16, "
                                 "else fp16 + scaler), off on the CPU; --amp on a CPU: bf16 "
                                 "autocast if it has avx512_bf16/amx_bf16, else fp32 (it says so)")
-    channels_last: bool = Field(True, description="channels-last memory format on CUDA")
-    compile: bool = Field(False, description="the compiler's default passes + torch.compile")
-    passes: list[str] = Field([], description="training-mode compiler passes to apply, e.g. "
+    channels_last: bool = Field(True, description="channels-last memory format (the "
+                                "channels_last pass)")
+    compile: bool = Field(False, description="torch.compile the training module")
+    passes: list[str] = Field([], description="training-mode compiler passes to apply besides "
+                              "the defaults (drop_identity, pool_first, channels_last), e.g. "
                               "merge_nary,checkpoint_dense, run in the compiler's order "
-                              "(weights stay the spec's)")
+                              "(weights stay the spec's); none: no passes at all")
     memory_efficient: bool = Field(False, description="recompute dense layers' concat+BN+ReLU+"
                                    "1x1 conv in backward (the checkpoint_dense pass): less "
                                    "memory, slower steps")

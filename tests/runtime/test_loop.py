@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from linkc.runtime.checkpoint import CheckpointError, _digest, read_checkpoint
 from linkc.runtime.config import resolve_config
+from linkc.compiler.passes import default_passes
 from linkc.runtime.model_setup import training_passes
 from linkc.runtime.position import RunPosition, StepRecord
 from linkc.runtime.train import TrainingDiverged, train
@@ -212,12 +213,14 @@ def test_resuming_a_finished_run_reports_its_result(tmp_path, legacy):
     assert again.step_seconds == first.step_seconds
 
 
-def test_channels_last_is_one_pass_chosen_in_one_place():
-    cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    assert training_passes(_config(), cuda) == ["channels_last"]
-    assert training_passes(_config(channels_last=False), cuda) == []
-    assert training_passes(_config(), cpu) == []
-    # compile's defaults include it on any device; it runs once, last
-    assert training_passes(_config(compile=True), cuda).count("channels_last") == 1
-    assert training_passes(_config(compile=True, passes=["checkpoint_dense"]),
-                           cpu)[-1] == "channels_last"
+def test_every_run_applies_the_training_defaults_chosen_in_one_place():
+    defaults = ["drop_identity", "pool_first", "channels_last"]
+    assert default_passes("train") == defaults
+    assert training_passes(_config()) == defaults
+    assert training_passes(_config(compile=True)) == defaults  # compile adds no passes
+    assert training_passes(_config(channels_last=False)) == ["drop_identity", "pool_first"]
+    assert training_passes(_config(passes=["none"])) == []
+    assert training_passes(_config(passes="none", memory_efficient=True)) == ["checkpoint_dense"]
+    # extra passes run in the compiler's order, each once, layout last
+    assert training_passes(_config(passes=["checkpoint_dense", "merge_nary", "pool_first"])) \
+        == ["drop_identity", "pool_first", "merge_nary", "checkpoint_dense", "channels_last"]

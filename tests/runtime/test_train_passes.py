@@ -69,7 +69,7 @@ def test_passes_from_the_spec_and_config_are_recorded(write_spec, tmp_path):
     (["--passes", "checkpoint_dens"],
      "training setting passes: 'checkpoint_dens' is not a compiler pass; the training-mode "
      "passes are: channels_last, checkpoint_dense, drop_identity, group_parallel, merge_nary, "
-     "pool_first."),
+     "pool_first (or none)."),
     (["--passes", "fold_bn"], "'fold_bn' is an inference-only pass; the training-mode passes"),
     (["--passes", "inplace_merge"],
      "'inplace_merge' is an inference-only pass; the training-mode passes"),
