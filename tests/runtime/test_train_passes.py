@@ -65,6 +65,20 @@ def test_passes_from_the_spec_and_config_are_recorded(write_spec, tmp_path):
     assert "passes:\n- checkpoint_dense" in (run / "config.yaml").read_text()
 
 
+@pytest.mark.parametrize("flags, said", [
+    ([], "; passes drop_identity, pool_first, channels_last; run directory"),
+    (["--memory-efficient"],
+     "; passes drop_identity, pool_first, checkpoint_dense, channels_last; run directory"),
+    (["--passes", "none"], "; passes none; run directory"),
+    (["--no-channels-last", "--memory-efficient"],
+     "; passes drop_identity, pool_first, checkpoint_dense; run directory"),
+])
+def test_a_run_says_which_passes_it_applies(write_spec, tmp_path, capsys, flags, said):
+    spec = write_spec(DENSE_SPEC, "tinydense.yaml")
+    assert main(["train", str(spec), *COMMON, "--run-dir", str(tmp_path / "run"), *flags]) == 0
+    assert said in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--passes", "checkpoint_dens"],
      "training setting passes: 'checkpoint_dens' is not a compiler pass; the training-mode "
