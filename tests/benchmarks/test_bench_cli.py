@@ -244,6 +244,7 @@ def test_profile_charges_every_microsecond_to_one_kind_of_op(capsys, tmp_path):
     assert "conv 1x1" not in eager  # the spec has none
     for build in report["builds"].values():
         assert 0 < build["share_of_peak"] < 1
+        assert build["ms_per_call"]["conv 3x3"] > 0  # also oneDNN's prepacked (frozen) call
 
 
 @pytest.mark.slow
