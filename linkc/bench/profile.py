@@ -42,8 +42,13 @@ RULES = (
     ("pool", ("pool", "aten::mean")),
     ("add / mul", ("aten::add", "aten::mul", "aten::div", "add_", "mul_")),
 )
+#: The compiled graph's own frames (dynamo's guards, the AOT wrapper, inductor's Python
+#: wrapper): they enclose the kernels, so only their self time, the Python between
+#: kernels, is charged to them, and only when no named op encloses it.
+GRAPH_RUNTIME = ("Call CompiledFxGraph", "TorchDynamo Cache Lookup", "CompiledFunction",
+                 "Torch-Compiled Region", "AOTDispatcher", "Pregraph bytecode")
 CATEGORIES = ("conv 1x1", "conv 3x3", "conv other", "BN-ReLU", "concat / copy", "linear",
-              "pool", "add / mul", "loss", "optimizer", "other")
+              "pool", "add / mul", "loss", "optimizer", "graph runtime", "other")
 #: MACs of one training step over those of one forward (see the module's docstring)
 TRAIN_MACS = 3
 MATMUL_N = 2048
@@ -77,7 +82,9 @@ def _charge(events) -> dict[str, float]:
         while up is not None:
             kind = _category(up) or kind
             up = up.cpu_parent
-        out[kind or "other"] += e.self_cpu_time_total
+        if kind is None:
+            kind = "graph runtime" if any(k in e.name for k in GRAPH_RUNTIME) else "other"
+        out[kind] += e.self_cpu_time_total
     return out
 
 

@@ -265,6 +265,9 @@ def test_profile_of_a_training_step_charges_backward_and_the_optimizer(capsys, t
         assert 0 < build["share_of_peak"] < 1
     eager = report["builds"]["eager"]["ms_per_call"]
     assert eager["BN-ReLU"] > 0 and eager["linear"] > 0
+    # the compiled graph's Python between kernels has its own line; eager has none
+    assert report["builds"]["compiled"]["ms_per_call"]["graph runtime"] > 0
+    assert "graph runtime" not in eager
 
 
 def test_profile_of_a_training_step_refuses_an_inference_pass(capsys, tmp_path):
