@@ -8,6 +8,8 @@ Variants (all at batch 32, 2 threads, fp32):
   expert_nchw    the same without channels_last
   linkc          linkc's default passes + linkc's compile stage: the bench's (5)
   linkc_cpp      the same with inductor's C++ wrapper (no Python between kernels)
+  linkc_wide_cat the same with inductor fusing concatenations of up to 128 inputs into
+                 their readers (max_pointwise_cat_inputs; 8 by default)
   linkc_nchw     linkc's default passes without channels_last + compile stage
   linkc+P        linkc's default passes and pass P (in the compiler's order) + compile stage
   linkc-P        linkc's default passes without pass P + compile stage
@@ -31,6 +33,8 @@ from linkc.compiler.passes import ORDER, default_passes
 from linkc.compiler.torch_compile import compile_module
 
 ALL = ("expert", "expert_nchw", "linkc", "linkc_cpp", "linkc_nchw", "onnxruntime")
+INDUCTOR_OPTIONS = {"linkc_cpp": {"cpp_wrapper": True},
+                    "linkc_wide_cat": {"max_pointwise_cat_inputs": 128}}
 
 
 def hand_written(spec):
@@ -79,8 +83,7 @@ def build(spec, mode, names):
             gm = linkc.compile(spec, passes=chosen, mode=mode)
             gm.train(mode == "train")
             options = {"freezing": True} if mode == "infer" else {}
-            if name == "linkc_cpp":
-                options["cpp_wrapper"] = True
+            options.update(INDUCTOR_OPTIONS.get(name, {}))
             calls[name] = call_for(mode, compile_module(gm, mode, options=options), x, y)
         elif name == "onnxruntime":
             calls[name] = onnx_call(spec, passes, {"params": {}, "include_path": []}, x)

@@ -122,7 +122,7 @@ def profile_spec(spec: str, batch: int = 32, reps: int = 3, passes: list[str] | 
     from ..analyze.macs import count_macs
     from ..analyze.params import lower_meta
     from ..compiler.passes import default_passes
-    from .timing import interleaved, train_step
+    from .timing import infer_call, interleaved, train_step
 
     options = {"params": dict(params or {}), "include_path": [str(p) for p in include_path]}
     graph = linkc.build(spec, **options)
@@ -138,7 +138,7 @@ def profile_spec(spec: str, batch: int = 32, reps: int = 3, passes: list[str] | 
         for name, model in _builds(spec, passes, options, mode):
             log(f"{graph.name}: {name}")
             calls[name] = train_step(model, x, y) if mode == "train" else \
-                _no_grad_call(model, x)
+                infer_call(model, x)
             calls[name]()  # compiles
     times = interleaved(calls, max(reps, 3), torch.device("cpu"))  # as bench times
     peak = MATMUL_N ** 3 / statistics.median(times.pop("matmul"))
@@ -151,13 +151,6 @@ def profile_spec(spec: str, batch: int = 32, reps: int = 3, passes: list[str] | 
         report["builds"][name] = {"images_per_s": rate, "share_of_peak": work * rate / peak,
                                   "ms_per_call": _profiled(calls[name], reps)}
     return report
-
-
-def _no_grad_call(model, x):
-    def call():
-        with torch.no_grad():
-            model(x)
-    return call
 
 
 def format_profile(report: dict) -> str:
