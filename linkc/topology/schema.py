@@ -212,6 +212,19 @@ def parse_spec(doc: Document) -> Spec:
         raise SpecError("missing 'linkc: 1' (the spec format version) at the top of the spec",
                         doc.root.loc, "add the line 'linkc: 1'")
     try:
-        return Spec.model_validate(doc.root)
+        spec = Spec.model_validate(doc.root)
     except ValidationError as exc:
         raise to_spec_error(exc, doc) from None
+    _check_ports(spec, doc)
+    return spec
+
+
+def _check_ports(spec: Spec, doc: Document) -> None:
+    """Every block has at least one in and one out port: with none, no caller could
+    feed it or read from it (pydantic's own message for `[]` would talk of strings)."""
+    for name, block in spec.blocks.items():
+        for key, names, what in (("in", block.in_, "input"), ("out", block.out, "output")):
+            if names == []:
+                raise SpecError(f"block '{name}' has an empty '{key}:' list", locate(
+                    doc.root, ("blocks", name, key)), f"name its {what} port(s), e.g. {key}: x"
+                    if key == "in" else f"name the node(s) it returns, e.g. {key}: y")
