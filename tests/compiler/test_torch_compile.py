@@ -81,7 +81,13 @@ output: head
 
 @pytest.mark.slow
 def test_the_inference_compile_stage_freezes_weights_and_stays_exact(tmp_path):
-    """mode "infer" compiles with inductor's freezing; the outputs equal eager's."""
+    """mode "infer" compiles with inductor's freezing; the outputs equal eager's.
+
+    Frozen means the weights are constants of the generated code (`_frozen_param`) and
+    the convolutions are oneDNN's prepacked ones, not graph inputs reordered per call:
+    torch.compile's `options={"freezing": True}` alone gives the latter."""
+    from torch._inductor.utils import run_and_get_code
+
     from linkc.compiler.torch_compile import compile_module
 
     from passes.pass_helpers import randomize_bn_stats  # tests/compiler/passes, also run alone
@@ -97,7 +103,11 @@ def test_the_inference_compile_stage_freezes_weights_and_stays_exact(tmp_path):
         want = gm(x)
         torch._dynamo.reset()
         frozen = compile_module(gm, "infer")
-        got = frozen(x)
+        got, code = run_and_get_code(frozen, x)
     torch._dynamo.reset()
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     assert torch._inductor.config.freezing is False  # set for that compile only
+    code = "\n".join(code)
+    assert "_frozen_param" in code
+    assert code.count("= torch.ops.mkldnn._convolution_pointwise") == 7  # stem, 3 layers x 2
+    assert "extern_kernels.convolution" not in code
