@@ -11,6 +11,8 @@ Variants (all at batch 32, 2 threads, fp32):
   linkc_wide_cat the same with inductor fusing concatenations of up to 128 inputs into
                  their readers (max_pointwise_cat_inputs; 8 by default)
   linkc_nchw     linkc's default passes without channels_last + compile stage
+  linkc_unfrozen linkc's default passes + torch.compile without freezing (inference: what
+                 the compile stage ran before it held inductor's freezing setting itself)
   linkc+P        linkc's default passes and pass P (in the compiler's order) + compile stage
   linkc-P        linkc's default passes without pass P + compile stage
   onnxruntime    linkc's ONNX export in ONNX Runtime (inference only)
@@ -82,9 +84,10 @@ def build(spec, mode, names):
             chosen = chosen_passes(name, passes)
             gm = linkc.compile(spec, passes=chosen, mode=mode)
             gm.train(mode == "train")
-            options = {"freezing": True} if mode == "infer" else {}
-            options.update(INDUCTOR_OPTIONS.get(name, {}))
-            calls[name] = call_for(mode, compile_module(gm, mode, options=options), x, y)
+            stage = "train" if name == "linkc_unfrozen" else mode
+            options = INDUCTOR_OPTIONS.get(name)
+            compiled = compile_module(gm, stage, **({"options": options} if options else {}))
+            calls[name] = call_for(mode, compiled, x, y)
         elif name == "onnxruntime":
             calls[name] = onnx_call(spec, passes, {"params": {}, "include_path": []}, x)
         start = time.perf_counter()

@@ -50,7 +50,8 @@ def add_arguments(p) -> None:
                    help="instead: where one inference call's time goes (--mode train: a "
                         "training step's), per kind of op "
                         "(torch.profiler; eager, compiled, compiled with freezing), and the "
-                        "share of the fp32 peak (MACs vs a large matmul in the same run)")
+                        "share of the fp32 peak (MACs vs the faster of two large matmuls, MKL and "
+                        "oneDNN, in the same run)")
     p.add_argument("--mode", choices=("infer", "train"), default="infer",
                    help="(--profile) profile an inference call (default) or a training "
                         "step (eager and compiled; forward, loss, backward and SGD step)")

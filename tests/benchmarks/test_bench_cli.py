@@ -55,6 +55,15 @@ nodes:
   a: {from: input, ops: [{conv: [4, 3]}, bn, relu, gap, {linear: 10}]}
 output: a
 """
+# a residual add after the second convolution: frozen, oneDNN fuses it into that call
+TINY_RESIDUAL = """linkc: 1
+name: tiny-residual
+input: [4, 8, 8]
+nodes:
+  r: {from: input, ops: [{conv: [4, 3]}, bn, relu, {conv: [4, 3]}, bn]}
+  y: {from: [input, r], merge: add, ops: [relu, gap, {linear: 10}]}
+output: y
+"""
 OWN = """from torch import nn
 
 def make():
@@ -239,12 +248,27 @@ def test_profile_charges_every_microsecond_to_one_kind_of_op(capsys, tmp_path):
     report = json.loads(capsys.readouterr().out)
     assert report["macs_per_image"] == 3 * 4 * 9 * 64 + 4 * 10  # the 3x3 conv and the linear
     assert set(report["builds"]) == {"eager", "compiled", "compiled_frozen"}
+    # the peak is the faster library's matmul (MKL keeps to AVX2 on AMD CPUs)
+    assert set(report["peak_by_library"]) == {"MKL", "oneDNN"}
+    assert report["peak_macs_per_s"] == max(report["peak_by_library"].values())
     eager = report["builds"]["eager"]["ms_per_call"]
     assert eager["conv 3x3"] > 0 and eager["linear"] > 0 and eager["BN-ReLU"] > 0
     assert "conv 1x1" not in eager  # the spec has none
     for build in report["builds"].values():
         assert 0 < build["share_of_peak"] < 1
         assert build["ms_per_call"]["conv 3x3"] > 0  # also oneDNN's prepacked (frozen) call
+
+
+@pytest.mark.slow
+def test_profile_charges_a_convolution_fused_with_its_residual_add_by_kernel_shape(
+        capsys, tmp_path):
+    (tmp_path / "res.yaml").write_text(TINY_RESIDUAL)
+    assert main(["bench", str(tmp_path / "res.yaml"), "--profile", "--json", "--batch", "2",
+                 "--reps", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for build in report["builds"].values():
+        assert build["ms_per_call"]["conv 3x3"] > 0
+        assert "conv other" not in build["ms_per_call"]
 
 
 @pytest.mark.slow
