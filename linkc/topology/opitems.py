@@ -190,4 +190,6 @@ def parse_op_item(item: Any, loc: Loc | None, following: list[Any] = ()) -> tupl
         elif value is not None:
             raw.positional.append((value, value_loc))
         return op, raw
-    raise SpecError(f"an op is a name or a one-key mapping, got {type(item).__name__}", loc)
+    got = "a list" if isinstance(item, list) else repr(item)
+    raise SpecError(f"an op is a name or a one-key mapping, got {got}", loc,
+                    "write e.g. relu or {conv: [16, 3]}")

@@ -215,16 +215,29 @@ def parse_spec(doc: Document) -> Spec:
         spec = Spec.model_validate(doc.root)
     except ValidationError as exc:
         raise to_spec_error(exc, doc) from None
-    _check_ports(spec, doc)
+    _check_lists(spec, doc)
     return spec
 
 
-def _check_ports(spec: Spec, doc: Document) -> None:
-    """Every block has at least one in and one out port: with none, no caller could
-    feed it or read from it (pydantic's own message for `[]` would talk of strings)."""
+def _check_lists(spec: Spec, doc: Document) -> None:
+    """What the models' types let through but no graph can mean: an empty `from:`, and
+    a block's `in:`/`out:` list that is empty (no caller could feed it or read from it)
+    or names a port twice. pydantic's own message for `[]` would talk of strings."""
+    places = [(("nodes",), spec.nodes)] + [
+        (("blocks", name, "nodes"), block.nodes) for name, block in spec.blocks.items()]
+    for path, nodes in places:
+        for name, node in nodes.items():
+            if node.from_ == []:
+                raise SpecError(f"node '{name}' has an empty 'from:' list", locate(
+                    doc.root, (*path, name, "from")), "name its input(s), e.g. from: input")
     for name, block in spec.blocks.items():
         for key, names, what in (("in", block.in_, "input"), ("out", block.out, "output")):
+            where = locate(doc.root, ("blocks", name, key))
             if names == []:
-                raise SpecError(f"block '{name}' has an empty '{key}:' list", locate(
-                    doc.root, ("blocks", name, key)), f"name its {what} port(s), e.g. {key}: x"
-                    if key == "in" else f"name the node(s) it returns, e.g. {key}: y")
+                raise SpecError(f"block '{name}' has an empty '{key}:' list", where,
+                                f"name its {what} port(s), e.g. {key}: x" if key == "in" else
+                                f"name the node(s) it returns, e.g. {key}: y")
+            if isinstance(names, list) and len(set(names)) < len(names):
+                twice = next(n for n in names if names.count(n) > 1)
+                raise SpecError(f"block '{name}' names {what} port '{twice}' twice", where,
+                                "give each port once")
