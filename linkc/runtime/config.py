@@ -68,8 +68,9 @@ class TrainConfig(BaseModel):
                                 "channels_last pass)")
     compile: bool = Field(False, description="torch.compile the training module")
     passes: list[str] = Field([], description="training-mode compiler passes to apply besides "
-                              "the defaults (drop_identity, pool_first, channels_last), e.g. "
-                              "merge_nary,checkpoint_dense, run in the compiler's order "
+                              "the defaults (drop_identity, pool_first, dense_chain, "
+                              "channels_last), e.g. merge_nary,checkpoint_dense, run in the "
+                              "compiler's order "
                               "(weights stay the spec's); none: no passes at all")
     memory_efficient: bool = Field(False, description="recompute dense layers' concat+BN+ReLU+"
                                    "1x1 conv in backward (the checkpoint_dense pass): less "

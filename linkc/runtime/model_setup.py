@@ -10,13 +10,13 @@ that makes new weights (group_parallel stacks them) is refused, because the
 trained values could not be written back to the spec's module.
 
 Every run applies the compiler's training defaults (drop_identity, pool_first,
-channels_last): exact rewrites that make no new weights, chosen here and nowhere else.
-On the 2-core CPU they make an eager training step 1.48x faster for ResNet-110 (52
-shortcut copies gone, NHWC convolutions), 1.17x for DenseNet-BC-100 and 1.44x for
-digits_resnet (benchmarks/RESULTS.md). The ``channels_last`` pass converts the 4-D
-weights and converts the input inside the graph, so neither the loop nor evaluation
-touches the layout; ``channels_last=False`` leaves it out, ``passes: [none]`` leaves
-out every default. ``compile=True`` adds torch.compile on top.
+dense_chain, channels_last): exact rewrites that make no new weights, chosen here and
+nowhere else. On the 2-core CPU they make an eager training step 1.48x faster for
+ResNet-110 (52 shortcut copies gone, NHWC convolutions), 1.17x for DenseNet-BC-100
+(1.12-1.14x more with dense_chain) and 1.44x for digits_resnet (benchmarks/RESULTS.md).
+The ``channels_last`` pass converts the 4-D weights and converts the input inside the
+graph, so neither the loop nor evaluation touches the layout; ``channels_last=False``
+leaves it out, ``passes: [none]`` leaves out every default. ``compile=True`` adds torch.compile on top.
 
 Precision: ``amp`` unset means mixed precision on CUDA only (bf16 where supported,
 else fp16 with a gradient scaler). On the CPU it is opt-in (``--amp``): bf16 autocast
@@ -78,7 +78,7 @@ def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
 
 def training_passes(config: TrainConfig) -> list[str]:
     """The passes a run applies, in the compiler's order: the training defaults (exact,
-    weight-preserving rewrites: drop_identity, pool_first, channels_last), then
+    weight-preserving rewrites: drop_identity, pool_first, dense_chain, channels_last), then
     ``passes`` and ``memory_efficient``; ``channels_last=False`` drops the layout pass,
     and ``passes: [none]`` every default (the module exactly as lowered)."""
     _load_all()

@@ -214,13 +214,15 @@ def test_resuming_a_finished_run_reports_its_result(tmp_path, legacy):
 
 
 def test_every_run_applies_the_training_defaults_chosen_in_one_place():
-    defaults = ["drop_identity", "pool_first", "channels_last"]
+    defaults = ["drop_identity", "pool_first", "dense_chain", "channels_last"]
     assert default_passes("train") == defaults
     assert training_passes(_config()) == defaults
     assert training_passes(_config(compile=True)) == defaults  # compile adds no passes
-    assert training_passes(_config(channels_last=False)) == ["drop_identity", "pool_first"]
+    assert training_passes(_config(channels_last=False)) == defaults[:-1]
     assert training_passes(_config(passes=["none"])) == []
     assert training_passes(_config(passes="none", memory_efficient=True)) == ["checkpoint_dense"]
-    # extra passes run in the compiler's order, each once, layout last
+    # extra passes run in the compiler's order, each once, layout last; the dense
+    # concatenations' owners (merge_nary, checkpoint_dense) before dense_chain
     assert training_passes(_config(passes=["checkpoint_dense", "merge_nary", "pool_first"])) \
-        == ["drop_identity", "pool_first", "merge_nary", "checkpoint_dense", "channels_last"]
+        == ["drop_identity", "pool_first", "merge_nary", "checkpoint_dense", "dense_chain",
+            "channels_last"]

@@ -66,12 +66,13 @@ def test_passes_from_the_spec_and_config_are_recorded(write_spec, tmp_path):
 
 
 @pytest.mark.parametrize("flags, said", [
-    ([], "; passes drop_identity, pool_first, channels_last; run directory"),
+    ([], "; passes drop_identity, pool_first, dense_chain, channels_last; run directory"),
     (["--memory-efficient"],
-     "; passes drop_identity, pool_first, checkpoint_dense, channels_last; run directory"),
+     "; passes drop_identity, pool_first, checkpoint_dense, dense_chain, channels_last; run "
+     "directory"),
     (["--passes", "none"], "; passes none; run directory"),
     (["--no-channels-last", "--memory-efficient"],
-     "; passes drop_identity, pool_first, checkpoint_dense; run directory"),
+     "; passes drop_identity, pool_first, checkpoint_dense, dense_chain; run directory"),
 ])
 def test_a_run_says_which_passes_it_applies(write_spec, tmp_path, capsys, flags, said):
     spec = write_spec(DENSE_SPEC, "tinydense.yaml")
@@ -82,8 +83,8 @@ def test_a_run_says_which_passes_it_applies(write_spec, tmp_path, capsys, flags,
 @pytest.mark.parametrize("flags, message", [
     (["--passes", "checkpoint_dens"],
      "training setting passes: 'checkpoint_dens' is not a compiler pass; the training-mode "
-     "passes are: channels_last, checkpoint_dense, drop_identity, group_parallel, merge_nary, "
-     "pool_first (or none)."),
+     "passes are: channels_last, checkpoint_dense, dense_chain, drop_identity, group_parallel, "
+     "merge_nary, pool_first (or none)."),
     (["--passes", "fold_bn"], "'fold_bn' is an inference-only pass; the training-mode passes"),
     (["--passes", "inplace_merge"],
      "'inplace_merge' is an inference-only pass; the training-mode passes"),

@@ -70,8 +70,11 @@ def _load_all() -> None:
 # The order defaults run in: graph-shrinking rewrites first, then the fusions that
 # read the simplified graph, then memory layout (it only touches tensors), and the
 # in-place merges after everything: they depend on each tensor's final readers.
+# dense_chain comes after the two passes that own dense concatenations (merge_nary
+# makes them one buffer, checkpoint_dense moves each into its layer's recompute) and
+# so only rewrites those they left as they were.
 ORDER = ("drop_identity", "fold_bn", "pool_first", "merge_nary", "group_parallel",
-         "checkpoint_dense", "channels_last", "inplace_merge")
+         "checkpoint_dense", "dense_chain", "channels_last", "inplace_merge")
 
 
 def default_passes(mode: str) -> list[str]:
