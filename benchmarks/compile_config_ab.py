@@ -14,12 +14,14 @@ Variants (all at batch 32, 2 threads, fp32):
   linkc_unfrozen linkc's default passes + torch.compile without freezing (inference: what
                  the compile stage ran before it held inductor's freezing setting itself)
   linkc+P        linkc's default passes and pass P (in the compiler's order) + compile stage
-  linkc-P        linkc's default passes without pass P + compile stage
+  linkc-P        linkc's default passes without pass P + compile stage (both combine:
+                 linkc-merge_nary+dense_chain)
   onnxruntime    linkc's ONNX export in ONNX Runtime (inference only)
 
 Each round times every variant once; ratios are per round against the expert.
 """
 import os
+import re
 import statistics
 import sys
 import time
@@ -50,11 +52,10 @@ def hand_written(spec):
 def chosen_passes(name, defaults):
     if name == "linkc_nchw":
         return [p for p in defaults if p != "channels_last"]
-    if name.startswith("linkc+"):
-        return sorted({*defaults, name[len("linkc+"):]}, key=ORDER.index)
-    if name.startswith("linkc-"):
-        return [p for p in defaults if p != name[len("linkc-"):]]
-    return defaults
+    chosen = set(defaults)
+    for sign, pass_name in re.findall(r"([+-])(\w+)", name[len("linkc"):]):
+        (chosen.add if sign == "+" else chosen.discard)(pass_name)
+    return sorted(chosen, key=ORDER.index)
 
 
 def call_for(mode, module, x, y):
