@@ -16,7 +16,8 @@ ResNet-110 (52 shortcut copies gone, NHWC convolutions), 1.17x for DenseNet-BC-1
 (1.12-1.14x more with dense_chain) and 1.44x for digits_resnet (benchmarks/RESULTS.md).
 The ``channels_last`` pass converts the 4-D weights and converts the input inside the
 graph, so neither the loop nor evaluation touches the layout; ``channels_last=False``
-leaves it out, ``passes: [none]`` leaves out every default. ``compile=True`` adds torch.compile on top.
+leaves it out, ``passes: [none]`` leaves out every default. ``compile=True`` adds
+torch.compile on top.
 
 Precision: ``amp`` unset means mixed precision on CUDA only (bf16 where supported,
 else fp16 with a gradient scaler). On the CPU it is opt-in (``--amp``): bf16 autocast

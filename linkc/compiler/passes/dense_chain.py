@@ -4,19 +4,17 @@ A dense block lowers to concatenations that each list all earlier features:
 cat(x, h0), cat(x, h0, h1), ... The k-th one can equally be written
 cat(cat(x, h0, ..., h(k-1)), hk): the shorter concatenation is computed anyway, as the
 previous layer's input, and the channels come out in the same order, so the values
-are identical (a concatenation only copies). The copying is the same in eager mode;
-what changes is what torch.compile sees. Inductor folds a concatenation of at most
-eight inputs into the kernels that read it and materialises a longer one, so the long
-n-ary concatenations of a deep dense block (DenseNet-BC-100: up to 17 inputs) become
-copies plus BN kernels, forward and backward, while the two-input chain fuses (the
-hand-written DenseNet's own form).
+are identical (a concatenation only copies). The bytes copied are the same; how they
+are copied is not. With channels_last activations a concatenation along channels
+copies, per pixel, one run of each input's channels: k short runs for an n-ary one,
+two for the chain (the previous concatenation's, then the new feature's). In the
+backward each earlier feature's gradient arrives through the chain instead of as one
+slice per reader. Under torch.compile, inductor folds a concatenation of at most eight
+inputs into the kernels that read it and materialises a longer one (DenseNet-BC-100
+has up to 17); the two-input chain, the hand-written DenseNet's own form, fuses.
 
-In eager mode the chain is faster too. With channels_last activations a concatenation
-along channels copies, per pixel, one run of each input's channels: k short runs for
-an n-ary one, two for the chain (the previous concatenation's, then the new
-feature's). In the backward the gradient of each earlier feature then arrives through
-the chain instead of as one slice per reader. A training default, exact and making no
-new weights (DenseNet-BC-100, batch 32, eager training step, interleaved: 1.12-1.14x;
+A training default, exact and making no new weights (DenseNet-BC-100, batch 32, eager
+training step, interleaved: 1.12-1.14x at the same peak memory; compiled: 3-9%;
 benchmarks/RESULTS.md). In inference merge_nary's buffer does the same job and runs
 first, and after checkpoint_dense each layer's concatenation is recomputed inside its
 checkpoint from the features, which a chain would have to keep: this pass comes after
