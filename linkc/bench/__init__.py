@@ -21,10 +21,10 @@ cross-entropy, backward, SGD step; forward and loss under autocast for the bf16
 twins). The timing is interleaved: every variant is built first, and each of
 ``reps`` rounds times every variant once (inference rounds, then training rounds),
 so a noisy neighbour slows all variants of a round alike; each call follows a short
-idle gap (timing.SETTLE), so no variant runs while the previous one's threads spin. Reported per variant:
-median / min / max over the rounds, and against (1), (2), (2b) and (6) the median
-of the per-round ratios with their min and max; a variant whose own spread is over
-25% is named in the warnings. Compile time (the first call of a compiled module, minus
+idle gap (timing.SETTLE), so no variant runs while the previous one's threads spin.
+Reported per variant: median / min / max over the rounds, and against (1), (2), (2b)
+and (6) the median of the per-round ratios with their min and max; a variant whose
+own spread is over 25% is named in the warnings. Compile time (the first call of a compiled module, minus
 one median call) is reported on its own and never enters throughput; peak memory
 of one fp32 training step (linkc.bench.memory).
 

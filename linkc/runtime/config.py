@@ -70,8 +70,8 @@ class TrainConfig(BaseModel):
     passes: list[str] = Field([], description="training-mode compiler passes to apply besides "
                               "the defaults (drop_identity, pool_first, dense_chain, "
                               "channels_last), e.g. merge_nary,checkpoint_dense, run in the "
-                              "compiler's order "
-                              "(weights stay the spec's); none: no passes at all")
+                              "compiler's order (weights stay the spec's); none: no passes "
+                              "at all")
     memory_efficient: bool = Field(False, description="recompute dense layers' concat+BN+ReLU+"
                                    "1x1 conv in backward (the checkpoint_dense pass): less "
                                    "memory, slower steps")

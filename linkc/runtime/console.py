@@ -34,13 +34,11 @@ def epoch_bar(config, dist: Dist, epoch: int, n_train: int, done_batches: int) -
 
 def announce(run, say: Callable[[str], None]) -> None:
     """What a run (train.Run) is about to do, and which heads it leaves untrained."""
-    from .model_setup import training_passes
-
     g, config, dist = run.g, run.config, run.dist
     say(f"training {g.name} on {config.data} ({run.data.train_x.shape[0]} train / "
         f"{run.data.test_x.shape[0]} test images) on {dist.device}"
         f"{f' x {dist.world} processes' if dist.world > 1 else ''}, {config.epochs} epochs "
-        f"of {run.steps_per_epoch} steps; passes {', '.join(training_passes(config)) or 'none'}"
+        f"of {run.steps_per_epoch} steps; passes {', '.join(run.model.passes) or 'none'}"
         f"{' + torch.compile' if config.compile else ''}; run directory {run.run_dir}")
     if unweighted_heads(g, run.loss_weights):
         say(f"auxiliary outputs without a loss weight are computed but not trained: "

@@ -56,12 +56,14 @@ class RunModel:
     eval_model: torch.nn.Module  # what evaluation calls (DDP's forward is a collective)
     autocast: Callable  # autocast() -> the run's autocast context
     scaler: torch.amp.GradScaler  # enabled for fp16 only
+    passes: list[str]  # the compiler passes applied to train_model, in order
 
 
 def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
     """The spec's model on this process's device, with its passes, DDP and compile."""
     device = dist.device
-    net, runner = build_model(g, training_passes(config))
+    passes = training_passes(config)
+    net, runner = build_model(g, passes)
     net.to(device)  # keeps the layout the passes chose (runner holds net's leaf modules)
     trainable = model = Trainable(runner, g)  # one batch tensor in, the tuple of outputs out
     if dist.world > 1:
@@ -74,7 +76,8 @@ def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    return RunModel(net, model, trainable if dist.world > 1 else model, autocast, scaler)
+    return RunModel(net, model, trainable if dist.world > 1 else model, autocast, scaler,
+                    passes)
 
 
 def training_passes(config: TrainConfig) -> list[str]:
