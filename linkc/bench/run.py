@@ -77,8 +77,13 @@ def _setup(spec, batch, device, reference, max_memory, params, include_path) -> 
     import linkc
     from ..compiler.passes import default_passes
 
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    from ..runtime.config import ConfigError
+    from ..runtime.distributed import resolve_device
+
+    try:
+        dev = resolve_device(device)
+    except ConfigError as exc:
+        raise BenchError(str(exc)) from None
     options = {"params": dict(params or {}), "include_path": [str(p) for p in include_path]}
     graph = linkc.build(spec, **options)
     if len(graph.inputs) > 1:

@@ -39,7 +39,8 @@ def add_arguments(p) -> None:
                         "passes (for specs that have no hand-written one)")
     p.add_argument("--no-compile", action="store_true",
                    help="skip the torch.compile variants (2) and (5)")
-    p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
+    p.add_argument("--device", default="auto",
+                   help="auto (cuda if present), cpu, cuda or cuda:N")
     p.add_argument("--onnx", action="store_true",
                    help="also time linkc's ONNX export in ONNX Runtime (inference; needs "
                         "the export extra; exporting a large spec takes minutes)")
@@ -91,6 +92,12 @@ def run(args) -> int:
 def _profile(args) -> int:
     from ..bench.profile import format_profile, profile_spec
     from ..compiler.passes import PassError
+
+    if args.device not in ("auto", "cpu"):  # its categories are the CPU's kernels
+        print(f"linkc bench --profile: profiles on the CPU only; drop --device "
+              f"{args.device} (on a GPU, time the variants with plain `linkc bench`)",
+              file=sys.stderr)
+        return 2
 
     passes = None if args.passes is None else [
         p for p in args.passes.split(",") if p and p != "none"]

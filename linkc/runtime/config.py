@@ -32,6 +32,18 @@ class ConfigError(Exception):
     """A bad training configuration (unknown key, bad value, unreadable file): exit 2."""
 
 
+def device_name(text: str) -> str:
+    """A device name as written (auto, cpu, cuda, cuda:N, mps), lower-cased; ValueError
+    for anything else. Whether this machine has that device is decided where a run
+    starts (distributed.resolve_device)."""
+    value = text.strip().lower()
+    kind, colon, index = value.partition(":")
+    if kind not in ("auto", "cpu", "cuda", "mps") or (colon and not (kind == "cuda"
+                                                                     and index.isdigit())):
+        raise ValueError(f"unknown device '{text.strip()}': use auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
 class TrainConfig(BaseModel):
     """Everything one training run depends on. ``linkc train --help`` lists the flags."""
 
@@ -147,11 +159,7 @@ class TrainConfig(BaseModel):
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
-        value = value.strip().lower()
-        kind = value.split(":", 1)[0]
-        if kind not in ("auto", "cpu", "cuda", "mps"):
-            raise ValueError(f"unknown device '{value}': use auto, cpu, cuda, cuda:N or mps")
-        return value
+        return device_name(value)
 
 
     @model_validator(mode="after")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .config import ConfigError
+from .config import ConfigError, device_name
 
-__all__ = ["Dist", "setup", "teardown", "all_sum"]
+__all__ = ["Dist", "setup", "teardown", "all_sum", "resolve_device"]
 
 
 @dataclass
@@ -33,7 +33,14 @@ class Dist:
         return self.rank == 0
 
 
-def _device(name: str, local_rank: int) -> torch.device:
+def resolve_device(text: str, local_rank: int = 0) -> torch.device:
+    """The torch device that `text` (auto, cpu, cuda, cuda:N, mps) names on this machine;
+    ConfigError, saying what to use instead, for a name it does not have. auto and
+    bare cuda take process `local_rank`'s GPU."""
+    try:
+        name = device_name(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     kind = name.split(":", 1)[0]
@@ -56,7 +63,7 @@ def setup(device: str) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = _device(device, local_rank)
+    dev = resolve_device(device, local_rank)
     owns = False
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from .checkpoint import check_model_keys, read_weights
 from .distributed import Dist, all_sum
+from .placement import batch_to
 
 __all__ = ["Evaluation", "evaluate", "evaluate_weights", "output_classes"]
 
@@ -47,8 +48,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
     for start in range(0, index.numel(), batch_size):
         idx = index[start:start + batch_size]
-        xb = x[idx].to(device, non_blocking=True)
-        yb = y[idx].to(device, non_blocking=True)
+        xb, yb = batch_to(x[idx], device), batch_to(y[idx], device)
         with autocast():
             logits = model(xb)
         if isinstance(logits, (tuple, list)):  # several outputs: the first is evaluated
@@ -73,7 +73,7 @@ def evaluate_weights(spec, weights: str | os.PathLike, data: str = "digits", *,
     from ..topology import build
     from .data import parse_data_arg
     from .data.load import load_datasets
-    from .distributed import _device
+    from .distributed import resolve_device
     from .heads import Trainable, data_shape
 
     g = spec if hasattr(spec, "input_shape") else build(spec)
@@ -83,7 +83,7 @@ def evaluate_weights(spec, weights: str | os.PathLike, data: str = "digits", *,
     check_model_keys(state, net.state_dict(), f"weights '{weights}'", g.name)
     net.load_state_dict(state)
     model = Trainable(net, g)
-    dev = _device(device, 0)
+    dev = resolve_device(device)
     model.to(dev)
     classes = output_classes(g)
     sets = load_datasets(parse_data_arg(data), data_shape(g, data), seed=seed,

@@ -57,6 +57,7 @@ class RunModel:
     autocast: Callable  # autocast() -> the run's autocast context
     scaler: torch.amp.GradScaler  # enabled for fp16 only
     passes: list[str]  # the compiler passes applied to train_model, in order
+    amp_dtype: torch.dtype | None  # the autocast dtype (bf16, fp16), None when off
 
 
 def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
@@ -77,7 +78,7 @@ def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     return RunModel(net, model, trainable if dist.world > 1 else model, autocast, scaler,
-                    passes)
+                    passes, amp_dtype if use_amp else None)
 
 
 def training_passes(config: TrainConfig) -> list[str]:

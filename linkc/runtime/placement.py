@@ -12,7 +12,7 @@ from .data import parse_data_arg
 from .distributed import Dist
 from .heads import data_shape
 
-__all__ = ["DeviceData", "check_fits", "place_data"]
+__all__ = ["DeviceData", "batch_to", "check_fits", "place_data"]
 
 
 class DeviceData(NamedTuple):
@@ -32,6 +32,15 @@ def place_data(sets, device: torch.device) -> DeviceData:
     if data_bytes < 0.5 * torch.cuda.mem_get_info(device)[0]:
         return DeviceData(*(t.to(device) for t in tensors))
     return DeviceData(*(t.pin_memory() for t in tensors))
+
+
+def batch_to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch on `device`. A batch gathered from host data (index or slice of pinned
+    memory) is pageable; copying that to a GPU makes the host wait for the GPU's queued
+    work, so it is pinned first and the copy runs without blocking."""
+    if t.device.type == "cpu" and device.type == "cuda" and not t.is_pinned():
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True)
 
 
 def check_fits(g, config: TrainConfig, dist: Dist) -> None:

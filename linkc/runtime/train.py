@@ -50,7 +50,7 @@ from .evaluate import Evaluation, evaluate, output_classes
 from .heads import data_shape, output_weights, weighted_loss
 from .console import announce, epoch_bar, say_to, sigint_flag
 from .model_setup import RunModel, setup_model
-from .placement import DeviceData, check_fits, place_data
+from .placement import DeviceData, batch_to, check_fits, place_data
 from .position import RunPosition
 from .resume import last_good, restore_run, save_run
 from .rundir import (BEST, LAST, MetricsLog, choose_run_dir, open_run_dir, step_row,
@@ -213,7 +213,7 @@ def _batch(run: Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = augment_batch(x, run.augment_gen)
     rank, world, device = run.dist.rank, run.dist.world, run.dist.device
     x, y = x[rank::world], y[rank::world]
-    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    return batch_to(x, device), batch_to(y, device)
 
 
 def _train_step(run: Run, x: torch.Tensor, y: torch.Tensor, global_batch: int):

@@ -43,6 +43,25 @@ def test_bench_cli_tiny_budget_json(capsys, tmp_path):
     assert report["variants"]["reference"]["vs_reference"]["infer"] == 1.0
 
 
+@pytest.mark.parametrize("device, message", [
+    ("tpu", "linkc bench: unknown device 'tpu': use auto, cpu, cuda, cuda:N or mps"),
+    ("cuda:x", "linkc bench: unknown device 'cuda:x': use auto, cpu, cuda, cuda:N or mps"),
+    pytest.param("cuda:0", "linkc bench: --device cuda:0: CUDA is not available on this "
+                 "machine (use --device cpu or auto).",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has CUDA")),
+])
+def test_bench_on_a_device_this_machine_lacks_is_a_usage_error(device, message, capsys):
+    assert main(["bench", str(SPEC), "--device", device, "--no-compile"]) == 2
+    assert capsys.readouterr().err.strip() == message
+
+
+def test_profile_on_a_gpu_is_refused_not_run_on_the_cpu(capsys):
+    assert main(["bench", str(SPEC), "--profile", "--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "linkc bench --profile: profiles on the CPU only; drop --device cuda (on a GPU, "
+        "time the variants with plain `linkc bench`)")
+
+
 def test_bench_unknown_reference_is_a_usage_error(capsys):
     assert main(["bench", str(SPEC), "--reference", "nope", "--no-compile"]) == 2
     assert "no reference 'nope'" in capsys.readouterr().err

@@ -50,6 +50,11 @@ def test_bad_value_names_the_winning_source():
         resolve_config([("spec", {"data": "cifar11:x"})])
     with pytest.raises(ConfigError, match="unknown device 'tpu'"):
         resolve_config([("spec", {"device": "tpu"})])
+    for name in ("cuda:x", "cpu:0", "cuda:"):  # only cuda takes an index, and a number
+        with pytest.raises(ConfigError, match=f"unknown device '{name}': use auto, cpu, cuda, "
+                                              "cuda:N or mps"):
+            resolve_config([("spec", {"device": name})])
+    assert resolve_config([("spec", {"device": " CUDA:1 "})]).device == "cuda:1"
 
 
 def test_config_file(tmp_path):

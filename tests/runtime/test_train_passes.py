@@ -110,7 +110,7 @@ def test_cpu_bf16_amp_run_completes(tmp_path, write_spec, capsys, monkeypatch):
     rc = main(["train", str(spec), "--data", "digits", "--epochs", "1", "--batch-size", "64",
                "--threads", "1", "--no-progress", "--no-plot", "--no-tensorboard",
                "--run-dir", str(run), "--amp", "--device", "cpu"])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert rc == 0 and "Traceback" not in err
     epoch = json.loads((run / "epochs.jsonl").read_text().splitlines()[0])
     assert epoch["train_loss"] == epoch["train_loss"] and epoch["test_acc"] > 0.1  # finite, learns
@@ -118,6 +118,7 @@ def test_cpu_bf16_amp_run_completes(tmp_path, write_spec, capsys, monkeypatch):
         pytest.skip("this CPU has no bf16 instructions: the run above was fp32")
     assert "no bf16 instructions" not in err
     assert seen and all(s == ("cpu", torch.bfloat16, True) for s in seen)
+    assert f"dense_chain, channels_last; bf16 autocast; run directory {run}" in out
 
 
 def test_amp_on_a_cpu_without_bf16_says_so_and_trains_fp32(tmp_path, write_spec, capsys,
@@ -126,7 +127,8 @@ def test_amp_on_a_cpu_without_bf16_says_so_and_trains_fp32(tmp_path, write_spec,
     spec = write_spec(DENSE_SPEC, "tinydense.yaml")
     rc = main(["train", str(spec), *COMMON, "--run-dir", str(tmp_path / "run"), "--amp",
                "--device", "cpu"])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert rc == 0
     assert err.count("--amp: this CPU has no bf16 instructions (avx512_bf16/amx_bf16); "
                      "training in fp32.") == 1
+    assert "autocast" not in out
