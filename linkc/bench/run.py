@@ -56,7 +56,8 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
         for mode in MODES:
             firsts[v.key, mode] = t.warm_up(calls[mode][v.key], warmup, s.dev, v.compiled)
     if onnx:
-        calls["infer"]["onnxruntime"] = onnx_call(spec, s.passes["infer"], s.options, s.x)
+        calls["infer"]["onnxruntime"] = onnx_call(spec, s.passes["infer"], s.options, s.x,
+                                                  report["warnings"].append)
         built["onnxruntime"] = Variant("onnxruntime", {}, s.x)
         t.warm_up(calls["infer"]["onnxruntime"], warmup, s.dev, False)
     log(f"{s.graph.name}: {reps} interleaved rounds of {len(built)} variants")

@@ -92,8 +92,11 @@ def compile_for(mode: str, module: nn.Module) -> nn.Module:
     return compile_module(module, mode)
 
 
-def onnx_call(spec: str, passes: list[str], options: dict, x: torch.Tensor):
-    """linkc's own ONNX export of the inference module, run by ONNX Runtime."""
+def onnx_call(spec: str, passes: list[str], options: dict, x: torch.Tensor,
+              warn: Callable[[str], None] = lambda s: None):
+    """linkc's own ONNX export of the inference module, run by ONNX Runtime on the device
+    of `x`: its CUDA provider for a GPU where the installed build has one, else the CPU
+    (and `warn` says so, since the other variants then run on another device)."""
     import tempfile
 
     import linkc
@@ -114,6 +117,23 @@ def onnx_call(spec: str, passes: list[str], options: dict, x: torch.Tensor):
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = torch.get_num_threads()
     opts.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    providers = ["CPUExecutionProvider"]
+    if x.device.type == "cuda":
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        else:
+            warn("ONNX Runtime here has no CUDA provider (it is in onnxruntime-gpu): the "
+                 "onnxruntime variant ran on the CPU, the others on the GPU")
+    session = onnxruntime.InferenceSession(str(path), opts, providers=providers)
+    if providers[0] == "CUDAExecutionProvider":  # the input stays where the others' is
+        import numpy as np
+
+        binding = session.io_binding()
+        x = x.contiguous()
+        binding.bind_input(session.get_inputs()[0].name, "cuda", x.device.index or 0,
+                           np.float32, list(x.shape), x.data_ptr())
+        for output in session.get_outputs():
+            binding.bind_output(output.name, "cuda", x.device.index or 0)
+        return lambda held=x: session.run_with_iobinding(binding)  # held: the bound input
     feed = {session.get_inputs()[0].name: x.cpu().numpy()}
     return lambda: session.run(None, feed)

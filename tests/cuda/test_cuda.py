@@ -137,6 +137,18 @@ def test_bench_on_the_gpu_times_with_cuda_sync_and_measures_gpu_memory(tmp_path,
         assert v["train_peak_mb"] > 0, key  # every variant, in this process
 
 
+def test_bench_runs_onnx_runtime_on_the_gpu_or_says_it_cannot(tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    spec = tmp_path / "resnet_20.yaml"
+    spec.write_text((SPECS / "resnet_20.yaml").read_text())
+    assert main(["bench", str(spec), *GPU, "--json", "--reps", "2", "--warmup", "1",
+                 "--batch", "16", "--no-compile", "--onnx", "--reference", "lowered"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["variants"]["onnxruntime"]["infer"]["images_per_s"] > 0
+    said = any("no CUDA provider" in w for w in report["warnings"])
+    assert said == ("CUDAExecutionProvider" not in ort.get_available_providers())
+
+
 @pytest.mark.skipif(torch.cuda.device_count() < 2,
                     reason="NCCL needs two GPUs, one per process")
 def test_two_nccl_processes_train_on_two_gpus(tmp_path):
