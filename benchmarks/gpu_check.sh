@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The GPU checks in one prepared run: the CUDA-marked tests, `linkc bench` on
-# DenseNet-BC-100 and ResNet-110 with their bf16 autocast twins, and a short
-# `linkc train` with AMP and torch.compile. Results go to $OUT (default gpu_out/).
+# The GPU checks in one prepared run: the CUDA-marked tests, a short `linkc train`
+# with AMP and torch.compile, and `linkc bench` on ResNet-110 and DenseNet-BC-100 with
+# their bf16 autocast twins. Results go to $OUT (default gpu_out/).
 #
-#   benchmarks/gpu_check.sh [tests|bench|train|all]     (default all)
+#   benchmarks/gpu_check.sh [tests|train|bench|all]     (default all)
 #
-# Each stage has its own time limit (tests 240 s, bench 2 x 150 s, train 90 s), so
-# `all` ends within 10 minutes and a stage can be rerun alone.
+# Stages run in that order of need, each under its own limit (tests 220 s, train 50 s,
+# bench 2 x 140 s), so `all` ends within 10 minutes (one device call) and a stage can be
+# rerun alone. A stage cut off by its limit leaves its output so far in $OUT.
 #
 # The GPU machine has PyTorch but may lack pydantic. Fetch its wheels beside the
 # checkout first (ignored by git, installed into /tmp/site by this script):
@@ -45,18 +46,19 @@ run() {  # run LIMIT NAME COMMAND...: COMMAND's output in $OUT/NAME.txt, its sta
 cat "$OUT/machine.txt"
 
 if [ "$stage" = tests ] || [ "$stage" = all ]; then
-    run 240 tests $PY -m pytest -p no:cacheprovider -q -rs -m cuda tests/cuda
-fi
-if [ "$stage" = bench ] || [ "$stage" = all ]; then
-    for spec in resnet_110 densenet_bc_100; do
-        run 150 "bench_$spec" $PY -m linkc bench "specs/$spec.yaml" --device cuda \
-            --batch 64 --reps 10 --warmup 2 --amp
-    done
+    run 220 tests $PY -m pytest -p no:cacheprovider -q -rs -m cuda tests/cuda
 fi
 if [ "$stage" = train ] || [ "$stage" = all ]; then
-    run 90 train $PY -m linkc train specs/resnet_20.yaml --device cuda --amp --compile \
+    rm -rf /tmp/gpu_check_train
+    run 50 train $PY -m linkc train specs/resnet_20.yaml --device cuda --amp --compile \
         --data synthetic --synthetic-size 8192 --epochs 3 --batch-size 128 --no-progress \
         --no-plot --no-tensorboard --run-dir /tmp/gpu_check_train
     cp /tmp/gpu_check_train/epochs.jsonl "$OUT/train_epochs.jsonl" 2>/dev/null
+fi
+if [ "$stage" = bench ] || [ "$stage" = all ]; then
+    for spec in resnet_110 densenet_bc_100; do
+        run 140 "bench_$spec" $PY -m linkc bench "specs/$spec.yaml" --device cuda \
+            --batch 64 --reps 10 --warmup 2 --amp
+    done
 fi
 exit $status
