@@ -38,8 +38,8 @@ def device_name(text: str) -> str:
     starts (distributed.resolve_device)."""
     value = text.strip().lower()
     kind, colon, index = value.partition(":")
-    if kind not in ("auto", "cpu", "cuda", "mps") or (colon and not (kind == "cuda"
-                                                                     and index.isdigit())):
+    indexed = kind == "cuda" and index.isdigit()  # only a GPU is chosen by number
+    if kind not in ("auto", "cpu", "cuda", "mps") or (colon and not indexed):
         raise ValueError(f"unknown device '{text.strip()}': use auto, cpu, cuda, cuda:N or mps")
     return value
 

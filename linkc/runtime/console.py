@@ -39,13 +39,14 @@ AMP_NAMES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 def announce(run, say: Callable[[str], None]) -> None:
     """What a run (train.Run) is about to do, and which heads it leaves untrained."""
     g, config, dist = run.g, run.config, run.dist
-    amp = run.model.amp_dtype
+    amp = (f"; {AMP_NAMES[run.model.amp_dtype]} autocast" if run.model.amp_dtype is not None
+           else "")
     say(f"training {g.name} on {config.data} ({run.data.train_x.shape[0]} train / "
         f"{run.data.test_x.shape[0]} test images) on {dist.device}"
         f"{f' x {dist.world} processes' if dist.world > 1 else ''}, {config.epochs} epochs "
         f"of {run.steps_per_epoch} steps; passes {', '.join(run.model.passes) or 'none'}"
         f"{' + torch.compile' if config.compile else ''}"
-        f"{f'; {AMP_NAMES[amp]} autocast' if amp is not None else ''}; run directory {run.run_dir}")
+        f"{amp}; run directory {run.run_dir}")
     if unweighted_heads(g, run.loss_weights):
         say(f"auxiliary outputs without a loss weight are computed but not trained: "
             f"{', '.join(unweighted_heads(g, run.loss_weights))} "

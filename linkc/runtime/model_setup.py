@@ -44,8 +44,8 @@ from .config import ConfigError, TrainConfig
 from .distributed import Dist
 from .heads import Trainable
 
-__all__ = ["FirstShape", "RunModel", "amp_settings", "build_model", "cpu_bf16_supported", "setup_model",
-           "training_passes"]
+__all__ = ["FirstShape", "RunModel", "amp_settings", "build_model", "cpu_bf16_supported",
+           "setup_model", "training_passes"]
 
 
 @dataclass

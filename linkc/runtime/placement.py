@@ -65,6 +65,6 @@ def check_fits(g, config: TrainConfig, dist: Dist) -> None:
         return
     # On a GPU the model and its activations live in device memory, the data set on the host
     # (it moves to the device only when it fits beside them).
-    del estimate.parts["data set in memory"]
+    estimate.parts.pop("data set in memory", None)
     free = (torch.cuda.mem_get_info(dist.device)[0], f"the free memory of {dist.device}")
     check(estimate, config.max_memory, what + f" on {dist.device}", flags, free)
