@@ -33,9 +33,7 @@ and merges.py are written with exactly these names) and nothing more:
   and writes each module as its repr, so a module with constructor arguments
   returns them from `extra_repr` as `name=value` pairs (as torch.nn's do).
 - traits (`TRAITS`): `params` (with a `params` rule counting the parameters before
-  anything is allocated), `norm`, `elementwise` (the passes stack it like relu),
-  `fresh`, and `mixes_samples` for an op whose inference output for one sample
-  depends on others in the batch (the compile stage then never splits a batch).
+  anything is allocated), `norm`, `elementwise` (the passes stack it like relu).
 - `MergeDef(name, infer, lowering, glyph, doc, ...)`: `infer(inputs, options)` over
   `MergeInput`s; `associative=True` when merge(merge(a, b), c) == merge(a, b, c)
   and its function takes any number of inputs; `params=True` with `count_params`

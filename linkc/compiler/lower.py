@@ -17,7 +17,6 @@ import torch
 from torch import fx, nn
 
 from .. import plugins
-from ..analyze.memory import activation_memory
 from ..topology.flat import INPUT, FlatGraph, FlatNode
 from ..topology.gcpause import paused_gc
 from ..topology.merges import MergeOptions
@@ -112,10 +111,7 @@ def _lower(g: FlatGraph) -> fx.GraphModule:
                         "output_shape": tuple(g.nodes[g.output].shape),
                         "inputs": {k: tuple(v) for k, v in g.inputs.items()},
                         "outputs": {name: tuple(g.nodes[o].shape)
-                                    for name, o in zip(g.output_names, g.outputs)},
-                        # fp32 bytes alive at the peak of one sample's inference: what
-                        # the compile stage sizes its CPU micro-batches by (micro_batch.py)
-                        "inference_peak_bytes": activation_memory(g)["peak_inference_bytes"]}
+                                    for name, o in zip(g.output_names, g.outputs)}}
     return gm
 
 

@@ -14,27 +14,18 @@ from __future__ import annotations
 import torch
 from torch import fx, nn
 
-from .micro_batch import MicroBatched, splittable
-
 
 def compile_module(gm: fx.GraphModule, mode: str = "train", **options) -> nn.Module:
     """torch.compile(gm) with linkc's defaults (inductor, static shapes); `options` override.
 
-    mode "infer" also runs a CPU batch in micro-batches sized to the last-level cache
-    (micro_batch.py: 1.36x for DenseNet-BC-100 at batch 32, residual nets stay whole) and
-    turns on inductor's `freezing`: under no_grad the weights become
+    mode "infer" also turns on inductor's `freezing`: under no_grad the weights become
     constants, so inductor folds what depends only on them and prepacks the oneDNN
     convolution weights once instead of reordering them on every call (outputs equal
     to eager within 1e-5, tests/compiler/test_torch_compile.py). The compiled module
     then keeps the weights it first saw: compile again after changing them."""
     options.setdefault("dynamic", False)
     compiled = torch.compile(gm, **options)
-    if mode != "infer":
-        return compiled
-    per_sample = gm.meta.get("linkc", {}).get("inference_peak_bytes")
-    if per_sample and splittable(gm):
-        compiled = MicroBatched(compiled, per_sample)
-    return Frozen(compiled)
+    return Frozen(compiled) if mode == "infer" else compiled
 
 
 class Frozen(nn.Module):

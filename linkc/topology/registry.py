@@ -91,9 +91,6 @@ TRAITS = {
     "fresh": "its module returns a tensor in storage of its own on every call (never its "
              "input, a view of it, or a tensor it keeps), so a later op may overwrite the "
              "result when nothing else reads it (the inplace_merge pass)",
-    "mixes_samples": "in inference its output for one sample depends on other samples of "
-                     "the batch, so the batch must not be run in parts (without it the "
-                     "compile stage may split a CPU batch to fit the cache: micro_batch.py)",
 }
 
 
