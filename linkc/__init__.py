@@ -19,11 +19,12 @@ from . import zoo
 from .topology import SpecError, build
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
     from torch import fx
 
 __version__ = "0.1.0"
-__all__ = ["SpecError", "build", "compile", "create", "draw", "import_module", "zoo",
-           "__version__"]
+__all__ = ["SpecError", "build", "compile", "create", "draw", "import_module", "optimize",
+           "zoo", "__version__"]
 
 
 def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
@@ -46,6 +47,16 @@ def create(name: str | os.PathLike, passes: Sequence[str] | None = None, mode: s
     `create("MixNet-250")`, `create("resnet-20", classes=100)`. See `linkc.zoo`
     for the names; a path or YAML text works too."""
     return compile(name, passes=passes, mode=mode, params=params)
+
+
+def optimize(model: "fx.GraphModule", mode: str = "infer", **options) -> "torch.nn.Module":
+    """linkc's compile stage on a compiled spec (after its passes): torch.compile with
+    static shapes, and for mode "infer" (the model in eval mode, called under no_grad)
+    inductor's weight freezing. `options` go to torch.compile. It is what `linkc bench`
+    times as (5); see linkc/compiler/torch_compile.py."""
+    from .compiler.torch_compile import compile_module
+
+    return compile_module(model, mode, **options)
 
 
 def import_module(module, input_shape, name: str | None = None):

@@ -111,3 +111,15 @@ def test_the_inference_compile_stage_freezes_weights_and_stays_exact(tmp_path):
     assert "_frozen_param" in code
     assert code.count("= torch.ops.mkldnn._convolution_pointwise") == 7  # stem, 3 layers x 2
     assert "extern_kernels.convolution" not in code
+
+
+def test_optimize_is_the_compile_stage_of_each_mode(tmp_path):
+    from linkc.compiler.torch_compile import Frozen
+
+    spec = tmp_path / "tiny_dense.yaml"
+    spec.write_text(TINY_DENSE)
+    gm = linkc.compile(spec, passes=default_passes("infer"), mode="infer").eval()
+    stage = linkc.optimize(gm)  # torch.compile is lazy: nothing compiles here
+    assert isinstance(stage, Frozen) and stage.compiled._orig_mod is gm
+    trained = linkc.optimize(gm, mode="train")
+    assert not isinstance(trained, Frozen) and trained._orig_mod is gm
