@@ -74,7 +74,9 @@ def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
     train_model, eval_model = model, trainable if dist.world > 1 else model
     if config.compile:
         compiled = torch.compile(model, dynamic=False)
-        train_model = FirstShape(compiled, model)
+        # this process's share of a full global batch (train._batch takes batch[rank::world])
+        per_process = len(range(dist.rank, config.batch_size, dist.world))
+        train_model = FirstShape(compiled, model, per_process)
         eval_model = FirstShape(compiled, eval_model) if dist.world == 1 else eval_model
     use_amp, amp_dtype = amp_settings(config, device)
     autocast = partial(torch.autocast, device.type, dtype=amp_dtype, enabled=use_amp)
@@ -86,23 +88,25 @@ def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
 
 
 class FirstShape(torch.nn.Module):
-    """Calls `compiled` on inputs of the shape of the first batch it is given and `eager`
-    (the same module, not compiled) on any other.
+    """Calls `compiled` on batches of `batch` samples (by default: as many as the first
+    batch it is given) and `eager` (the same module, not compiled) on any other.
 
-    The shapes that differ are an epoch's last, partial batch and the test set's: compiling
-    for them (a second graph, with dynamic shapes once torch.compile sees the batch size
-    change) took 15 of a cold first epoch's 40 s on digits, to run one batch an epoch.
-    Training and evaluation each hold their own, so each mode compiles once."""
+    The batches that differ are an epoch's last, partial one and the test set's remainder:
+    compiling for them (a second graph, with dynamic shapes once torch.compile sees the
+    batch size change) took 15 of a cold first epoch's 40 s on digits, to run one batch an
+    epoch. Training and evaluation each hold their own, so each mode compiles once.
+    Training names its batch size, since a run resumed at an epoch's last batch starts
+    with the partial one; evaluation always starts with a full batch."""
 
-    def __init__(self, compiled: torch.nn.Module, eager: torch.nn.Module):
+    def __init__(self, compiled: torch.nn.Module, eager: torch.nn.Module,
+                 batch: int | None = None):
         super().__init__()
-        self.compiled, self.eager = compiled, eager
-        self.shape: torch.Size | None = None
+        self.compiled, self.eager, self.batch = compiled, eager, batch
 
     def forward(self, x: torch.Tensor):
-        if self.shape is None:
-            self.shape = x.shape
-        return (self.compiled if x.shape == self.shape else self.eager)(x)
+        if self.batch is None:
+            self.batch = len(x)
+        return (self.compiled if len(x) == self.batch else self.eager)(x)
 
 
 def training_passes(config: TrainConfig) -> list[str]:

@@ -30,6 +30,11 @@ def test_first_shape_compiled_other_shapes_eager():
     for n in (8, 8, 3, 8, 5):
         wrapped(torch.zeros(n, 2))
     assert log == [("compiled", 8), ("compiled", 8), ("eager", 3), ("compiled", 8), ("eager", 5)]
+    log.clear()  # a run resumed at an epoch's partial last batch names its full batch
+    wrapped = FirstShape(Calls("compiled", log), Calls("eager", log), batch=8)
+    for n in (3, 8, 8):
+        wrapped(torch.zeros(n, 2))
+    assert log == [("eager", 3), ("compiled", 8), ("compiled", 8)]
 
 
 def test_a_compiled_run_compiles_once_per_mode(write_spec, tmp_path, capsys):
