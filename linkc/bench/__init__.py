@@ -24,9 +24,9 @@ so a noisy neighbour slows all variants of a round alike; each call follows a sh
 idle gap (timing.SETTLE), so no variant runs while the previous one's threads spin.
 Reported per variant: median / min / max over the rounds, and against (1), (2), (2b)
 and (6) the median of the per-round ratios with their min and max; a variant whose
-own spread is over 25% is named in the warnings. Compile time (the first call of a compiled module, minus
-one median call) is reported on its own and never enters throughput; peak memory
-of one fp32 training step (linkc.bench.memory).
+own spread is over 25% is named in the warnings. Compile time (the first call of a
+compiled module, minus one median call) is reported on its own and never enters
+throughput; peak memory of one fp32 training step (linkc.bench.memory).
 
 Modules: refs (which reference), variants (building them), timing (calls, rounds,
 ratios), memory, report (ratios and the table), run (`bench()`), profile (`linkc

@@ -18,7 +18,7 @@ The ``channels_last`` pass converts the 4-D weights and converts the input insid
 graph, so neither the loop nor evaluation touches the layout; ``channels_last=False``
 leaves it out, ``passes: [none]`` leaves out every default. ``compile=True`` adds
 torch.compile on top, with static shapes: the batch shapes other than each mode's first
-(the partial last batch) run the same module eagerly (FirstShape).
+(the partial last batch) run the same module eagerly (StaticBatch).
 
 Precision: ``amp`` unset means mixed precision on CUDA only (bf16 where supported,
 else fp16 with a gradient scaler). On the CPU it is opt-in (``--amp``): bf16 autocast
@@ -44,7 +44,7 @@ from .config import ConfigError, TrainConfig
 from .distributed import Dist
 from .heads import Trainable
 
-__all__ = ["FirstShape", "RunModel", "amp_settings", "build_model", "cpu_bf16_supported",
+__all__ = ["RunModel", "StaticBatch", "amp_settings", "build_model", "cpu_bf16_supported",
            "setup_model", "training_passes"]
 
 
@@ -76,8 +76,8 @@ def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
         compiled = torch.compile(model, dynamic=False)
         # this process's share of a full global batch (train._batch takes batch[rank::world])
         per_process = len(range(dist.rank, config.batch_size, dist.world))
-        train_model = FirstShape(compiled, model, per_process)
-        eval_model = FirstShape(compiled, eval_model) if dist.world == 1 else eval_model
+        train_model = StaticBatch(compiled, model, per_process)
+        eval_model = StaticBatch(compiled, eval_model) if dist.world == 1 else eval_model
     use_amp, amp_dtype = amp_settings(config, device)
     autocast = partial(torch.autocast, device.type, dtype=amp_dtype, enabled=use_amp)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -87,7 +87,7 @@ def setup_model(g, config: TrainConfig, dist: Dist) -> RunModel:
                     amp_dtype if use_amp else None)
 
 
-class FirstShape(torch.nn.Module):
+class StaticBatch(torch.nn.Module):
     """Calls `compiled` on batches of `batch` samples (by default: as many as the first
     batch it is given) and `eager` (the same module, not compiled) on any other.
 

@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.cuda,
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
+RESNET_20 = str(SPECS / "resnet_20.yaml")
 DIGITS = SPECS / "digits_resnet.yaml"
 RUN_FLAGS = ["--data", "digits", "--no-plot", "--no-progress", "--no-tensorboard"]
 GPU = ["--device", "cuda"]
@@ -119,10 +120,8 @@ def test_data_that_would_crowd_the_gpu_stays_pinned_and_batches_arrive_intact(mo
     assert batch.device == dev and torch.equal(batch.cpu(), x[idx])
 
 
-def test_bench_on_the_gpu_times_with_cuda_sync_and_measures_gpu_memory(tmp_path, capsys):
-    spec = tmp_path / "resnet_20.yaml"
-    spec.write_text((SPECS / "resnet_20.yaml").read_text())
-    assert main(["bench", str(spec), *GPU, "--json", "--reps", "3", "--warmup", "1",
+def test_bench_on_the_gpu_times_with_cuda_sync_and_measures_gpu_memory(capsys):
+    assert main(["bench", RESNET_20, *GPU, "--json", "--reps", "3", "--warmup", "1",
                  "--batch", "16", "--no-compile", "--amp", "--reference", "lowered"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["device"] == torch.cuda.get_device_name(0)
@@ -137,11 +136,9 @@ def test_bench_on_the_gpu_times_with_cuda_sync_and_measures_gpu_memory(tmp_path,
         assert v["train_peak_mb"] > 0, key  # every variant, in this process
 
 
-def test_bench_runs_onnx_runtime_on_the_gpu_or_says_it_cannot(tmp_path, capsys):
+def test_bench_runs_onnx_runtime_on_the_gpu_or_says_it_cannot(capsys):
     ort = pytest.importorskip("onnxruntime")
-    spec = tmp_path / "resnet_20.yaml"
-    spec.write_text((SPECS / "resnet_20.yaml").read_text())
-    assert main(["bench", str(spec), *GPU, "--json", "--reps", "2", "--warmup", "1",
+    assert main(["bench", RESNET_20, *GPU, "--json", "--reps", "2", "--warmup", "1",
                  "--batch", "16", "--no-compile", "--onnx", "--reference", "lowered"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["variants"]["onnxruntime"]["infer"]["images_per_s"] > 0

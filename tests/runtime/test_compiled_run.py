@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from linkc.cli import main
-from linkc.runtime.model_setup import FirstShape
+from linkc.runtime.model_setup import StaticBatch
 from runtime_fixtures import SMALL_SPEC
 
 
@@ -24,14 +24,14 @@ class Calls(nn.Module):
         return x
 
 
-def test_first_shape_compiled_other_shapes_eager():
+def test_the_static_batch_runs_compiled_other_batches_eager():
     log = []
-    wrapped = FirstShape(Calls("compiled", log), Calls("eager", log))
+    wrapped = StaticBatch(Calls("compiled", log), Calls("eager", log))
     for n in (8, 8, 3, 8, 5):
         wrapped(torch.zeros(n, 2))
     assert log == [("compiled", 8), ("compiled", 8), ("eager", 3), ("compiled", 8), ("eager", 5)]
     log.clear()  # a run resumed at an epoch's partial last batch names its full batch
-    wrapped = FirstShape(Calls("compiled", log), Calls("eager", log), batch=8)
+    wrapped = StaticBatch(Calls("compiled", log), Calls("eager", log), batch=8)
     for n in (3, 8, 8):
         wrapped(torch.zeros(n, 2))
     assert log == [("eager", 3), ("compiled", 8), ("compiled", 8)]
@@ -42,14 +42,17 @@ def test_a_compiled_run_compiles_once_per_mode(write_spec, tmp_path, capsys):
 
     torch._dynamo.reset()
     counters.clear()
-    spec = write_spec(SMALL_SPEC.replace("input: [3, 8, 8]", "input: [1, 8, 8]"))
-    run = tmp_path / "run"
-    # 1438 training images = 22 batches of 64 + 30; 359 test images = 3 x 100 + 59
-    assert main(["train", str(spec), "--data", "digits", "--epochs", "2", "--batch-size", "64",
-                 "--eval-batch-size", "100", "--compile", "--threads", "1", "--no-plot",
-                 "--no-progress", "--no-tensorboard", "--run-dir", str(run)]) == 0
-    assert "+ torch.compile" in capsys.readouterr().out
-    assert counters["stats"]["unique_graphs"] == 2  # the training graph, the evaluation graph
-    epochs = [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines()]
-    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"] and epochs[-1]["test_acc"] > 0.3
-    torch._dynamo.reset()
+    try:
+        spec = write_spec(SMALL_SPEC.replace("input: [3, 8, 8]", "input: [1, 8, 8]"))
+        run = tmp_path / "run"
+        # 1438 training images = 22 batches of 64 + 30; 359 test images = 3 x 100 + 59
+        assert main(["train", str(spec), "--data", "digits", "--epochs", "2",
+                     "--batch-size", "64", "--eval-batch-size", "100", "--compile",
+                     "--threads", "1", "--no-plot", "--no-progress", "--no-tensorboard",
+                     "--run-dir", str(run)]) == 0
+        assert "+ torch.compile" in capsys.readouterr().out
+        assert counters["stats"]["unique_graphs"] == 2  # the training graph, the evaluation graph
+        epochs = [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines()]
+        assert epochs[-1]["train_loss"] < epochs[0]["train_loss"] and epochs[-1]["test_acc"] > 0.3
+    finally:
+        torch._dynamo.reset()

@@ -34,7 +34,7 @@ def _ddp_run(spec, run_dir, *extra):
 
 def test_two_compiled_gloo_processes_equal_one_eager_process(write_spec, tmp_path):
     """Under DDP the compiled module runs each rank's full batches (17 and 16 samples) and
-    the partial last batch runs the same DDP module eagerly (runtime.model_setup.FirstShape)."""
+    the partial last batch runs the same DDP module eagerly (runtime.model_setup.StaticBatch)."""
     spec = write_spec(PLAIN_SPEC)
     ddp_dir, single_dir = tmp_path / "ddp", tmp_path / "single"
     proc = _ddp_run(spec, ddp_dir, "--compile")
