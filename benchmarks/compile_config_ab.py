@@ -34,7 +34,7 @@ from linkc.bench.refs import load_references, match_reference, reference_factory
 from linkc.bench.timing import SETTLE, infer_call, interleaved
 from linkc.bench.variants import onnx_call
 from linkc.compiler.passes import ORDER, default_passes
-from linkc.compiler.torch_compile import compile_module
+from linkc.compiler.emit.torch_compile import compile_module
 
 ALL = ("expert", "expert_nchw", "linkc", "linkc_cpp", "linkc_nchw", "onnxruntime")
 INDUCTOR_OPTIONS = {"linkc_cpp": {"cpp_wrapper": True},

@@ -6,7 +6,7 @@ an interleaved A/B (benchmarks/RESULTS.md):
 """
 import sys, time, statistics
 import linkc
-from linkc.topology import build
+from linkc.frontend import build
 from linkc.compiler import compile_graph
 from linkc.compiler.passes import default_passes
 spec = sys.argv[1]

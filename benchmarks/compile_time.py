@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from linkc.compiler.lower import lower
-from linkc.topology import Limits, build
+from linkc.frontend import Limits, build
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from linkc.render import render_file  # noqa: E402
-from linkc.topology import build  # noqa: E402
+from linkc.frontend import build  # noqa: E402
 
 # The drawn graph of the first viewer laid out both ways; returns milliseconds.
 COMPARE_JS = """(() => {

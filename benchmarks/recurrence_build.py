@@ -13,7 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
-from linkc.topology import build
+from linkc.frontend import build
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 PAIRS = [("resnet_20_recur", "resnet_20"), ("resnet_s_18_recur", "resnet_s_18"),

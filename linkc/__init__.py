@@ -5,7 +5,7 @@
     model = linkc.create("densenet-bc", k=24, depth=250)  # a zoo spec, other params
     linkc.draw("dmrnet", "dmrnet.svg")                    # `linkc.render` is the package
 
-The steps are also available one by one in `linkc.topology` (load, expand,
+The steps are also available one by one in `linkc.frontend` (load, expand,
 infer_shapes; no torch needed) and `linkc.compiler` (lower, passes, codegen).
 Importing `linkc` does not import torch; the functions that need it do.
 """
@@ -16,7 +16,7 @@ import os
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from . import zoo
-from .topology import SpecError, build
+from .frontend import SpecError, build
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -32,7 +32,7 @@ def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
             include_path: Sequence[str | os.PathLike] = ()) -> "fx.GraphModule":
     """Spec path, YAML text or zoo name -> GraphModule (with the given passes, or
     none). `params` overrides top-level params (`{"k": 24}`, checked like the spec's
-    own), `limits` (a `linkc.topology.Limits`) raises the safety caps on untrusted
+    own), `limits` (a `linkc.frontend.Limits`) raises the safety caps on untrusted
     specs, `include_path` adds directories `include:` may read from."""
     from .compiler import compile_graph
 
@@ -54,7 +54,7 @@ def optimize(model: "fx.GraphModule", mode: str = "infer", **options) -> "torch.
     static shapes, and for mode "infer" (the model in eval mode, called under no_grad)
     inductor's weight freezing. `options` go to torch.compile. It is what `linkc bench`
     times as (5); see linkc/compiler/torch_compile.py."""
-    from .compiler.torch_compile import compile_module
+    from .compiler.emit.torch_compile import compile_module
 
     return compile_module(model, mode, **options)
 

@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Sequence
 
+from .errors import UsageError, UserError  # noqa: F401 - UsageError: linkc.cli.UsageError still works
+
 COMMANDS = {
     "check": "validate a spec, infer every shape, print a summary",
     "compile": "lower a spec to a torch.fx module and write model.py + weights",
@@ -29,10 +31,6 @@ COMMANDS = {
     "import": "write a spec (and its weights) from an existing PyTorch module",
     "ops": "list every op and merge with its signature, doc and origin (built-in or plugin)",
 }
-
-
-class UsageError(Exception):
-    """Bad command-line usage: exit 2."""
 
 
 def _available() -> dict[str, object]:
@@ -81,29 +79,6 @@ def build_parser(argv: Sequence[str] | None = None
     return parser, commands
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from .topology.errors import SpecError
-
-    from .plugins import PluginError
-
-    errors: list[type[BaseException]] = [SpecError, UsageError, PluginError]
-    # Only modules already imported can have raised their error: looking the
-    # others up would import them (and torch) just to print a spec error.
-    for module, name in (("linkc.runtime.data", "DataError"),
-                         ("linkc.runtime.checkpoint", "CheckpointError"),
-                         ("linkc.analyze.budget", "MemoryLimitError"),
-                         ("linkc.runtime.config", "ConfigError"),
-                         ("linkc.compiler.passes", "PassError"),
-                         ("linkc.render", "RenderError"),
-                         ("linkc.compiler.export", "ExportError"),
-                         ("linkc.sweep.plan", "SweepError"),
-                         ("linkc.importer.trace", "NotImportable")):
-        error = getattr(sys.modules.get(module), name, None)
-        if error is not None:
-            errors.append(error)
-    return tuple(errors)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser, commands = build_parser(argv)
@@ -116,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module = commands[args.command]
     try:
-        from . import plugins
+        from .ops import plugins
 
         with plugins.turned_off(args.no_plugins):
             plugins.load()
@@ -129,8 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
         if os.environ.get("LINKC_DEBUG"):
             raise
-        user = _user_errors()
-        if isinstance(exc, user):
+        if isinstance(exc, UserError):
             print(str(exc), file=sys.stderr)
             return 2
         if isinstance(exc, MemoryError):

@@ -52,10 +52,10 @@ from __future__ import annotations
 
 import sys
 
-from . import plugins
-from .topology.merges import MERGES, MergeDef, MergeInput, MergeOptions
-from .topology.ops import OPS
-from .topology.registry import (BUILTIN, TRAITS, Args, Lowering, NoArgs, OpDef, Origin, Shape,
+from .ops import plugins
+from .ops.merges import MERGES, MergeDef, MergeInput, MergeOptions
+from .ops import OPS
+from .ops.registry import (BUILTIN, TRAITS, Args, Lowering, NoArgs, OpDef, Origin, Shape,
                                 ShapeError)
 
 __all__ = ["Args", "Lowering", "MergeDef", "MergeInput", "MergeOptions", "NoArgs", "OpDef",

@@ -8,7 +8,7 @@ shapes), `paths` (dynamic programming over the topological order) and `zoo`
 
 from __future__ import annotations
 
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 from .memory import activation_memory
 from .paths import PathStats, path_stats
 

@@ -24,19 +24,21 @@ that will not. This module does not import torch.
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 import os
 import re
 from dataclasses import dataclass, field
 from math import prod
 
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 from .memory import activation_memory
 
 ENV = "LINKC_MAX_MEMORY"
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
-class MemoryLimitError(Exception):
+class MemoryLimitError(UserError):
     """A run would need more memory than the cap: exit 2, with how to raise the cap."""
 
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..topology.flat import FlatGraph
-from ..topology.recurrence_expand import RecurrenceInfo
-from ..topology.recurrence_terms import RJoin, RMap, ROp, RState, RSum, Resolved
+from ..expand.flat_graph import FlatGraph
+from ..expand.recurrence.build import RecurrenceInfo
+from ..expand.recurrence.terms import RJoin, RMap, ROp, RState, RSum, Resolved
 from .paths import layer_count
 
 Word = tuple[tuple[str, int], ...]  # the maps of a product, outermost (W_n) first

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 
 
 def count_macs(g: FlatGraph, gm: nn.Module) -> tuple[int, dict[str, int]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from math import prod
 
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 
 
 def _numel(shape) -> int:

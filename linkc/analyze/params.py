@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..compiler.lower import lower
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 
 
 def lower_meta(g: FlatGraph) -> nn.Module:

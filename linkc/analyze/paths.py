@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..topology.flat import FlatGraph, FlatNode
+from ..expand.flat_graph import FlatGraph, FlatNode
 
 
 def layer_count(node: FlatNode) -> int:

@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from ..topology import SpecError, build, load
+from ..frontend import SpecError, build
+from ..spec.load import load
 from .params import count_params
 
 TOLERANCE = 0.02

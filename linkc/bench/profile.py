@@ -131,7 +131,7 @@ def _profiled(call, reps: int) -> dict[str, float]:
 
 def _builds(spec, passes, options, mode):
     import linkc
-    from ..compiler.torch_compile import compile_module
+    from ..compiler.emit.torch_compile import compile_module
 
     def fresh():
         torch.manual_seed(0)

@@ -78,8 +78,8 @@ def _setup(spec, batch, device, reference, max_memory, params, include_path) -> 
     import linkc
     from ..compiler.passes import default_passes
 
-    from ..runtime.config import ConfigError
-    from ..runtime.distributed import resolve_device
+    from ..train.config import ConfigError
+    from ..train.distributed import resolve_device
 
     try:
         dev = resolve_device(device)

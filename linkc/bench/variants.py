@@ -55,7 +55,7 @@ def amp_dtype(device: torch.device, log: Callable[[str], None]) -> torch.dtype |
             return torch.bfloat16
         log("--amp: this GPU has no bf16; the bf16 variants are skipped")
         return None
-    from ..runtime.model_setup import cpu_bf16_supported
+    from ..train.model_setup import cpu_bf16_supported
 
     if cpu_bf16_supported():
         return torch.bfloat16
@@ -85,7 +85,7 @@ def linkc_model(spec, passes, mode, device, options) -> nn.Module:
 def compile_for(mode: str, module: nn.Module) -> nn.Module:
     """linkc's compile stage for `mode` (see compiler/torch_compile.py); the expert's
     (mode "expert") is torch.compile with its defaults and static shapes."""
-    from ..compiler.torch_compile import compile_module
+    from ..compiler.emit.torch_compile import compile_module
 
     if mode == "expert":
         return torch.compile(module, dynamic=False)
@@ -100,7 +100,7 @@ def onnx_call(spec: str, passes: list[str], options: dict, x: torch.Tensor,
     import tempfile
 
     import linkc
-    from ..compiler.export import ExportError, _export_onnx
+    from ..compiler.emit.export import ExportError, _export_onnx
 
     try:
         import onnxruntime

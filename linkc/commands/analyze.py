@@ -40,7 +40,7 @@ def _mib(n: int) -> str:
 
 def run(args) -> int:
     from ..analyze import analyze
-    from ..cli import UsageError
+    from ..errors import UsageError
 
     if args.batch < 1:
         raise UsageError(f"--batch must be a positive integer, got {args.batch}")
@@ -86,7 +86,7 @@ def derivative(g, args) -> int:
     """`--derivative`: the recurrence expansions (seed 002) and the DAG's path counts."""
     from ..analyze.derivative import recurrence_report, report_lines
     from ..analyze.paths import path_stats
-    from ..cli import UsageError
+    from ..errors import UsageError
 
     if args.terms < 1:
         raise UsageError(f"--terms must be a positive integer, got {args.terms}")

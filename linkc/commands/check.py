@@ -36,7 +36,7 @@ def summary(g) -> dict:
 
 
 def run(args) -> int:
-    from ..topology.show import expanded_yaml
+    from ..expand.as_text import expanded_yaml
 
     g = build_spec(args)
     for w in g.diagnostics.warnings:

@@ -26,7 +26,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..compiler import compile_graph
-    from ..compiler.codegen import write_artifacts
+    from ..compiler.emit.codegen import write_artifacts
     from ..compiler.passes import PASSES, default_passes
 
     if args.list_passes:

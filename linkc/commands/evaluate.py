@@ -30,8 +30,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..runtime.config import resolve_config
-    from ..runtime.evaluate import evaluate_weights
+    from ..train.config import resolve_config
+    from ..train.evaluate import evaluate_weights
 
     # the same checks and messages as linkc train
     resolve_config([("the command line", {"data": args.data, "device": args.device})])

@@ -24,7 +24,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..compiler.export import export_spec
+    from ..compiler.emit.export import export_spec
 
     done = export_spec(build_spec(args), args.format, args.output, weights=args.weights,
                        check=not args.no_check)

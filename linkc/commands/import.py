@@ -32,7 +32,7 @@ def add_arguments(p) -> None:
 
 
 def _shape(text: str) -> tuple[int, ...]:
-    from ..cli import UsageError
+    from ..errors import UsageError
 
     try:
         shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
@@ -44,7 +44,7 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def run(args) -> int:
-    from ..cli import UsageError
+    from ..errors import UsageError
     from ..importer import import_module, load_factory
 
     shapes = [_shape(s) for s in args.input]

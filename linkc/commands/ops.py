@@ -23,7 +23,7 @@ def _args(op) -> dict:
 
 
 def op_rows() -> list[dict]:
-    from ..topology.ops import OPS
+    from ..ops import OPS
 
     return [{"name": name, "signature": op.signature(), "doc": op.doc,
              "origin": OPS.origin(name).name, "aliases": OPS.aliases_of(name),
@@ -32,7 +32,7 @@ def op_rows() -> list[dict]:
 
 
 def merge_rows() -> list[dict]:
-    from ..topology.merges import MERGES
+    from ..ops.merges import MERGES
 
     return [{"name": name, "signature": m.signature(), "doc": m.doc,
              "origin": MERGES.origin(name).name, "aliases": MERGES.aliases_of(name),

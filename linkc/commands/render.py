@@ -40,7 +40,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..render import RenderError, render_compare, render_file
-    from ..topology import build
+    from ..frontend import build
 
     if args.compare:
         if args.spec:

@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..topology.jsonschema import spec_json_schema
+    from ..spec.jsonschema import spec_json_schema
 
     text = json.dumps(spec_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if args.output:

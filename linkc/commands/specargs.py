@@ -21,8 +21,8 @@ def add_spec_arguments(p, optional: bool = False) -> None:
 
 def spec_options(args) -> dict:
     """The keyword arguments of `linkc.build` / `linkc.compile` that the flags give."""
-    from ..topology import Limits
-    from ..topology.overrides import parse_sets
+    from ..frontend import Limits
+    from ..spec.overrides import parse_sets
 
     return {"params": parse_sets(args.set), "limits": Limits().parse(args.limit),
             "include_path": list(args.include_path)}
@@ -30,6 +30,6 @@ def spec_options(args) -> dict:
 
 def build_spec(args):
     """The checked flat graph of the command's spec (a file or a zoo name)."""
-    from ..topology import build
+    from ..frontend import build
 
     return build(args.spec, **spec_options(args))

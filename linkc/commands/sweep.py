@@ -24,7 +24,7 @@ SKIPPED_SETTINGS = {"run_dir", "progress"}
 
 
 def add_arguments(p) -> None:
-    from ..runtime.config import TrainConfig
+    from ..train.config import TrainConfig
     from .train import _is_bool
 
     p.add_argument("specs", nargs="*", help="spec files or zoo names (also from --file)")
@@ -57,7 +57,7 @@ def add_arguments(p) -> None:
 
 
 def _plan(args):
-    from ..cli import UsageError
+    from ..errors import UsageError
     from ..sweep import SweepPlan, load_sweep_file, parse_set
 
     plan = load_sweep_file(args.file) if args.file else SweepPlan()

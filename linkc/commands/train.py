@@ -24,7 +24,7 @@ def _is_bool(annotation) -> bool:
 
 
 def add_arguments(p) -> None:
-    from ..runtime.config import TrainConfig
+    from ..train.config import TrainConfig
 
     add_spec_arguments(p)
     p.add_argument("--config", metavar="FILE", help="YAML file of training settings")
@@ -45,7 +45,7 @@ def add_arguments(p) -> None:
 
 
 def _flags(args) -> dict:
-    from ..runtime.config import field_names
+    from ..train.config import field_names
 
     return {k: getattr(args, k) for k in field_names() if hasattr(args, k)}
 
@@ -71,8 +71,8 @@ def resume_command(args, run_dir) -> str:
 
 
 def run(args) -> int:
-    from ..runtime.config import load_config_file, resolve_config
-    from ..runtime.train import TrainingDiverged, TrainingInterrupted, train
+    from ..train.config import load_config_file, resolve_config
+    from ..train.train import TrainingDiverged, TrainingInterrupted, train
     g = build_spec(args)
     for w in g.diagnostics.warnings:
         print(w, file=sys.stderr)

@@ -6,7 +6,7 @@ from typing import Sequence
 
 from torch import fx
 
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 from .lower import lower
 from .passes import run_passes
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from torch import fx, nn
 
-from ..topology.errors import Loc, SpecError
-from ..topology.merges import MERGES, MergeDef
-from ..topology.ops import OPS
-from ..topology.registry import BUILTIN, OpDef, Origin
+from ..errors import Loc, SpecError
+from ..ops.merges import MERGES, MergeDef
+from ..ops import OPS
+from ..ops.registry import BUILTIN, OpDef, Origin
 
 
 def put_module(root: nn.Module, path: str, module: nn.Module) -> None:

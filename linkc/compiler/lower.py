@@ -13,13 +13,12 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-import torch
 from torch import fx, nn
 
-from .. import plugins
-from ..topology.flat import INPUT, FlatGraph, FlatNode
-from ..topology.gcpause import paused_gc
-from ..topology.merges import MergeOptions
+from ..ops import plugins
+from ..expand.flat_graph import INPUT, FlatGraph, FlatNode
+from ..gcpause import paused_gc
+from ..ops.merges import MergeOptions
 from . import functional
 from .fxsource import track_source
 from .fxutil import put_module

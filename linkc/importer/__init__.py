@@ -111,7 +111,7 @@ def import_module(module, input_shape: Sequence[int] | Sequence[Sequence[int]],
 def _carry_weights(text: str, module, nodes, layout):
     """Compile the spec and pair each of its layers with the module's layer."""
     from ..compiler.lower import lower
-    from ..topology import SpecError, build
+    from ..frontend import SpecError, build
 
     try:
         g = build(text)

@@ -10,6 +10,8 @@ forward pass on a zero tensor (`ShapeProp`), which the later steps read.
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 import inspect
 from dataclasses import dataclass
 
@@ -26,7 +28,7 @@ MERGE_FUNCTIONS = ("add", "add_padded", "concat", "mean", "mean_padded", "wsum",
                    "mul", "channel_slice")
 
 
-class NotImportable(Exception):
+class NotImportable(UserError):
     """A module linkc cannot express as a spec (or cannot load): exit 2, with where and why."""
 
 

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from ..topology.ops import OPS
+from ..ops import OPS
 
 __all__ = ["op_item", "format_value", "spec_text"]
 

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 from .dot import to_dot
 from .mermaid import to_mermaid
 from .runner import find_engines, run_graphviz

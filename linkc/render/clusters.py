@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..topology.flat import FlatGraph
-from ..topology.errors import Loc
-from ..topology.load import Document, load, locate
-from ..topology.schema import NodeSpec, Spec, parse_spec
+from ..expand.flat_graph import FlatGraph
+from ..errors import Loc
+from ..spec.load import Document, load, locate
+from ..spec.schema import NodeSpec, Spec, parse_spec
 
 
 @dataclass

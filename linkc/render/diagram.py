@@ -3,9 +3,11 @@ them (see view.py for how a flat graph becomes one)."""
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 from dataclasses import dataclass, field
 
-from ..topology.flat import FlatGraph, FlatNode
+from ..expand.flat_graph import FlatGraph, FlatNode
 
 OUTPUT = "output"
 MAX_BOXES = 250  # the automatic depth keeps a diagram to at most this many boxes
@@ -15,7 +17,7 @@ SPINE_WEIGHT = 100  # pulls each node's latest input straight above it
 FANOUT_LABELS = 4  # above this fan-out, equal shape labels are written on one edge only
 
 
-class RenderError(Exception):
+class RenderError(UserError):
     """The diagram cannot be drawn (bad option, no Graphviz): exit 2."""
 
 

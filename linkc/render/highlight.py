@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..topology.errors import did_you_mean
-from ..topology.flat import FlatGraph
+from ..errors import did_you_mean
+from ..expand.flat_graph import FlatGraph
 from .diagram import RenderError, View, output_boxes
 
 

@@ -11,7 +11,7 @@ contracted away, and a legend names the merge glyphs that occur.
 
 from __future__ import annotations
 
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 from .clusters import ClusterInfo, cluster_info
 from .dot import BOX_STYLE, FONT, _attrs, quote, to_dot
 from .diagram import Box, Cluster, Edge, View, output_boxes

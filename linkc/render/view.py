@@ -12,7 +12,7 @@ top-level nodes (each block or repeat one box), depth 2 opens them one level
 
 from __future__ import annotations
 
-from ..topology.flat import FlatGraph
+from ..expand.flat_graph import FlatGraph
 from .clusters import ClusterInfo, cluster_info
 from .diagram import MAX_BOXES, MAX_EDGES, RenderError, View, asked_depth, full_depth
 from .highlight import mark

@@ -3,8 +3,8 @@ cluster, and the edges between them (merged where they touch a collapsed box).""
 
 from __future__ import annotations
 
-from ..topology.flat import INPUT, FlatGraph, FlatNode
-from ..topology.show import op_text
+from ..expand.flat_graph import INPUT, FlatGraph, FlatNode
+from ..expand.as_text import op_text
 from .clusters import ClusterInfo
 from .diagram import (FANOUT_LABELS, MAX_LISTED_OPS, OUTPUT, SPINE_WEIGHT, Box, Cluster, Edge,
                       groups, merge_glyph, output_boxes, shape_text)

@@ -39,8 +39,8 @@ class SweepReport:
 
 
 def _spec_param_names(spec_path: str) -> set[str]:
-    from ..topology import load
-    from ..topology.load import LDict
+    from ..spec.load import load
+    from ..spec.load import LDict
 
     params = load(spec_path).root.get("params")
     return set(params) if isinstance(params, LDict) else set()
@@ -52,8 +52,8 @@ def prepare(plan: SweepPlan, resolve: Callable[[str], str] = str) -> tuple[list[
     points are collected and raised together as one SweepError."""
     from ..analyze.macs import count_macs
     from ..analyze.params import lower_meta
-    from ..runtime.config import field_names
-    from ..topology import SpecError, build
+    from ..train.config import field_names
+    from ..frontend import SpecError, build
 
     paths = {spec: resolve(spec) for spec in plan.specs}
     names = {spec: _spec_param_names(paths[spec]) for spec in plan.specs}

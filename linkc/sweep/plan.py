@@ -21,6 +21,8 @@ The sweep file (`linkc sweep --file sweep.yaml`):
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 import hashlib
 import itertools
 import json
@@ -36,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = ["SweepError", "SweepPlan", "Variant", "load_sweep_file", "parse_set", "plan_variants"]
 
 
-class SweepError(Exception):
+class SweepError(UserError):
     """A bad sweep definition (usage, values, file): exit 2."""
 
 

@@ -40,10 +40,10 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train `job["variant"]` into `job["run_dir"]`; returns (and writes) its result."""
-    from ..runtime.config import resolve_config
-    from ..runtime.rundir import LAST
-    from ..runtime.train import train
-    from ..topology import build
+    from ..train.config import resolve_config
+    from ..train.rundir import LAST
+    from ..train.train import train
+    from ..frontend import build
 
     variant, run_dir = job["variant"], Path(job["run_dir"])
     done = finished_result(run_dir)
@@ -69,8 +69,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    from ..runtime.config import ConfigError
-    from ..topology.errors import SpecError
+    from ..train.config import ConfigError
+    from ..errors import SpecError
 
     job = json.loads(Path(argv[0]).read_text())
     if job.get("threads"):

@@ -92,7 +92,7 @@ def resolve(spec: Any) -> Resolved:
 def _unknown(spec: str):
     import difflib
 
-    from ..topology.errors import SpecError
+    from ..errors import SpecError
 
     known = names() + labels()
     by_key = {key(n): n for n in known}

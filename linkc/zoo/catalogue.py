@@ -80,7 +80,7 @@ def family(wanted: str) -> Path | None:
         return None
     shapes = [_structure(data(file)) for _, file in members]
     if any(s != shapes[0] for s in shapes[1:]):
-        from ..topology.errors import SpecError
+        from ..errors import SpecError
 
         raise SpecError(f"'{wanted}' starts the names of several zoo specs that are not one "
                         "family (they differ in more than their params)",

@@ -6,7 +6,7 @@ import pytest
 
 from linkc.analyze import analyze
 from linkc.cli import main
-from linkc.topology import build
+from linkc.frontend import build
 
 SMALL = """
 linkc: 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from linkc.analyze.macs import count_macs
 from linkc.analyze.params import lower_meta
-from linkc.topology import build
+from linkc.frontend import build
 
 
 def macs(ops: str, shape: str = "[8, 5, 5]") -> int:

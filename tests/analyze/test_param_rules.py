@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from linkc.analyze.params import count_params
-from linkc.topology import build
+from linkc.frontend import build
 
 ZOO = sorted((Path(__file__).resolve().parents[2] / "linkc" / "zoo" / "specs").glob("*.yaml"))
 # One of each kind of op and merge with weights (grouped and depthwise convs,

@@ -10,7 +10,7 @@ from math import comb
 import pytest
 
 from linkc.analyze import path_stats
-from linkc.topology import build
+from linkc.frontend import build
 
 # Seed 003 networks without width changes (its formulas leave projections out):
 # conv0, then blocks whose residual branches have B convs, then GAP and FC.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import linkc.runtime.model_setup as model_setup
+import linkc.train.model_setup as model_setup
 from linkc.bench.timing import autocast_for, infer_call
 from linkc.cli import main
 from linkc.compiler.passes import default_passes

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import linkc
-from linkc.compiler.codegen import model_source
+from linkc.compiler.emit.codegen import model_source
 from linkc.compiler.passes import default_passes
 
 ZOO = sorted((Path(__file__).resolve().parents[2] / "linkc" / "zoo" / "specs").glob("*.yaml"))

@@ -12,7 +12,7 @@ import torch.fx.graph_module as fx_graph_module
 
 import linkc
 from linkc.compiler import compile_graph
-from linkc.topology import build
+from linkc.frontend import build
 
 SPEC = ("linkc: 1\nname: t\ninput: [2, 4, 4]\nnodes:\n"
         "  a: {from: input, ops: [{conv: [3, 3]}, bn, relu]}\n"

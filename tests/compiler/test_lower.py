@@ -14,10 +14,10 @@ from safetensors.torch import load_file
 from torch import fx, nn
 
 import linkc
-from linkc.compiler.codegen import write_artifacts
+from linkc.compiler.emit.codegen import write_artifacts
 from linkc.compiler.lower import lower
 from linkc.compiler.verify import check_graph_module
-from linkc.topology import build
+from linkc.frontend import build
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from linkc.compiler.module_factory import ModuleFactory
-from linkc.topology import build
+from linkc.frontend import build
 
 lower_module = importlib.import_module("linkc.compiler.lower")
 

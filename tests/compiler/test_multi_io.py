@@ -13,9 +13,9 @@ from torch import nn
 
 import linkc
 from linkc.analyze import analyze
-from linkc.compiler.codegen import write_artifacts
-from linkc.compiler.export import FORMATS, export_spec
-from linkc.topology import build
+from linkc.compiler.emit.codegen import write_artifacts
+from linkc.compiler.emit.export import FORMATS, export_spec
+from linkc.frontend import build
 
 SPEC = """
 linkc: 1

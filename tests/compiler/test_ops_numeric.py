@@ -14,8 +14,8 @@ from torch import nn
 from torch.nn import functional as F
 
 import linkc
-from linkc.compiler.codegen import model_source
-from linkc.topology import build
+from linkc.compiler.emit.codegen import model_source
+from linkc.frontend import build
 
 
 def compiled(ops: str, shape: list[int]):

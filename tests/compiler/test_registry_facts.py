@@ -18,9 +18,9 @@ from linkc.compiler.passes.checkpoint_dense import checkpoint_dense
 from linkc.compiler.passes.fold_bn import fold_bn
 from linkc.extend import (Args, Lowering, MergeDef, OpDef, ShapeError, register_merge,
                           register_op)
-from linkc.topology.merges import MERGES
-from linkc.topology.ops import OPS
-from linkc.topology.registry import misspelling_of
+from linkc.ops.merges import MERGES
+from linkc.ops import OPS
+from linkc.ops.registry import misspelling_of
 
 
 class SoftClip(nn.Module):

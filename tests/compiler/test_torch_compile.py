@@ -15,7 +15,7 @@ import torch
 
 import linkc
 from linkc.compiler.passes import default_passes
-from linkc.compiler.torch_compile import graph_breaks
+from linkc.compiler.emit.torch_compile import graph_breaks
 
 SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
 MAX_FAST_NODES = 100
@@ -23,7 +23,7 @@ MAX_FAST_NODES = 100
 
 def _cost(spec: Path) -> int:
     """fx nodes of the lowered spec: what dynamo's tracing time scales with."""
-    from linkc.topology import build
+    from linkc.frontend import build
     g = build(spec)
     return sum(len(g.nodes[n].ops) + 1 for n in g.order)
 
@@ -88,7 +88,7 @@ def test_the_inference_compile_stage_freezes_weights_and_stays_exact(tmp_path):
     torch.compile's `options={"freezing": True}` alone gives the latter."""
     from torch._inductor.utils import run_and_get_code
 
-    from linkc.compiler.torch_compile import compile_module
+    from linkc.compiler.emit.torch_compile import compile_module
 
     from passes.pass_helpers import randomize_bn_stats  # tests/compiler/passes, also run alone
 
@@ -114,7 +114,7 @@ def test_the_inference_compile_stage_freezes_weights_and_stays_exact(tmp_path):
 
 
 def test_optimize_is_the_compile_stage_of_each_mode(tmp_path):
-    from linkc.compiler.torch_compile import Frozen
+    from linkc.compiler.emit.torch_compile import Frozen
 
     spec = tmp_path / "tiny_dense.yaml"
     spec.write_text(TINY_DENSE)

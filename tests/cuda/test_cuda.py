@@ -21,8 +21,8 @@ from safetensors import safe_open
 import linkc
 from linkc.cli import main
 from linkc.compiler.passes import default_passes
-from linkc.compiler.torch_compile import compile_module
-from linkc.runtime.placement import batch_to, place_data
+from linkc.compiler.emit.torch_compile import compile_module
+from linkc.train.placement import batch_to, place_data
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

@@ -8,9 +8,9 @@ import torch
 
 import linkc
 from linkc.cli import main
-from linkc.compiler.export import ExportError, FORMATS, export_spec
+from linkc.compiler.emit.export import ExportError, FORMATS, export_spec
 from linkc.extend import Lowering, NoArgs, OpDef, register_op
-from linkc.topology.ops import OPS
+from linkc.ops import OPS
 
 SMALL = """
 linkc: 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from linkc.compiler.export import ExportError, export_spec
+from linkc.compiler.emit.export import ExportError, export_spec
 
 OPS = """
 linkc: 1

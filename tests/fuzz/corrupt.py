@@ -64,7 +64,7 @@ def _fresh_copy(workdir: Path) -> Path:
 
 
 def _digest(tensors: dict[str, torch.Tensor]) -> str:
-    from linkc.runtime.checkpoint import _digest as digest
+    from linkc.train.checkpoint import _digest as digest
 
     return digest(tensors)
 

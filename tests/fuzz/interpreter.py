@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from linkc.topology.flat import INPUT, FlatGraph, FlatNode
+from linkc.expand.flat_graph import INPUT, FlatGraph, FlatNode
 
 _ACTIVATIONS = {
     "relu": F.relu, "sigmoid": torch.sigmoid, "gelu": F.gelu, "silu": F.silu,

@@ -20,7 +20,7 @@ import torch
 import linkc
 from linkc.cli import main
 from linkc.compiler.lower import lower
-from linkc.topology import Limits, SpecError, build
+from linkc.frontend import Limits, SpecError, build
 
 from .interpreter import interpret
 

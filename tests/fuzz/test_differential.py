@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, note
 
 import linkc
-from linkc.topology import build
+from linkc.frontend import build
 
 from .interpreter import interpret
 from .oracles import differential_outcome, randomize

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from linkc.topology.flat import INPUT, FlatGraph
-from linkc.topology.show import op_text
+from linkc.expand.flat_graph import INPUT, FlatGraph
+from linkc.expand.as_text import op_text
 
 ZERO = "zero"
 _SORTED = {"add", "mean", "wsum"}

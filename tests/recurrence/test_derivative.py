@@ -17,7 +17,7 @@ import pytest
 from linkc.analyze.derivative import expansions
 from linkc.analyze.paths import path_polynomials
 from linkc.cli import main
-from linkc.topology import build
+from linkc.frontend import build
 from recurrence_canon import signatures
 
 RESNET = "X[i] = X[i-1] + W[i](X[i-1])"

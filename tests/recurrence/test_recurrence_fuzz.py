@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from linkc.topology import SpecError, build
+from linkc.frontend import SpecError, build
 
 TOKENS = ["X[i-1]", "X[i-2]", "X[i]", "X[n]", "X[i+1]", "W[i](", "W[i-1](", "F[i](", "V[i](",
           "(", ")", "+", "-", "*", "/", "2", "0", "0.5", "cat(", "mean(", ",", "relu(",

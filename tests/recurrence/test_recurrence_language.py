@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import linkc
-from linkc.topology import SpecError, build
+from linkc.frontend import SpecError, build
 
 HEAD = """
 linkc: 1

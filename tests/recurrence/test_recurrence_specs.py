@@ -13,7 +13,7 @@ import torch
 
 import linkc
 from linkc.analyze.params import count_params
-from linkc.topology import build
+from linkc.frontend import build
 from recurrence_canon import signatures
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

@@ -16,7 +16,7 @@ import pytest
 from linkc.analyze import analyze
 from linkc.cli import main
 from linkc.render import RenderError, build_view, render_file
-from linkc.topology import build
+from linkc.frontend import build
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from linkc.render import build_view, to_dot, to_mermaid
 from linkc.render.paper import to_paper_dot
-from linkc.topology import build
+from linkc.frontend import build
 
 SPEC = """
 linkc: 1

@@ -14,7 +14,7 @@ from linkc.cli import main
 from linkc.render import RenderError, render_file
 from linkc.render.clusters import cluster_info
 from linkc.render.paper import paper_view, to_paper_dot
-from linkc.topology import build
+from linkc.frontend import build
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 GOLDEN = Path(__file__).with_name("golden") / "paper"

@@ -13,7 +13,7 @@ import pytest
 import linkc
 from linkc.cli import main
 from linkc.render import RenderError, build_view, render_file, to_dot, to_mermaid
-from linkc.topology import build
+from linkc.frontend import build
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"

@@ -12,10 +12,10 @@ import torch
 from safetensors.torch import save_file
 
 from linkc.cli import main
-from linkc.runtime.checkpoint import (CheckpointError, capture_rng, read_checkpoint,
+from linkc.train.checkpoint import (CheckpointError, capture_rng, read_checkpoint,
                                       read_weights, restore_rng, save_checkpoint)
-from linkc.runtime.config import resolve_config
-from linkc.runtime.train import train
+from linkc.train.config import resolve_config
+from linkc.train.train import train
 from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 

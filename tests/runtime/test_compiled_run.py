@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from linkc.cli import main
-from linkc.runtime.model_setup import StaticBatch
+from linkc.train.model_setup import StaticBatch
 from runtime_fixtures import SMALL_SPEC
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from linkc.cli import main
 from linkc.commands import train as train_cmd
-from linkc.runtime.config import ConfigError, TrainConfig, load_config_file, resolve_config
+from linkc.train.config import ConfigError, TrainConfig, load_config_file, resolve_config
 
 
 def test_defaults_follow_the_seeds():
@@ -85,7 +85,7 @@ def test_cli_flags_override_file_and_spec(tmp_path, monkeypatch):
     def fake_train(g, config, resume=None):
         seen["config"], seen["resume"] = config, resume
 
-    monkeypatch.setattr("linkc.runtime.train.train", fake_train)
+    monkeypatch.setattr("linkc.train.train.train", fake_train)
     assert main(["train", str(spec), "--config", str(cfg), "--batch-size", "32",
                  "--no-nesterov", "--resume"]) == 0
     c = seen["config"]

@@ -16,7 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from linkc.cli import main
-from linkc.runtime.checkpoint import _digest
+from linkc.train.checkpoint import _digest
 
 SPEC = """linkc: 1
 name: tiny

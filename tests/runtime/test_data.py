@@ -1,4 +1,4 @@
-"""Tests for linkc.runtime.data: the on-disk formats round-trip exactly and bad
+"""Tests for linkc.train.data: the on-disk formats round-trip exactly and bad
 input becomes a DataError with a useful message, never a traceback."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from linkc.runtime.data import DataError, DataSpec, parse_data_arg
-from linkc.runtime.data.arrays import ArrayDataset
-from linkc.runtime.data.augment import augment_batch
-from linkc.runtime.data.load import load_datasets
+from linkc.train.data import DataError, DataSpec, parse_data_arg
+from linkc.train.data.arrays import ArrayDataset
+from linkc.train.data.augment import augment_batch
+from linkc.train.data.load import load_datasets
 
 CIFAR10_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 CIFAR10_FILES = CIFAR10_TRAIN + ["test_batch.bin"]
@@ -473,12 +473,12 @@ def test_every_kind_names_a_loader_and_parsing_needs_no_torch():
     import subprocess
     import sys
 
-    from linkc.runtime.data import KINDS
+    from linkc.train.data import KINDS
 
     for kind in KINDS.values():
         module, function = kind.loader.split(":")
-        assert callable(getattr(importlib.import_module(f"linkc.runtime.data.{module}"), function))
-    code = ("import sys; from linkc.runtime.data import parse_data_arg; "
+        assert callable(getattr(importlib.import_module(f"linkc.train.data.{module}"), function))
+    code = ("import sys; from linkc.train.data import parse_data_arg; "
             "parse_data_arg('cifar10:/x'); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

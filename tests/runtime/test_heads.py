@@ -12,11 +12,11 @@ from safetensors.torch import load_file
 
 import linkc
 from linkc.cli import main
-from linkc.runtime.config import ConfigError, resolve_config
-from linkc.runtime.evaluate import evaluate_weights
-from linkc.runtime.heads import Trainable, output_weights, weighted_loss
-from linkc.runtime.train import train
-from linkc.topology import build
+from linkc.train.config import ConfigError, resolve_config
+from linkc.train.evaluate import evaluate_weights
+from linkc.train.heads import Trainable, output_weights, weighted_loss
+from linkc.train.train import train
+from linkc.frontend import build
 
 COMPANION = Path(__file__).resolve().parents[2] / "specs" / "digits_companion.yaml"
 

@@ -14,13 +14,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from linkc.runtime.checkpoint import CheckpointError, _digest, read_checkpoint
-from linkc.runtime.config import resolve_config
+from linkc.train.checkpoint import CheckpointError, _digest, read_checkpoint
+from linkc.train.config import resolve_config
 from linkc.compiler.passes import default_passes
-from linkc.runtime.model_setup import training_passes
-from linkc.runtime.position import RunPosition, StepRecord
-from linkc.runtime.train import TrainingDiverged, train
-from linkc.runtime.window import StepWindow
+from linkc.train.model_setup import training_passes
+from linkc.train.position import RunPosition, StepRecord
+from linkc.train.train import TrainingDiverged, train
+from linkc.train.window import StepWindow
 from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -85,7 +85,7 @@ def test_the_loop_reads_the_device_once_per_window(tmp_path, monkeypatch):
 
 def test_a_checkpoint_closes_the_window_so_it_never_holds_unchecked_steps(tmp_path,
                                                                          monkeypatch):
-    import linkc.runtime.train as loop
+    import linkc.train.train as loop
 
     run_dir, saved = tmp_path / "run", []
     real = loop.save_run
@@ -105,7 +105,7 @@ def test_a_checkpoint_closes_the_window_so_it_never_holds_unchecked_steps(tmp_pa
     (1, 3, 6), (5, 0, 4), (3, 0, 4), (8, 0, 4)])
 def test_a_nan_loss_is_reported_at_its_exact_step(tmp_path, monkeypatch, log_every,
                                                   checkpoint_every, last_good):
-    import linkc.runtime.train as loop
+    import linkc.train.train as loop
 
     calls = []
     real = loop.weighted_loss

@@ -14,7 +14,7 @@ from linkc.analyze.budget import (MemoryLimitError, check_memory, estimate_memor
                                   parse_size)
 from linkc.analyze.memory import activation_memory
 from linkc.cli import main
-from linkc.topology import build
+from linkc.frontend import build
 
 # The issue's case: two convs on a megapixel input, within the per-sample limits.
 TWO_CONV = """linkc: 1
@@ -134,7 +134,7 @@ def test_the_environment_variable_and_the_flag(monkeypatch):
 
 
 def test_the_budget_does_not_import_torch():
-    code = ("import sys, linkc.analyze.budget, linkc.topology; "
+    code = ("import sys, linkc.analyze.budget, linkc.frontend; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

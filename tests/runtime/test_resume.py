@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from linkc.cli import main
-from linkc.runtime.checkpoint import read_checkpoint
+from linkc.train.checkpoint import read_checkpoint
 from runtime_fixtures import PYTHON, SMALL_SPEC, subprocess_env
 
 SPEC = SMALL_SPEC.replace("[3, 8, 8]", "[3, 16, 16]")

@@ -13,9 +13,9 @@ from safetensors.torch import load_file
 
 from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
 from linkc.cli import main
-from linkc.runtime.checkpoint import read_checkpoint
-from linkc.runtime.config import resolve_config
-from linkc.runtime.train import (TrainingDiverged, epoch_order, lr_factor, param_groups,
+from linkc.train.checkpoint import read_checkpoint
+from linkc.train.config import resolve_config
+from linkc.train.train import (TrainingDiverged, epoch_order, lr_factor, param_groups,
                                  train)
 
 
@@ -82,7 +82,7 @@ def test_short_run_learns_and_writes_run_directory(tmp_path, capsys):
     model = module.Model()
     model.load_state_dict(load_file(run / "weights.safetensors"))
     model.eval()
-    from linkc.runtime.evaluate import evaluate
+    from linkc.train.evaluate import evaluate
 
     ev = evaluate(model, *_digits_test(), batch_size=100, device=torch.device("cpu"))
     assert ev.accuracy == result.test_acc and math.isclose(ev.loss, result.test_loss, rel_tol=1e-5)
@@ -94,8 +94,8 @@ def test_short_run_learns_and_writes_run_directory(tmp_path, capsys):
 
 
 def _digits_test():
-    from linkc.runtime.data import DataSpec
-    from linkc.runtime.data.load import load_datasets
+    from linkc.train.data import DataSpec
+    from linkc.train.data.load import load_datasets
 
     sets = load_datasets(DataSpec("digits"), (3, 8, 8))
     return sets.test.x, sets.test.y

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from linkc.cli import main
-from linkc.runtime.model_setup import cpu_bf16_supported
+from linkc.train.model_setup import cpu_bf16_supported
 
 # A dense block with 1x1 bottlenecks (what checkpoint_dense rewrites) and a transition.
 DENSE_SPEC = """\
@@ -123,7 +123,7 @@ def test_cpu_bf16_amp_run_completes(tmp_path, write_spec, capsys, monkeypatch):
 
 def test_amp_on_a_cpu_without_bf16_says_so_and_trains_fp32(tmp_path, write_spec, capsys,
                                                           monkeypatch):
-    monkeypatch.setattr("linkc.runtime.model_setup.cpu_bf16_supported", lambda: False)
+    monkeypatch.setattr("linkc.train.model_setup.cpu_bf16_supported", lambda: False)
     spec = write_spec(DENSE_SPEC, "tinydense.yaml")
     rc = main(["train", str(spec), *COMMON, "--run-dir", str(tmp_path / "run"), "--amp",
                "--device", "cpu"])

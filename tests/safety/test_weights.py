@@ -1,5 +1,5 @@
 """Truncated, corrupted or mismatched weight files give clear errors where linkc loads
-them (`linkc.runtime.checkpoint` and the export's weight loader), never a crash."""
+them (`linkc.train.checkpoint` and the export's weight loader), never a crash."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _all_cases(path):
 
 
 def test_every_corruption_is_a_checkpoint_error(artifacts):
-    from linkc.runtime.checkpoint import CheckpointError, read_weights
+    from linkc.train.checkpoint import CheckpointError, read_weights
 
     read_weights(artifacts)  # the intact file reads
     for name, data in _all_cases(artifacts).items():
@@ -56,7 +56,7 @@ def test_every_corruption_is_a_checkpoint_error(artifacts):
 
 def test_every_corruption_is_an_export_error(artifacts):
     from linkc import compile as compile_spec
-    from linkc.compiler.export import ExportError, load_weights
+    from linkc.compiler.emit.export import ExportError, load_weights
 
     gm = compile_spec(SPEC)
     load_weights(gm, artifacts)
@@ -69,8 +69,8 @@ def test_every_corruption_is_an_export_error(artifacts):
 
 def test_weights_of_another_spec_are_refused_with_the_differences(artifacts):
     from linkc import compile as compile_spec
-    from linkc.compiler.export import ExportError, load_weights
-    from linkc.runtime.checkpoint import CheckpointError, check_model_keys, read_weights
+    from linkc.compiler.emit.export import ExportError, load_weights
+    from linkc.train.checkpoint import CheckpointError, check_model_keys, read_weights
 
     other = compile_spec(OTHER)
     with pytest.raises(ExportError, match="a.conv1.weight"):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from linkc.cli import main
-from linkc.topology.jsonschema import missing_descriptions, spec_json_schema
+from linkc.spec.jsonschema import missing_descriptions, spec_json_schema
 
 SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
 

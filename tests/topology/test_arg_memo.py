@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from linkc.topology import SpecError
-from linkc.topology.ops import OPS
-from linkc.topology.registry import RawArgs, bind_args
+from linkc.frontend import SpecError
+from linkc.ops import OPS
+from linkc.expand.flat_graph import RawArgs
+from linkc.shapes.bind_args import bind_args
 
 
 def _bind(op: str, memo: dict, **keyword):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from linkc.cli import main
-from linkc.topology import SpecError, build
+from linkc.frontend import SpecError, build
 
 BROKEN = Path(__file__).resolve().parent.parent / "specs"
 CASES = sorted(p.stem for p in BROKEN.glob("*.yaml"))
@@ -90,7 +90,7 @@ def test_no_hint_suggests_an_invalid_fix():
 
     import yaml
 
-    from linkc.topology.opitems import parse_op_item
+    from linkc.expand.op_items import parse_op_item
 
     for name in ("flow_split", "flow_split_keyword", "flow_split_number", "op_args_beside",
                  "flow_split_expression"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from linkc.topology import SpecError, build
+from linkc.frontend import SpecError, build
 
 RECURRENCE = """linkc: 1
 name: t

@@ -16,10 +16,11 @@ import pytest
 import yaml
 
 from linkc.cli import main
-from linkc.topology import Limits, SpecError, build, load
+from linkc.frontend import Limits, SpecError, build
+from linkc.spec.load import load
 
 HOSTILE = Path(__file__).resolve().parent.parent / "specs" / "hostile"
-LOAD = importlib.import_module("linkc.topology.load")
+LOAD = importlib.import_module("linkc.spec.load")
 EXPECTED = yaml.safe_load((HOSTILE / "expected.yaml").read_text())
 CASES = sorted(p.name for p in HOSTILE.glob("*.yaml") if p.name != "expected.yaml")
 
@@ -174,9 +175,9 @@ output: c
 
 
 def test_ops_with_parameters_must_declare_a_params_rule():
-    from linkc.topology.merges import MergeDef
-    from linkc.topology.ops import OPS
-    from linkc.topology.registry import Lowering, NoArgs, OpDef
+    from linkc.ops.merges import MergeDef
+    from linkc.ops import OPS
+    from linkc.ops.registry import Lowering, NoArgs, OpDef
 
     for op in OPS.values():
         assert ("params" in op.traits) == (op.params is not None), op.name

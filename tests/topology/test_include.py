@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from linkc.cli import main
-from linkc.topology import SpecError, build
+from linkc.frontend import SpecError, build
 
 RES = """blocks:
   res:

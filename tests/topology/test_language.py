@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from linkc.topology import SpecError, build
-from linkc.topology.show import expanded_yaml, op_text
+from linkc.frontend import SpecError, build
+from linkc.expand.as_text import expanded_yaml, op_text
 
 HEAD = "linkc: 1\nname: t\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from linkc.topology import SpecError, build
+from linkc.frontend import SpecError, build
 
 HEAD = "linkc: 1\nname: t\n"
 
@@ -151,7 +151,7 @@ def test_overrides_are_checked_like_the_spec_params():
 
 
 def test_expression_in_an_override_is_located_in_the_override():
-    from linkc.topology.overrides import parse_sets
+    from linkc.spec.overrides import parse_sets
 
     with pytest.raises(SpecError) as err:
         build(RESNET, parse_sets(["stages=[[8, 1, 1], [width, 1, 1]]"]))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from linkc.topology import SpecError, build
-from linkc.topology.ops import OPS
+from linkc.frontend import SpecError, build
+from linkc.ops import OPS
 
 
 def one(ops: str, shape="[8, 16, 16]"):

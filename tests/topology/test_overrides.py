@@ -2,7 +2,7 @@
 
 import pytest
 
-from linkc.topology import SpecError, build
+from linkc.frontend import SpecError, build
 
 SPEC = """
 linkc: 1
@@ -29,7 +29,7 @@ def test_unknown_param_is_a_spec_error_with_a_suggestion():
 
 
 def test_override_leaves_the_document_alone():
-    from linkc.topology import load
+    from linkc.spec.load import load
 
     doc = load(SPEC)
     build(doc, {"width": 3})

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from linkc.topology import build
-from linkc.topology.errors import Loc, Source
+from linkc.frontend import build
+from linkc.errors import Loc, Source
 from linkc.zoo import resolve
 
 LIMIT = 1_000_000  # characters: far above any linear repr of these specs, far below the old

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from linkc.topology import SpecError
-from linkc.topology.load import LDict, LList
+from linkc.frontend import SpecError
+from linkc.spec.load import LDict, LList
 
-LOAD = importlib.import_module("linkc.topology.load")
+LOAD = importlib.import_module("linkc.spec.load")
 ZOO = sorted((Path(__file__).resolve().parents[2] / "linkc" / "zoo" / "specs").glob("*.yaml"))
 pytestmark = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without LibYAML")
 

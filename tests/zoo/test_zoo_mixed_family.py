@@ -198,7 +198,7 @@ def test_micro_dense_independent(zoo, N, alpha):
 def test_small_specs_forward_matches_inferred_shapes():
     """A small member of each of these families runs forward with the inferred output shape."""
     from linkc.compiler.lower import lower
-    from linkc.topology import build
+    from linkc.frontend import build
 
     for file, sizes in (("dmrnet_cifar.yaml", {"L": 12}), ("dilnet_cifar.yaml", {"L": 12}),
                         ("mixnet.yaml", {"depth": 16}), ("dpn_mixed_100.yaml", {"depth": 16}),

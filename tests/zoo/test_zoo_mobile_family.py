@@ -21,7 +21,7 @@ import torch
 import linkc
 from linkc.analyze.params import count_params
 from linkc.cli import main
-from linkc.topology import build
+from linkc.frontend import build
 from tests.conftest import SPECS
 
 FIGURES = {  # torchvision's published parameter counts

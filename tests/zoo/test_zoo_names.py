@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from linkc import zoo
-from linkc.topology import load
+from linkc.spec.load import load
 
 
 def test_every_spec_is_found_by_its_loaded_name_and_its_file_stem():
@@ -29,7 +29,7 @@ def test_an_unknown_name_is_a_key_error():
 # ---- names everywhere a spec is taken -------------------------------------------------
 import linkc  # noqa: E402
 from linkc.cli import main  # noqa: E402
-from linkc.topology import SpecError, build  # noqa: E402
+from linkc.frontend import SpecError, build  # noqa: E402
 
 SPECS = zoo.SPECS
 

@@ -23,13 +23,13 @@ from typing import Callable, Sequence
 
 from torch import fx
 
-from ...topology.errors import did_you_mean
+from ...errors import did_you_mean, UserError
 from ..fxsource import track_source
 from ..fxutil import NodeError, at_node, describe_node, plugin_origin
 from ..verify import check_graph_module
 
 
-class PassError(Exception):
+class PassError(UserError):
     """A pass pipeline that cannot run through the user's input (exit 2); the
     message names the pass and, where a node is at fault, its spec position."""
 

@@ -23,7 +23,7 @@ import html
 import os
 from pathlib import Path
 
-from ...topology.flat import FlatGraph
+from ...expand.flat_graph import FlatGraph
 from .compare import diff_marks
 from .page import page
 from .payload import graph_payload

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...topology.flat import FlatGraph
-from ...topology.show import op_text
+from ...expand.flat_graph import FlatGraph
+from ...expand.as_text import op_text
 from ..clusters import cluster_info
 from ..dot import BOX_STYLE
 from ..diagram import View, groups, shape_text

@@ -12,10 +12,10 @@ import linkc
 from linkc.compiler import functional
 from linkc.compiler.fxutil import node_op
 from linkc.compiler.passes import PassError, default_passes, run_passes
-from linkc.compiler.torch_compile import graph_breaks
-from linkc.runtime.config import ConfigError, TrainConfig
-from linkc.runtime.model_setup import training_passes
-from linkc.topology.ops import OPS
+from linkc.compiler.emit.torch_compile import graph_breaks
+from linkc.train.config import ConfigError, TrainConfig
+from linkc.train.model_setup import training_passes
+from linkc.ops import OPS
 from pass_helpers import batch, randomize_bn_stats, small_spec
 
 INTO = {functional.add_into, functional.add_padded_into, functional.mean_into,

@@ -14,7 +14,7 @@ from linkc.compiler import passes
 from linkc.compiler.fxutil import NodeError
 from linkc.compiler.passes import Pass, PassError, PassFailure, run_passes
 from linkc.extend import Lowering, NoArgs, OpDef, register_op
-from linkc.topology.ops import OPS
+from linkc.ops import OPS
 
 SPEC = """linkc: 1
 name: small

@@ -1,0 +1,70 @@
+"""Pooling and flattening: windows, the global average, (C, H, W) -> (F,)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, PositiveInt
+
+from .geometry import PADDING_DOC, Padding, resolve_padding, spatial, window
+from .registry import OPS, Args, Lowering, NoArgs, OpDef, Shape, ShapeError
+
+
+class PoolArgs(Args):
+    k: PositiveInt = Field(description="window size")
+    stride: Optional[PositiveInt] = Field(None, description="stride; default = k")
+    padding: Padding = Field(0, description=PADDING_DOC)
+    ceil_mode: bool = Field(False, description="round the output size up (a last partial window)")
+
+
+class AvgPoolArgs(PoolArgs):
+    count_include_pad: bool = Field(True, description="padded zeros count in the average")
+
+
+def _pool_shape(op: str):
+    def infer(shape: Shape, a: PoolArgs) -> Shape:
+        c, h, w = spatial(shape, op)
+        pad = resolve_padding(a.padding, a.k, 1, op)
+        if pad * 2 > a.k:
+            raise ShapeError(f"{op} padding {pad} is more than half the window {a.k}",
+                             "torch pads a pool by at most k//2 on each side")
+        stride = a.stride or a.k
+        return (c, *(window(s, a.k, stride, pad, 1, op, a.ceil_mode) for s in (h, w)))
+    return infer
+
+
+def _pool_kwargs(op: str):
+    def kwargs(s: Shape, a: PoolArgs) -> dict:
+        out = dict(kernel_size=a.k, stride=a.stride or a.k,
+                   padding=resolve_padding(a.padding, a.k, 1, op), ceil_mode=a.ceil_mode)
+        if isinstance(a, AvgPoolArgs):
+            out["count_include_pad"] = a.count_include_pad
+        return out
+    return kwargs
+
+
+OPS.add(OpDef("maxpool", PoolArgs, _pool_shape("maxpool"),
+              Lowering("torch.nn:MaxPool2d", _pool_kwargs("maxpool")), "max pooling",
+              frozenset({"fresh"})))
+OPS.add(OpDef("avgpool", AvgPoolArgs, _pool_shape("avgpool"),
+              Lowering("torch.nn:AvgPool2d", _pool_kwargs("avgpool")), "average pooling",
+              frozenset({"fresh"})))
+
+
+def _gap_shape(shape: Shape, a: NoArgs) -> Shape:
+    return (spatial(shape, "gap")[0],)
+
+
+OPS.add(OpDef("gap", NoArgs, _gap_shape, Lowering("linkc.compiler.modules:GlobalAvgPool"),
+              "global average pooling: (C, H, W) -> (C,)", frozenset({"fresh"})))
+
+
+def _flatten_shape(shape: Shape, a: NoArgs) -> Shape:
+    size = 1
+    for d in shape:
+        size *= d
+    return (size,)
+
+
+OPS.add(OpDef("flatten", NoArgs, _flatten_shape,
+              Lowering("torch.nn:Flatten"), "(C, H, W) -> (C*H*W,)"))
