@@ -66,6 +66,22 @@ class DropPath(nn.Module):
         return f"p={self.p}"
 
 
+class ChannelScale(nn.Module):
+    """Layer scale: each channel multiplied by a learnable factor, initialised to `init`
+    (ConvNeXt, CaiT): x * weight.view(1, C, 1, 1) for maps, x * weight for (N, C)."""
+
+    def __init__(self, channels: int, init: float = 1.0):
+        super().__init__()
+        self.channels, self.init = channels, init
+        self.weight = nn.Parameter(torch.full((channels,), float(init)))
+
+    def forward(self, x):
+        return x * self.weight.view((self.channels,) + (1,) * (x.dim() - 2))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, init={self.init!r}"
+
+
 def BatchNorm(num_features: int, eps: float, momentum: float, rank: int) -> nn.Module:
     """BatchNorm2d for feature maps, BatchNorm1d for vectors."""
     cls = nn.BatchNorm2d if rank == 3 else nn.BatchNorm1d
