@@ -27,6 +27,7 @@ from fractions import Fraction
 from ..expand.flat_graph import FlatGraph
 from ..expand.recurrence.build import RecurrenceInfo
 from ..expand.recurrence.terms import RJoin, RMap, ROp, RState, RSum, Resolved
+from ..ops import MERGES
 from .paths import layer_count
 
 Word = tuple[tuple[str, int], ...]  # the maps of a product, outermost (W_n) first
@@ -150,8 +151,8 @@ def _members(r: Resolved) -> list[tuple[Fraction, Resolved]]:
     if isinstance(r, RSum):
         return list(r.terms)
     assert isinstance(r, RJoin)
-    scale = Fraction(1, len(r.members)) if r.merge == "mean" else Fraction(1)
-    return [(scale, m) for m in r.members]
+    coefficients = MERGES.lookup(r.merge).coefficients([1] * len(r.members))
+    return list(zip(coefficients, r.members))
 
 
 def _add(acc: dict, poly: dict, scale) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError, limit_hint, unknown
-from ..ops.merges import MERGES, MergeDef
+from ..ops.merges import MERGES, MergeDef, add_merge_hint
 from .refs import Ref
 from ..spec.schema import BlockSpec, NodeSpec
 from .scope import Alias, Instance, Lazy, Leaf, Scope
@@ -130,7 +130,7 @@ def _bind_ports(ex: Expander, inst: Scope, ins: list[str], feed: list[Ref],
         if merge is None:
             raise SpecError(f"node '{path[-1]}' gives {len(feed)} inputs to a block with one "
                             "in port, but has no 'merge'", loc,
-                            "add merge: add, concat, mean, dwsum, wsum or mul")
+                            add_merge_hint())
         flat = ex.new_node(inst.id_of(ins[0]), inst, merge, node.pad, loc, "port")
         ex.feed(flat, feed)
         inst.table[ins[0]] = Leaf(flat.id)

@@ -9,6 +9,7 @@ function or module that lowers it, and its glyph for diagrams.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable
 
 from .registry import Lowering, Registry, Shape, ShapeError
@@ -47,8 +48,19 @@ class MergeDef:
     # inplace_merge pass calls it when that input is a temporary nothing else reads
     inplace_lowering: Lowering | None = None
     pad_inplace_lowering: Lowering | None = None  # the same for `pad_lowering`
+    # what a figure's legend calls it (default: the doc up to its first parenthesis)
+    label: str = ""
+    # the merge as a linear map: the coefficient of each of its n inputs, given the
+    # references' weights (None: not linear in each input, e.g. a gate's product). The
+    # derivative analysis of recurrences reads it.
+    coefficients: Callable[[list[float]], list[Fraction]] | None = None
+    # (glyph, name, label) of a weighted merge whose weights are all +-1 with a minus
+    # among them, drawn so instead (ResNet-s's signed sum)
+    signed: tuple[str, str, str] | None = None
 
     def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.doc.split(" (")[0])
         if self.params != (self.count_params is not None):
             raise ValueError(f"merge '{self.name}': 'params' and a count_params rule go together")
         if self.associative and self.params:
@@ -67,6 +79,12 @@ class MergeDef:
     def signature(self) -> str:
         inputs = "w1*x1, w2*x2, ..." if self.weighted else "x1, x2, ..."
         return f"{self.name}({inputs})" + (" [pad: zeros]" if self.padded else "")
+
+    def glyph_for(self, weights: list[float]) -> tuple[str, str, str]:
+        """(glyph, name, legend label) of this merge over inputs with these weights."""
+        if self.signed and any(w < 0 for w in weights) and all(abs(w) == 1 for w in weights):
+            return self.signed
+        return self.glyph, self.name, self.label
 
     def inplace_forms(self) -> list[tuple[Lowering, Lowering]]:
         """(lowering, its in-place form) for each lowering of this merge that has one."""
@@ -134,44 +152,50 @@ def _concat_shape(inputs: list[MergeInput], options: MergeOptions) -> Shape:
 
 
 def _mul_shape(inputs: list[MergeInput], options: MergeOptions) -> Shape:
-    # A vector (C,) broadcasts over the spatial dims of a (C, H, W) map: the
-    # squeeze-and-excitation gate `mul(x, sigmoid(fc(gap(x))))`.
-    widest = max(inputs, key=lambda x: len(x.shape))
+    # A per-channel gate, (C,) or (C, 1, 1), broadcasts over the spatial dims of a
+    # (C, H, W) map, in any position: squeeze-and-excitation written `x * gate` or, as
+    # torchvision writes it, `gate * x`. The result has the shape of the largest input.
+    full = max(inputs, key=lambda x: (len(x.shape), x.shape[1:]))  # a gate's 1s lose
     for x in inputs:
-        if x.shape == widest.shape:
+        if x.shape == full.shape:
             continue
-        if len(x.shape) == 1 and x.shape[0] == widest.shape[0]:
+        if x.shape[0] == full.shape[0] and (
+                len(x.shape) == 1 or (len(x.shape) == len(full.shape) and
+                                      all(d == 1 for d in x.shape[1:]))):
             continue
-        if len(x.shape) == len(widest.shape) and x.shape[0] == widest.shape[0] and all(
-                d == 1 for d in x.shape[1:]):
-            continue
-        raise ShapeError(f"mul cannot broadcast {_describe(x)} against {_describe(widest)}",
-                         "inputs must have equal shapes, or be a per-channel gate (C,)")
-    return widest.shape
+        raise ShapeError(f"mul cannot broadcast {_describe(x)} against {_describe(full)}",
+                         "inputs must have equal shapes, or be a per-channel gate of the "
+                         "same channels, (C,) or (C, 1, 1), in any position")
+    return full.shape
 
 
 _F = "linkc.compiler.functional:"
 
 _weights = lambda shapes, options: dict(weights=options.weights)  # noqa: E731
+_ones = lambda weights: [Fraction(1)] * len(weights)  # noqa: E731 - each input as it is
 
 MERGES.add(MergeDef("add", _equal_shapes("add", allow_pad=True), Lowering(_F + "add"), "+",
                     "elementwise sum (ResNet's inner link)",
+                    coefficients=_ones,
                     pad_lowering=Lowering(_F + "add_padded"), associative=True,
                     inplace_lowering=Lowering(_F + "add_into"),
                     pad_inplace_lowering=Lowering(_F + "add_padded_into")),
            aliases=("+",))
 MERGES.add(MergeDef("concat", _concat_shape, Lowering(_F + "concat"), "‖",
                     "concatenation on channels (DenseNet's outer link)", drops_empty=True,
+                    coefficients=_ones,
                     associative=True),
            aliases=("‖", "||", "cat"))
 MERGES.add(MergeDef("mean", _equal_shapes("mean", allow_pad=True), Lowering(_F + "mean"), "avg",
                     "elementwise average (merge-and-run)",
+                    coefficients=lambda weights: [Fraction(1, len(weights))] * len(weights),
                     pad_lowering=Lowering(_F + "mean_padded"),
                     inplace_lowering=Lowering(_F + "mean_into"),
                     pad_inplace_lowering=Lowering(_F + "mean_padded_into")), aliases=("avg",))
 MERGES.add(MergeDef("wsum", _equal_shapes("wsum", allow_pad=True), Lowering(_F + "wsum", _weights),
                     "w", "sum with fixed scalar weights from the references (ResNet-s)",
-                    weighted=True, pad_lowering=Lowering(_F + "wsum_padded", _weights),
+                    weighted=True, signed=("-", "difference", "signed sum that subtracts"),
+                    coefficients=lambda weights: [Fraction(w) for w in weights], pad_lowering=Lowering(_F + "wsum_padded", _weights),
                     inplace_lowering=Lowering(_F + "wsum_into", _weights),
                     pad_inplace_lowering=Lowering(_F + "wsum_padded_into", _weights)))
 MERGES.add(MergeDef("dwsum", _equal_shapes("dwsum"),
@@ -182,3 +206,10 @@ MERGES.add(MergeDef("dwsum", _equal_shapes("dwsum"),
                     params=True, count_params=lambda shapes: (len(shapes) + 1) * shapes[0][0]))
 MERGES.add(MergeDef("mul", _mul_shape, Lowering(_F + "mul"), "×",
                     "elementwise product with per-channel broadcasting (gates)"))
+
+
+def add_merge_hint() -> str:
+    """The hint for a node with several inputs and no merge: every registered merge,
+    plugins' included."""
+    names = list(MERGES)
+    return "add merge: " + (", ".join(names[:-1]) + " or " if len(names) > 1 else "") + names[-1]

@@ -101,11 +101,7 @@ def asked_depth(g: FlatGraph, depth: int | None, expand: bool,
 
 
 def merge_glyph(node: FlatNode) -> str:
-    merge = node.effective_merge()
-    weights = [x.weight for x in node.inputs]
-    if merge.weighted and any(w < 0 for w in weights) and all(abs(w) == 1 for w in weights):
-        return "-"  # a signed sum that subtracts (ResNet-s)
-    return merge.glyph
+    return node.effective_merge().glyph_for([x.weight for x in node.inputs])[0]
 
 
 def output_boxes(g: FlatGraph) -> list[tuple[str, str, str]]:

@@ -26,7 +26,6 @@ STYLES = {**BOX_STYLE,  # smaller glyphs; input and output as plain boxes
           "merge": {**BOX_STYLE["merge"], "fontsize": "12", "width": "0.28"},
           "input": {**BOX_STYLE["input"], "shape": "box", "style": "rounded,filled"},
           "output": {**BOX_STYLE["output"], "shape": "box", "style": "rounded,filled"}}
-SUBTRACT = ("-", "difference", "signed sum that subtracts")
 
 
 def canonical(node_id: str, repeats: dict[str, int], drawn: dict[str, str] | None = None) -> str:
@@ -209,12 +208,9 @@ def legend_lines(view: View, g: FlatGraph, dense: bool = False) -> list[str]:
     for b in view.boxes.values():
         if b.kind != "merge":
             continue
-        glyph = b.lines[0]
-        if glyph == SUBTRACT[0]:
-            rows[glyph + "difference"] = SUBTRACT
-            continue
-        merge = g.nodes[next(iter(b.members))].effective_merge()
-        rows[glyph + merge.name] = (glyph, merge.name, merge.doc.split(" (")[0])
+        node = g.nodes[next(iter(b.members))]
+        glyph, name, label = node.effective_merge().glyph_for([x.weight for x in node.inputs])
+        rows[glyph + name] = (glyph, name, label)
     if not rows:
         return []
     fill, color = BOX_STYLE["merge"]["fillcolor"], BOX_STYLE["merge"]["color"]

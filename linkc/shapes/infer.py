@@ -14,7 +14,7 @@ import networkx as nx
 
 from ..errors import SpecError
 from ..expand.flat_graph import FlatGraph, FlatNode
-from ..ops.merges import MergeInput, MergeOptions
+from ..ops.merges import MergeInput, MergeOptions, add_merge_hint
 from .node_inputs import exists, is_absent, non_empty_inputs, origin, why_absent
 from .bind_args import bind_args
 from ..ops.registry import ShapeError
@@ -85,7 +85,7 @@ def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: Total
     if len(shapes) > 1 and node.merge is None:
         raise SpecError(f"node '{node.id}' has {len(shapes)} inputs but no 'merge'",
                         node.inputs[1].loc or node.loc,
-                        "add merge: add, concat, mean, dwsum, wsum or mul")
+                        add_merge_hint())
     for x in node.inputs:
         if x.weight != 1 and not (node.merge and node.merge.weighted):
             raise SpecError(f"'{x.label}' has weight {x.weight:g}, but weights only apply to "

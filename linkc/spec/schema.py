@@ -73,8 +73,9 @@ class NodeSpec(_Model):
     """A node: `value = ops(merge(from...))`, an instance of a block, or a recurrence."""
 
     from_: Union[Ref, list[Ref]] = Field(alias="from", description="the node's inputs")
-    merge: Optional[str] = Field(None, description="add (+), concat (‖ || cat), mean (avg), "
-                                                   "dwsum, wsum or mul; required for 2+ inputs")
+    merge: Optional[str] = Field(None, description="how the inputs combine: a merge of the "
+                                                   "registry (`linkc ops` lists them); required "
+                                                   "for 2+ inputs")
     pad: Optional[Literal["zeros"]] = Field(None, description="zero-pad narrower inputs of add")
     ops: OpList = Field(default_factory=list, description="ops applied after the merge")
     block: Optional[str] = Field(None, description="instantiate this block")
