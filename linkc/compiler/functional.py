@@ -138,10 +138,12 @@ def wsum_padded_into(*xs, weights, into: int):
 
 
 def mul(*xs):
+    """The product of xs, left to right; a per-channel gate, (N, C) or (N, C, 1, 1), may
+    stand in any position and broadcasts over the spatial dims of the maps."""
     rank = max(x.dim() for x in xs)
     out = None
     for x in xs:
-        while x.dim() < rank:  # a per-channel gate (N, C) broadcasts over H, W
+        while x.dim() < rank:  # (N, C) -> (N, C, 1, 1)
             x = x.unsqueeze(-1)
         out = x if out is None else out * x
     return out
