@@ -14,6 +14,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .config import TrainConfig
+from .network import check_same_network
 from .position import RunPosition
 
 __all__ = ["RESUMABLE_CHANGES", "last_good", "restore_run", "save_run"]
@@ -25,22 +26,27 @@ RESUMABLE_CHANGES = {"device", "amp", "channels_last", "compile", "passes", "mem
 
 
 def save_run(path: Path, spec_name: str, config: TrainConfig, pos: RunPosition, net,
-             optimizer, scheduler, scaler, augment_gen: torch.Generator) -> Path:
-    """Write the run's checkpoint to ``path`` (atomically; see checkpoint.py)."""
+             optimizer, scheduler, scaler, augment_gen: torch.Generator,
+             network: dict) -> Path:
+    """Write the run's checkpoint to ``path`` (atomically; see checkpoint.py); ``network``
+    is the record of the graph it trains (network.network_record)."""
     rng_doc, rng_tensors = ckpt.capture_rng()
     rng_tensors["augment"] = augment_gen.get_state()
-    state = {"spec": spec_name, "config": config.model_dump(), "position": pos.state(),
+    state = {"spec": spec_name, "network": network, "config": config.model_dump(),
+             "position": pos.state(),
              "scheduler": scheduler.state_dict(),
              "scaler": scaler.state_dict() if scaler.is_enabled() else None, "rng": rng_doc}
     return ckpt.save_checkpoint(path, net.state_dict(), optimizer.state_dict(), state,
                                 rng_tensors)
 
 
-def restore_run(path: Path, spec_name: str, config: TrainConfig, net, optimizer, scheduler,
+def restore_run(path: Path, g, run_dir: Path, config: TrainConfig, net, optimizer, scheduler,
                 scaler, augment_gen: torch.Generator) -> RunPosition:
-    """Load the checkpoint at ``path`` into this run; returns where the run stood."""
+    """Load the checkpoint at ``path`` into this run of the graph ``g``; returns where the
+    run stood."""
     saved = ckpt.read_checkpoint(path)
-    check_resumable(saved, spec_name, config, net)
+    check_same_network(saved.state.get("network"), g, path, run_dir)
+    check_resumable(saved, g.name, config, net)
     net.load_state_dict(saved.model)
     return restore_training_state(saved, optimizer, scheduler, scaler, augment_gen)
 

@@ -50,6 +50,7 @@ from .evaluate import Evaluation, evaluate, output_classes
 from .heads import data_shape, output_weights, weighted_loss
 from .console import announce, epoch_bar, say_to, sigint_flag
 from .model_setup import RunModel, setup_model
+from .network import network_record
 from .placement import DeviceData, batch_to, check_fits, place_data
 from .position import RunPosition
 from .resume import last_good, restore_run, save_run
@@ -105,6 +106,7 @@ class Run:
     pos: RunPosition
     run_dir: Path
     log: MetricsLog | None
+    network: dict  # the record of g every checkpoint carries (network.py)
 
 
 def train(spec, config: TrainConfig | None = None, resume: str | bool | None = None,
@@ -154,14 +156,14 @@ def _train(g, config: TrainConfig, resume, runs_root, dist: Dist) -> TrainResult
     # restore
     pos = RunPosition()
     if resume_from is not None:
-        pos = restore_run(resume_from, g.name, config, model.net, optimizer, scheduler,
+        pos = restore_run(resume_from, g, run_dir, config, model.net, optimizer, scheduler,
                           model.scaler, augment_gen)
         say(f"resuming {run_dir} from step {pos.step} (epoch {pos.epoch + 1}, "
             f"batch {pos.batch})")
     log = open_run_dir(run_dir, g, config, sets, augment,
                        pos.step if resume_from is not None else None, dist.is_main)
     run = Run(g, config, dist, data, model, optimizer, scheduler, augment, augment_gen,
-              steps_per_epoch, loss_weights, pos, run_dir, log)
+              steps_per_epoch, loss_weights, pos, run_dir, log, network_record(g))
     # loop
     announce(run, say)
     with sigint_flag() as interrupted, log or nullcontext():
@@ -293,5 +295,5 @@ def _save(run: Run, name: str) -> Path:
     path = run.run_dir / name
     if run.dist.is_main:
         save_run(path, run.g.name, run.config, run.pos, run.model.net, run.optimizer,
-                 run.scheduler, run.model.scaler, run.augment_gen)
+                 run.scheduler, run.model.scaler, run.augment_gen, run.network)
     return path

@@ -9,6 +9,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from linkc.cli import main
@@ -102,9 +103,19 @@ def test_resume_with_another_spec_names_the_tensors(tmp_path):
     train(SMALL_SPEC, _config(tmp_path / "run"))
     other = SMALL_SPEC.replace("name: small", "name: wider").replace("{conv: [8, 3]}, bn, relu]}\n  s",
                                                                      "{conv: [16, 3]}, bn, relu]}\n  s")
+    other = other.replace("merge: add", "merge: concat")
+    with pytest.raises(CheckpointError, match="node 'b': ops \\[conv\\(8\\), bn, relu\\] in the "
+                                              "checkpoint, \\[conv\\(16\\), bn, relu\\] now"):
+        train(other, _config(tmp_path / "run"), resume=str(tmp_path / "run"))
+    # a checkpoint from before the network record is checked by its tensors
+    last = tmp_path / "run" / "last.safetensors"
+    with safe_open(str(last), framework="pt") as f:
+        doc = json.loads(f.metadata()["linkc_checkpoint"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    del doc["state"]["network"]
+    save_file(tensors, str(last), metadata={"linkc_checkpoint": json.dumps(doc)})
     with pytest.raises(CheckpointError) as err:
-        train(other.replace("merge: add", "merge: concat"), _config(tmp_path / "run"),
-              resume=str(tmp_path / "run"))
+        train(other, _config(tmp_path / "run"), resume=str(tmp_path / "run"))
     msg = str(err.value)
     assert "does not match spec 'wider'" in msg and "b.conv1.weight" in msg
     assert "(16, 8, 3, 3) vs" in msg or "vs (16, 8, 3, 3)" in msg
