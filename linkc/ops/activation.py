@@ -9,8 +9,8 @@ from .registry import OPS, Args, Lowering, NoArgs, OpDef
 
 
 def _activation(name: str, target: str, doc: str, args: type[Args] = NoArgs,
-                kwargs=lambda s, a: {}, traits=frozenset({"elementwise", "fresh"})) -> None:
-    OPS.add(OpDef(name, args, lambda s, a: s, Lowering(target, kwargs), doc, traits))
+                kwargs=lambda s, a: {}, traits=frozenset({"elementwise", "fresh"}), returns_input=None) -> None:
+    OPS.add(OpDef(name, args, lambda s, a: s, Lowering(target, kwargs), doc, traits, returns_input=returns_input))
 
 
 class LeakyArgs(Args):
@@ -34,4 +34,5 @@ _activation("silu", "torch.nn:SiLU", "x * sigmoid(x)")
 _activation("hardswish", "torch.nn:Hardswish", "x * relu6(x + 3) / 6 (MobileNetV3)")
 _activation("tanh", "torch.nn:Tanh", "hyperbolic tangent")
 _activation("identity", "torch.nn:Identity", "returns its input",
+            returns_input=lambda s, a: True,
             traits=frozenset({"elementwise"}))  # the input itself: not fresh

@@ -33,6 +33,14 @@ def _pool_shape(op: str):
     return infer
 
 
+def _returns_input(op: str):
+    def returns_input(shape: Shape, a: PoolArgs) -> bool:
+        # one pixel per window and every pixel once: a copy (ceil_mode adds no window)
+        return a.k == 1 and (a.stride or a.k) == 1 \
+            and resolve_padding(a.padding, a.k, 1, op) == 0
+    return returns_input
+
+
 def _pool_kwargs(op: str):
     def kwargs(s: Shape, a: PoolArgs) -> dict:
         out = dict(kernel_size=a.k, stride=a.stride or a.k,
@@ -45,10 +53,10 @@ def _pool_kwargs(op: str):
 
 OPS.add(OpDef("maxpool", PoolArgs, _pool_shape("maxpool"),
               Lowering("torch.nn:MaxPool2d", _pool_kwargs("maxpool")), "max pooling",
-              frozenset({"fresh"})))
+              frozenset({"fresh"}), returns_input=_returns_input("maxpool")))
 OPS.add(OpDef("avgpool", AvgPoolArgs, _pool_shape("avgpool"),
               Lowering("torch.nn:AvgPool2d", _pool_kwargs("avgpool")), "average pooling",
-              frozenset({"fresh"})))
+              frozenset({"fresh"}), returns_input=_returns_input("avgpool")))
 
 
 def _gap_shape(shape: Shape, a: NoArgs) -> Shape:

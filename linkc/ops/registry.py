@@ -71,6 +71,9 @@ class OpDef:
     # (in_shape, args) -> number of learnable parameters; required with the "params"
     # trait, so the parameter budget is checked before any weight is allocated.
     params: Callable[[Shape, Any], int] | None = None
+    # (in_shape, args) -> whether the op returns its input unchanged with these arguments
+    # (`identity`; a 1x1 pool of stride 1): the drop_identity pass removes such calls
+    returns_input: Callable[[Shape, Any], bool] | None = None
 
     def __post_init__(self) -> None:
         unknown_traits = sorted(set(self.traits) - set(TRAITS))
