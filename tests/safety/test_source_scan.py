@@ -12,8 +12,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "linkc"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 # The one allowed use of pickle: CIFAR's python format, read by an Unpickler subclass
-# whose find_class admits a short numpy allow-list (linkc/runtime/data/safe_pickle.py).
-RESTRICTED_UNPICKLER = ("runtime/data/safe_pickle.py", "_RestrictedUnpickler")
+# whose find_class admits a short numpy allow-list (linkc/train/data/safe_pickle.py).
+RESTRICTED_UNPICKLER = ("train/data/safe_pickle.py", "_RestrictedUnpickler")
 
 
 def _call_name(node: ast.Call) -> str:
@@ -72,10 +72,10 @@ def test_no_unsafe_deserialisation_or_code_execution(path):
 
 
 def test_the_restricted_unpickler_is_the_only_pickle_use():
-    data = PACKAGE / "runtime" / "data" / "safe_pickle.py"
+    data = PACKAGE / "train" / "data" / "safe_pickle.py"
     assert "_RestrictedUnpickler" in data.read_text()
     uses = [p for p in SOURCES if re.search(r"\bpickle\.", p.read_text(encoding="utf-8"))]
-    assert [p.relative_to(PACKAGE).as_posix() for p in uses] == ["runtime/data/safe_pickle.py"]
+    assert [p.relative_to(PACKAGE).as_posix() for p in uses] == ["train/data/safe_pickle.py"]
 
 
 @pytest.mark.parametrize("source,found", [
