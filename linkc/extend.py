@@ -1,6 +1,6 @@
 """The public API for adding ops and merges: what a plugin imports.
 
-A plugin entry is the same declaration as a built-in one (linkc/topology/ops.py
+A plugin entry is the same declaration as a built-in one (linkc/ops/*.py
 and merges.py are written with exactly these names) and nothing more:
 
     from pydantic import Field, PositiveInt

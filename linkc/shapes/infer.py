@@ -3,7 +3,7 @@
 `infer_shapes` checks the DAG (`check_graph`), then walks the order once: each
 node's inputs are read (`node_inputs`), its merge and ops give its shape by
 their registry rules, and every shape and running total is held to the limits
-(`shape_limits`).
+(`shapes/limits.py`).
 """
 
 from __future__ import annotations

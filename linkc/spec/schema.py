@@ -53,7 +53,7 @@ class RefSpec(_Model):
 
 Ref = Union[str, RefSpec]
 SampleShape = Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
-OpItem = Any  # a name, a one-key mapping or a call; read (and explained) by opitems.py
+OpItem = Any  # a name, a one-key mapping or a call; read (and explained) by expand/op_items.py
 OpList = Annotated[list[OpItem], WrapValidator(_keep_positions)]
 
 
@@ -104,7 +104,7 @@ class NodeSpec(_Model):
                                                  "e.g. 'cat(X[0:n+1])'")
 
 
-# The keys of a recurrence node (see recurrence_expand): giving any of them makes one.
+# The keys of a recurrence node (see expand/recurrence/build.py): giving any of them makes one.
 RECURRENCE_KEYS = ("recurrence", "steps", "init", "maps", "out")
 
 

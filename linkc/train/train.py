@@ -92,7 +92,7 @@ class TrainResult:
 class Run:
     """What the loop's helpers share, made in train()'s order."""
 
-    g: object  # the built graph (topology.build)
+    g: object  # the built graph (linkc.build)
     config: TrainConfig
     dist: Dist
     data: DeviceData

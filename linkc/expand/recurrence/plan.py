@@ -3,7 +3,7 @@
 `plan_recurrence` reads `recurrence:` (one formula per state), `steps:`, `init:`
 (which state terms the references of `from:` are) and `maps:`, and works out
 where each state's values start (`lowest`) and the first step (`first`: one past
-the last initial value of any state). `recurrence_expand` builds the nodes.
+the last initial value of any state). `build.py` builds the nodes.
 """
 
 from __future__ import annotations
