@@ -13,6 +13,7 @@ memory). No constructor beyond the safe scalar ones ever runs.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,23 +138,27 @@ def _is_path(spec: str | os.PathLike) -> bool:
     return ": " not in spec and not spec.lstrip().startswith("{")
 
 
+def _read_capped(path: Path, cap: int) -> bytes:
+    """At most `cap` + 1 bytes of `path`: a file's size from `stat()` says nothing for a
+    FIFO, /dev/stdin or /dev/zero, so the read itself is what is capped."""
+    try:  # a folder, a missing file or an unreadable one
+        with open(path, "rb") as f:
+            raw = f.read(cap + 1)
+            info = os.fstat(f.fileno())
+    except OSError as exc:
+        raise SpecError(f"cannot read spec '{path}': {exc.strerror}") from None
+    if len(raw) > cap:
+        size = f"is {info.st_size} bytes" if stat.S_ISREG(info.st_mode) else "gives more bytes"
+        raise SpecError(f"spec '{path}' {size}, over the {cap}-byte limit",
+                        hint=limit_hint("max_bytes", "LoadLimits"))
+    return raw
+
+
 def read_source(spec: str | os.PathLike, limits: LoadLimits = DEFAULT_LIMITS) -> Source:
     """A spec given as a path or as YAML text -> `Source` (size-checked, UTF-8)."""
     if _is_path(spec):
         path = Path(spec)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise SpecError(f"cannot read spec '{path}': {exc.strerror}") from None
-        if size > limits.max_bytes:
-            raise SpecError(
-                f"spec '{path}' is {size} bytes, over the {limits.max_bytes}-byte limit",
-                hint=limit_hint("max_bytes", "LoadLimits"),
-            )
-        try:  # a folder, or a file that vanished or is unreadable since the stat
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise SpecError(f"cannot read spec '{path}': {exc.strerror}") from None
+        raw = _read_capped(path, limits.max_bytes)
         name = str(path)
     else:
         raw = spec.encode("utf-8") if isinstance(spec, str) else bytes(spec)

@@ -65,13 +65,25 @@ class Checkpoint:
 
 
 def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of every tensor's name, dtype, shape and bytes. The bytes are hashed where
+    they lie (a uint8 view through the buffer protocol), not copied out first: a copy
+    per tensor would double a checkpoint's memory while it is written and read."""
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key]
         h.update(key.encode())
         h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
-        h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
     return h.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable: the new entry is on disk, not only the file."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
@@ -82,6 +94,7 @@ def _atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], pat
         with open(tmp, "rb+") as f:  # on disk before the rename makes it visible
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)  # and the rename itself, before the run goes on
     except OSError as exc:
         raise CheckpointError(f"cannot write checkpoint '{path}': {exc.strerror}.") from None
     finally:

@@ -3,6 +3,7 @@ files are CheckpointErrors that say what is wrong; writes are atomic."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 
@@ -153,3 +154,43 @@ def test_cli_corrupt_checkpoint_and_mismatched_weights_are_exit_2(tmp_path, caps
     assert "does not match spec 'plain'" in err and "Traceback" not in err
     assert main(["train", str(spec), *base, "--resume", str(tmp_path / "nowhere")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_the_digest_hashes_tensors_where_they_lie():
+    import tracemalloc
+
+    from linkc.train.checkpoint import _digest
+
+    tensors = {"big": torch.arange(4 << 20, dtype=torch.float32), "half": torch.ones(3, dtype=torch.bfloat16),
+               "scalar": torch.tensor(2.0)}
+    expected = hashlib.sha256()
+    for key in sorted(tensors):  # an independent reading of the format's digest
+        t = tensors[key]
+        expected.update(key.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
+        expected.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())  # a copy
+    tracemalloc.start()
+    try:
+        got = _digest(tensors)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == expected.hexdigest()
+    assert peak < (1 << 20), f"hashing 16 MiB of tensors allocated {peak} bytes"
+
+
+def test_the_directory_is_synced_after_the_rename(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    synced = []
+    real = os.fsync
+
+    def spy(fd):
+        synced.append((stat.S_ISDIR(os.fstat(fd).st_mode), (tmp_path / "c.safetensors").exists()))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    model, opt = _optimizer()
+    save_checkpoint(tmp_path / "c.safetensors", model.state_dict(), opt.state_dict(), {})
+    # the temporary file's data before the rename, then the folder's entry after it
+    assert synced == [(False, False), (True, True)]
