@@ -30,7 +30,7 @@ from .op_items import parse_op_item
 from .refs import Pending, Ref, refs_of
 from ..spec.schema import MapSpec, NodeSpec, Spec, recurrence_keys
 from .scope import Condition, Leaf, Scope
-from .word_params import CONNECT_PATTERNS, is_word, param_word
+from .word_params import CONNECT_PATTERNS, is_word, op_word, param_word
 
 RESERVED = {"i", "n", INPUT, "prev"}
 
@@ -82,7 +82,7 @@ class Expander:
             path = ("params", name)
             self.check_name(name, self.loc(path, key=True), "param")
             if is_word(raw) and raw not in values:
-                values[name] = raw  # a merge kind or connect pattern (see words.py)
+                values[name] = raw  # an op, merge kind or connect pattern (see word_params.py)
             else:
                 values[name] = evaluate(raw, MappingEnv(values), self.loc(path))
         return Scope(prefix="", parent=None, values=values, top=True)
@@ -198,7 +198,8 @@ class Expander:
         counts: dict[str, int] = {}
         for k, item in enumerate(ops):
             loc = ops.item_locs[k] if isinstance(ops, LList) else flat.loc
-            op, raw = parse_op_item(item, loc, ops[k + 1:])
+            op, raw = parse_op_item(item, loc, ops[k + 1:],
+                                    lambda name, at: op_word(scope, name, at))
             counts[op.name] = counts.get(op.name, 0) + 1
             flat.ops.append(OpCall(op, raw, loc, f"{op.name}{counts[op.name]}"))
 

@@ -4,12 +4,16 @@ The call form is parsed with `ast` (never evaluated); its argument texts become
 expressions that shape inference evaluates. In YAML flow syntax a comma always
 splits an item, so `[conv(16, 3)]` arrives as `conv(16` and `3)`: that is
 recognised by the unbalanced parentheses and reported with the fix.
+
+An op's name may be a word param (`ops: [act]` with `params: {act: hardswish}`, see
+word_params), in every form (`act`, `{act: 0.2}`, `"act(0.2)"`); the arguments are
+then checked against the op the param names.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import Loc, SpecError
 from ..spec.load import LDict, LList
@@ -117,21 +121,29 @@ def _keyword_form(name: str, item: dict, fields: list[str]) -> str:
     return f"{{{name}: {{{inner}}}}}"
 
 
-def _lookup(name: str, loc: Loc | None) -> OpDef:
-    op = OPS.lookup(name)
+# name, its location -> the op a word param of that name holds, or None (see word_params)
+OpWords = Callable[[str, Loc | None], str | None]
+
+
+def _no_words(name: str, loc: Loc | None) -> None:
+    return None
+
+
+def _lookup(name: str, loc: Loc | None, words: OpWords) -> OpDef:
+    op = OPS.lookup(words(name, loc) or name)
     if op is None:
         raise OPS.unknown(name, loc)
     return op
 
 
-def _parse_call(text: str, loc: Loc | None) -> tuple[OpDef, RawArgs]:
+def _parse_call(text: str, loc: Loc | None, words: OpWords) -> tuple[OpDef, RawArgs]:
     try:
         call = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as exc:
         raise SpecError(f"cannot parse op call '{text}': {exc.msg}", loc) from None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
         raise SpecError(f"'{text}' is not an op call like conv(64, 3, stride=2)", loc)
-    op = _lookup(call.func.id, loc)
+    op = _lookup(call.func.id, loc, words)
     raw = RawArgs()
     for arg in call.args:
         if isinstance(arg, ast.Starred):
@@ -156,23 +168,25 @@ def _arg_value(node: ast.AST) -> Any:
     return ast.unparse(node)
 
 
-def parse_op_item(item: Any, loc: Loc | None, following: list[Any] = ()) -> tuple[OpDef, RawArgs]:
+def parse_op_item(item: Any, loc: Loc | None, following: list[Any] = (),
+                  words: OpWords = _no_words) -> tuple[OpDef, RawArgs]:
     """One `ops:` item -> its op definition and arguments as written. `following`
-    are the items after it in the list (to explain a call split by flow syntax)."""
+    are the items after it in the list (to explain a call split by flow syntax);
+    `words` reads the op a name holds where it is a word param."""
     if isinstance(item, str):
         text = item.strip()
         if text.count("(") != text.count(")"):
             raise _split_by_flow(text, loc, following)
         if "(" in text:
-            return _parse_call(text, loc)
-        return _lookup(text, loc), RawArgs()
+            return _parse_call(text, loc, words)
+        return _lookup(text, loc, words), RawArgs()
     if isinstance(item, dict):
         if len(item) != 1:
             raise _several_keys(item, loc)
         (name, value), = item.items()
         key_loc = item.key_locs[name] if isinstance(item, LDict) else loc
         value_loc = item.value_locs[name] if isinstance(item, LDict) else loc
-        op = _lookup(str(name), key_loc)
+        op = _lookup(str(name), key_loc, words)
         raw = RawArgs()
         if isinstance(value, dict):
             for key, v in value.items():

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from ..errors import Loc, SpecError, column_loc
+from ..ops import OPS
 
 MAX_MAGNITUDE = 10**15  # far beyond any channel count or size a network uses
+
+# How to vary an op, for every place where an op name meets an expression.
+VARY_AN_OP = ("an op is chosen by a word, never computed: name it in a word param "
+              "(params: {act: hardswish}, then ops: [act]; per block instance "
+              "args: {act: relu}), or write a node per choice, each with its if:")
 
 Number = int | float
 
@@ -130,6 +136,15 @@ class Interpreter:
                 raise self.fail(node, f"'{self.expr.text}' gives a number too large ({value:.3g})")
         return value
 
+    def name(self, node: ast.Name, name: str) -> Any:
+        try:
+            return self.env.lookup(name, column_loc(self.expr.loc, node.col_offset))
+        except SpecError:
+            if OPS.lookup(name) is None or name in self.env.names():
+                raise
+        raise self.fail(node, f"'{name}' is an op, and an expression computes a number, not "
+                              f"an op ('{self.expr.text}')", VARY_AN_OP)
+
     def number(self, node: ast.AST) -> Number:
         """The value of `node`, which must be a number (lists are never computed with)."""
         value = self.value_of(node)
@@ -191,11 +206,12 @@ class Interpreter:
             case ast.Constant(value=v):
                 return v
             case ast.Name(id=name):
-                value = self.env.lookup(name, column_loc(self.expr.loc, node.col_offset))
-                if isinstance(value, str):  # a word param: see words.py
+                value = self.name(node, name)
+                if isinstance(value, str):  # a word param: see expand/word_params.py
                     raise self.fail(node, f"'{name}' holds the word '{value}', not a number",
-                                    "a word param names a merge or connect pattern "
-                                    "(merge: NAME, connect: NAME); it has no value in expressions")
+                                    "a word param names an op, a merge or a connect pattern "
+                                    "(ops: [NAME], merge: NAME, connect: NAME); it has no "
+                                    "value in expressions")
                 return value
             case ast.BinOp(op=op, left=l, right=r):
                 return self.binary(node, op, self.number(l), self.number(r))
