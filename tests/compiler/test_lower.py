@@ -18,12 +18,9 @@ from linkc.compiler.emit.codegen import write_artifacts
 from linkc.compiler.lower import lower
 from linkc.compiler.verify import check_graph_module
 from linkc.frontend import build
+from tests.conftest import zoo_params
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
-
-
-def zoo_specs() -> list[Path]:
-    return sorted(SPECS.glob("*.yaml"))
 
 SMALL = """
 linkc: 1
@@ -79,7 +76,7 @@ def test_graph_is_built_without_tracing_one_module_call_per_op():
     assert len(calls) == op_count + merges_with_params
 
 
-@pytest.mark.parametrize("spec", zoo_specs(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("spec", zoo_params())
 def test_inferred_shapes_equal_real_shapes(spec):
     g = build(spec)
     gm = lower(g)

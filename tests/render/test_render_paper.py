@@ -15,6 +15,7 @@ from linkc.render import RenderError, render_file
 from linkc.render.clusters import cluster_info
 from linkc.render.paper import paper_view, to_paper_dot
 from linkc.frontend import build
+from tests.conftest import zoo_params
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 GOLDEN = Path(__file__).with_name("golden") / "paper"
@@ -29,9 +30,10 @@ def texts(svg: Path) -> list[str]:
     return [t.text or "" for t in ET.parse(svg).getroot().iter(f"{SVG}text")]
 
 
-@pytest.mark.parametrize("spec", sorted(p.stem for p in SPECS.glob("*.yaml")))
-def test_every_zoo_spec_draws_as_a_paper_figure(spec, tmp_path):
-    g = build(SPECS / f"{spec}.yaml")
+@pytest.mark.parametrize("path", zoo_params())
+def test_every_zoo_spec_draws_as_a_paper_figure(path, tmp_path):
+    spec = path.stem
+    g = build(path)
     out = tmp_path / f"{spec}.svg"
     render_file(g, out, style="paper")
     root = ET.parse(out).getroot()

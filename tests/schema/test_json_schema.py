@@ -12,6 +12,7 @@ import yaml
 
 from linkc.cli import main
 from linkc.spec.jsonschema import missing_descriptions, spec_json_schema
+from tests.conftest import zoo_params
 
 SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
 
@@ -23,7 +24,7 @@ def validator():
     return jsonschema.Draft202012Validator(schema)
 
 
-@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", zoo_params(SPECS))
 def test_zoo_spec_validates(path, validator):
     errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(
         yaml.safe_load(path.read_text()))]
