@@ -1,18 +1,21 @@
 """The safe expression language of specs: a whitelist walker over Python's `ast`.
 
 `4*k`, `floor(theta*channels(d1))`, `16 * 2**i`, `a if i == 0 else b`,
-`stages[s][1]`, `len(stages)`. Values are numbers and lists of them (list params,
-stored as tuples); a list can be indexed with an integer, measured with `len`,
-`min`, `max` and `sum`, and passed on whole, never computed with. Nothing is ever
+`stages[s][1]`, `len(stages)`, `round(log(w / w0) / log(wm))`. Values are numbers
+and lists of them (list params, stored as tuples); a list can be indexed with an
+integer, measured with `len`, `min`, `max` and `sum`, and passed on whole, never
+computed with. Nothing is ever
 passed to `eval`: the text is parsed with `ast.parse(mode="eval")`, every node
 is checked against a short whitelist (here), and a small interpreter computes the
 value (`expr_eval`, with the operators and functions). Powers and intermediate
-results are bounded so `10**10**10` fails at once.
+results are bounded so `10**10**10` fails at once, and every value is a finite real
+number: `(-4)**0.5`, `1e400` or a param of `.nan` is a located error.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import re
 from typing import Any
 
@@ -51,7 +54,8 @@ def parse_expr(text: str, loc: Loc | None = None) -> Expr:
 
 
 HINT = ("expressions use numbers, params, i, n, + - * / // % **, comparisons, 'a if c else b', "
-        "min max floor ceil round int abs len sum, channels(x), size(x), and list[index]")
+        "min max floor ceil round int abs len sum log log2 exp, channels(x), size(x), "
+        "and list[index]")
 
 
 def _check(node: ast.AST, text: str, loc: Loc | None) -> None:
@@ -154,4 +158,6 @@ def evaluate(value: Any, env: Env, loc: Loc | None = None) -> Any:
     if not isinstance(value, (int, float)):
         raise SpecError(f"a value is a number, an expression or a list of them, got "
                         f"{'a mapping' if isinstance(value, dict) else repr(value)}", loc)
+    if isinstance(value, float) and not math.isfinite(value):  # YAML's .inf and .nan
+        raise SpecError(f"a value is a finite number, got {value}", loc)
     return value

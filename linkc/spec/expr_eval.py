@@ -66,6 +66,29 @@ def _sum(value):
     return sum(value)
 
 
+def _positive(fn: Callable[..., float], name: str) -> Callable[..., float]:
+    """A logarithm: of a positive number (and, for `log`, to a positive base other than 1)."""
+    def call(x, *base):
+        for v in (x, *base):
+            if isinstance(v, tuple):
+                raise TypeError(f"takes numbers, not {_kind(v)}")
+            if v <= 0:
+                raise ValueError(f"takes positive numbers, got {v!r}")
+        if base and base[0] == 1:
+            raise ValueError("a logarithm to base 1 is undefined")
+        return fn(x, *base)
+    call.__name__ = name
+    return call
+
+
+def _exp(x):
+    if isinstance(x, tuple):
+        raise TypeError(f"exp() takes a number, not {_kind(x)}")
+    if x > math.log(MAX_MAGNITUDE):
+        raise ValueError(f"the result is over {MAX_MAGNITUDE:.0e}")
+    return math.exp(x)
+
+
 def _kind(value: Any) -> str:
     return "a list" if isinstance(value, tuple) else f"the number {value!r}"
 
@@ -81,6 +104,9 @@ NUMERIC: dict[str, Callable[..., Number]] = {
     "round": lambda x, nd=None: round(x) if nd is None else round(x, int(nd)),
     "int": int,
     "abs": abs,
+    "log": _positive(math.log, "log"),  # log(x) natural, log(x, base)
+    "log2": _positive(math.log2, "log2"),
+    "exp": _exp,
 }
 # Functions over node references (their argument is a node name, not a value).
 SHAPE: dict[str, Callable[[Env, str, Loc | None], int]] = {"channels": _channels, "size": _size}
@@ -131,7 +157,15 @@ class Interpreter:
         return SpecError(message, column_loc(self.expr.loc, getattr(node, "col_offset", 0)), hint)
 
     def bounded(self, node: ast.AST, value: Any) -> Any:
+        """`value`, if it is a finite real number within MAX_MAGNITUDE (or a list)."""
+        if isinstance(value, complex):  # (-4)**0.5: a negative number to a fractional power
+            raise self.fail(node, f"'{_source(self.expr.text, node)}' is a complex number, "
+                                  f"not a real one ('{self.expr.text}')",
+                            "a negative number has no real fractional power; take abs() first "
+                            "or use a whole exponent")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and math.isnan(value):
+                raise self.fail(node, f"'{self.expr.text}' gives no number (nan)")
             if isinstance(value, float) and not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
                 raise self.fail(node, f"'{self.expr.text}' gives a number too large ({value:.3g})")
         return value
@@ -204,7 +238,10 @@ class Interpreter:
     def value_of(self, node: ast.AST) -> Any:
         match node:
             case ast.Constant(value=v):
-                return v
+                if isinstance(v, float) and not math.isfinite(v):  # 1e400 reads as inf
+                    raise self.fail(node, f"'{self.expr.text}' holds a number beyond floating "
+                                          "point (it reads as infinity)")
+                return v  # a large finite literal is left to the rule that reads it
             case ast.Name(id=name):
                 value = self.name(node, name)
                 if isinstance(value, str):  # a word param: see expand/word_params.py
