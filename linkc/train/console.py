@@ -6,15 +6,16 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from tqdm import tqdm
 
+from .data import KINDS, parse_data_arg
 from .distributed import Dist
 from .heads import unweighted_heads
 
-__all__ = ["announce", "epoch_bar", "say_to", "sigint_flag"]
+__all__ = ["ctrl_c", "epoch_bar", "run_lines", "say_to"]
 
 
 def say_to(dist: Dist) -> Callable[[str], None]:
@@ -36,37 +37,56 @@ def epoch_bar(config, dist: Dist, epoch: int, n_train: int, done_batches: int) -
 AMP_NAMES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
-def announce(run, say: Callable[[str], None]) -> None:
-    """What a run (train.Run) is about to do, and which heads it leaves untrained."""
-    g, config, dist = run.g, run.config, run.dist
-    amp = (f"; {AMP_NAMES[run.model.amp_dtype]} autocast" if run.model.amp_dtype is not None
-           else "")
-    say(f"training {g.name} on {config.data} ({run.data.train_x.shape[0]} train / "
-        f"{run.data.test_x.shape[0]} test images) on {dist.device}"
-        f"{f' x {dist.world} processes' if dist.world > 1 else ''}, {config.epochs} epochs "
-        f"of {run.steps_per_epoch} steps; passes {', '.join(run.model.passes) or 'none'}"
-        f"{' + torch.compile' if config.compile else ''}"
-        f"{amp}; run directory {run.run_dir}")
-    if unweighted_heads(g, run.loss_weights):
-        say(f"auxiliary outputs without a loss weight are computed but not trained: "
-            f"{', '.join(unweighted_heads(g, run.loss_weights))} "
-            "(set train: {loss_weights: {NAME: W}})")
+def _dims(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def data_line(g, config, sets, classes: int) -> str:
+    """`1438 train / 359 test images`, and where the data set is not what the spec takes,
+    what was made of it: its images resized to the input, its classes under a wider head
+    (both legitimate, neither silent)."""
+    parts = [f"{len(sets.train)} train / {len(sets.test)} test images"]
+    own = KINDS[parse_data_arg(config.data).kind].shape
+    if own is not None and tuple(own) != tuple(g.input_shape):
+        parts.append(f"{_dims(own)} images resized to {_dims(g.input_shape)}")
+    if sets.num_classes != classes:
+        parts.append(f"{sets.num_classes} classes for a {classes}-class head")
+    return "; ".join(parts)
+
+
+def run_lines(g, config, dist: Dist, sets, classes: int, steps_per_epoch: int, model,
+              run_dir, loss_weights: tuple[float, ...]) -> list[str]:
+    """What a run is about to do (its first line), and which heads it leaves untrained."""
+    amp = f"; {AMP_NAMES[model.amp_dtype]} autocast" if model.amp_dtype is not None else ""
+    lines = [
+        f"training {g.name} on {config.data} ({data_line(g, config, sets, classes)}) on "
+        f"{dist.device}{f' x {dist.world} processes' if dist.world > 1 else ''}, "
+        f"{config.epochs} epochs of {steps_per_epoch} steps; passes "
+        f"{', '.join(model.passes) or 'none'}{' + torch.compile' if config.compile else ''}"
+        f"{amp}; run directory {run_dir}"]
+    untrained = unweighted_heads(g, loss_weights)
+    if untrained:
+        lines.append(f"auxiliary outputs without a loss weight are computed but not trained: "
+                     f"{', '.join(untrained)} (set train: {{loss_weights: {{NAME: W}}}})")
+    return lines
 
 
 @contextmanager
-def sigint_flag():
-    """While active, Ctrl-C sets ``flag[0]`` instead of raising; a second Ctrl-C raises."""
-    flag = [False]
+def ctrl_c() -> Iterator[threading.Event]:
+    """While active, Ctrl-C (SIGINT) sets the event instead of raising, so the loop stops
+    at a step's end; a second Ctrl-C raises as usual. Off the main thread (where no
+    signal handler can be set) the event is never set."""
+    pressed = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield flag
+        yield pressed
         return
 
     def handler(signum, frame):
-        flag[0] = True
+        pressed.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
-        yield flag
+        yield pressed
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -70,6 +70,22 @@ def unweighted_heads(g, weights: tuple[float, ...]) -> list[str]:
     return [n for n, w in zip(g.output_names[1:], weights[1:]) if not w]
 
 
+def _number(w: float) -> str:
+    return f"{w:g}"
+
+
+def loss_labels(g, weights: tuple[float, ...], label_smoothing: float) -> tuple[str, str]:
+    """(what the training loss is, what the test loss is), as a plot's legend says them:
+    the training loss sums the weighted heads, with label smoothing; the test loss is
+    the main head's plain cross-entropy."""
+    names = list(g.output_names)
+    terms = [f"CE({names[0]})"] + [f"{_number(w)}·CE({n})" for n, w in zip(names[1:], weights[1:])
+                                   if w]
+    train = " + ".join(terms) + (f", label smoothing {_number(label_smoothing)}"
+                                 if label_smoothing else "")
+    return train, f"CE({names[0]})"
+
+
 class Trainable(nn.Module):
     """The compiled net as training calls it: one batch tensor in (several inputs
     arrive packed, see the module doc), the tuple of outputs out."""

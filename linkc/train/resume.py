@@ -17,7 +17,7 @@ from .config import TrainConfig
 from .network import check_same_network
 from .position import RunPosition
 
-__all__ = ["RESUMABLE_CHANGES", "last_good", "restore_run", "save_run"]
+__all__ = ["RESUMABLE_CHANGES", "last_good", "read_resumable", "restore_run", "save_run"]
 
 #: Settings that may change between a run and its resumption (they do not change the math).
 RESUMABLE_CHANGES = {"device", "amp", "channels_last", "compile", "passes", "memory_efficient",
@@ -25,44 +25,27 @@ RESUMABLE_CHANGES = {"device", "amp", "channels_last", "compile", "passes", "mem
                      "checkpoint_every", "progress", "tensorboard", "plot", "eval_batch_size"}
 
 
-def save_run(path: Path, spec_name: str, config: TrainConfig, pos: RunPosition, net,
-             optimizer, scheduler, scaler, augment_gen: torch.Generator,
-             network: dict) -> Path:
+def save_run(path: Path, spec_name: str, network: dict, config: TrainConfig, pos: RunPosition,
+             net, optimizer, scheduler, scaler, augment_gen: torch.Generator) -> Path:
     """Write the run's checkpoint to ``path`` (atomically; see checkpoint.py); ``network``
     is the record of the graph it trains (network.network_record)."""
     rng_doc, rng_tensors = ckpt.capture_rng()
     rng_tensors["augment"] = augment_gen.get_state()
     state = {"spec": spec_name, "network": network, "config": config.model_dump(),
-             "position": pos.state(),
-             "scheduler": scheduler.state_dict(),
+             "position": pos.state(), "scheduler": scheduler.state_dict(),
              "scaler": scaler.state_dict() if scaler.is_enabled() else None, "rng": rng_doc}
     return ckpt.save_checkpoint(path, net.state_dict(), optimizer.state_dict(), state,
                                 rng_tensors)
 
 
-def restore_run(path: Path, g, run_dir: Path, config: TrainConfig, net, optimizer, scheduler,
-                scaler, augment_gen: torch.Generator) -> RunPosition:
-    """Load the checkpoint at ``path`` into this run of the graph ``g``; returns where the
-    run stood."""
+def read_resumable(path: Path, g, run_dir: Path, config: TrainConfig) -> ckpt.Checkpoint:
+    """The checkpoint at ``path``, checked to hold the network ``g`` (network.py), finite
+    weights, and the same math-changing settings as ``config`` (a setting it predates
+    counts as its default): all before any data, model or file of this run exists."""
+    if not path.exists():
+        raise ckpt.CheckpointError(f"cannot resume: there is no checkpoint '{path}'.")
     saved = ckpt.read_checkpoint(path)
     check_same_network(saved.state.get("network"), g, path, run_dir)
-    check_resumable(saved, g.name, config, net)
-    net.load_state_dict(saved.model)
-    return restore_training_state(saved, optimizer, scheduler, scaler, augment_gen)
-
-
-def last_good(path: Path) -> str:
-    """What a diverged run says about the checkpoint it kept."""
-    if not path.exists():
-        return "No checkpoint had been written yet."
-    step = ckpt.read_checkpoint(path).state["position"]["step"]
-    return f"The last good checkpoint is kept: {path} (step {step})."
-
-
-def check_resumable(saved: ckpt.Checkpoint, spec_name: str, config: TrainConfig, net) -> None:
-    """The checkpoint fits this spec's model, holds finite weights, and was written with
-    the same math-changing settings (a setting it predates counts as its default)."""
-    ckpt.check_model_keys(saved.model, net.state_dict(), f"checkpoint '{saved.path}'", spec_name)
     bad = [k for k, t in saved.model.items() if t.is_floating_point() and not t.isfinite().all()]
     if bad:
         raise ckpt.CheckpointError(
@@ -81,6 +64,25 @@ def check_resumable(saved: ckpt.Checkpoint, spec_name: str, config: TrainConfig,
             f"checkpoint '{saved.path}' was written with other training settings ("
             + "; ".join(changed) + "). Resume with the settings of the original run, or start "
             "a new run.")
+    return saved
+
+
+def restore_run(saved: ckpt.Checkpoint, spec_name: str, net, optimizer, scheduler, scaler,
+                augment_gen: torch.Generator) -> RunPosition:
+    """Load a checked checkpoint (read_resumable) into this run; returns where the run
+    stood. Its tensors must fit the model (the only check a checkpoint that predates the
+    network record gets)."""
+    ckpt.check_model_keys(saved.model, net.state_dict(), f"checkpoint '{saved.path}'", spec_name)
+    net.load_state_dict(saved.model)
+    return restore_training_state(saved, optimizer, scheduler, scaler, augment_gen)
+
+
+def last_good(path: Path) -> str:
+    """What a diverged run says about the checkpoint it kept."""
+    if not path.exists():
+        return "No checkpoint had been written yet."
+    step = ckpt.read_checkpoint(path).state["position"]["step"]
+    return f"The last good checkpoint is kept: {path} (step {step})."
 
 
 def restore_training_state(saved: ckpt.Checkpoint, optimizer, scheduler, scaler,

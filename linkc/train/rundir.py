@@ -29,8 +29,9 @@ from typing import Any
 
 from .config import ConfigError, TrainConfig, config_yaml
 
-__all__ = ["LAST", "BEST", "MetricsLog", "choose_run_dir", "open_run_dir", "step_row",
-           "write_artifacts", "write_plot", "write_text"]
+__all__ = ["LAST", "BEST", "MetricsLog", "claim_run_dir", "open_run_dir", "refuse_taken",
+           "loss_figure", "resume_target", "step_row", "write_artifacts", "write_plot",
+           "write_text"]
 
 LAST = "last.safetensors"
 BEST = "best.safetensors"
@@ -44,36 +45,72 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
 
 
-def choose_run_dir(spec_name: str, run_dir: str | None, resume: str | bool | None,
-                   root: str | os.PathLike = "runs") -> tuple[Path, Path | None]:
-    """(run directory, checkpoint to resume from or None).
+def resume_target(spec_name: str, run_dir: str | None, resume: str | bool,
+                  root: str | os.PathLike = "runs") -> tuple[Path, Path]:
+    """(run directory, checkpoint) of ``--resume``: True is the run directory's last
+    checkpoint (``run_dir``, else ``runs/NAME``); a path is a run directory or a
+    checkpoint file."""
+    if resume is True:
+        base = Path(run_dir) if run_dir else Path(root) / _safe_name(spec_name)
+        return base, base / LAST
+    target = Path(resume)
+    if target.is_dir():
+        return (Path(run_dir) if run_dir else target), target / LAST
+    return (Path(run_dir) if run_dir else target.parent), target
 
-    ``resume`` is None (fresh run), True (the run directory's last checkpoint), or
-    a path: a run directory or a checkpoint file. A fresh run never overwrites one
-    that holds a checkpoint: the default ``runs/NAME`` becomes ``runs/NAME-2``,
-    ``-3``, ...; an explicit ``run_dir`` that holds a run is an error.
-    """
-    default = Path(root) / _safe_name(spec_name)
-    if resume:
-        if resume is True:
-            base = Path(run_dir) if run_dir else default
-            return base, base / LAST
-        target = Path(resume)
-        if target.is_dir():
-            return (Path(run_dir) if run_dir else target), target / LAST
-        return (Path(run_dir) if run_dir else target.parent), target
+
+def refuse_taken(run_dir: str | None) -> None:
+    """A fresh run never writes into an explicit ``run_dir`` that holds a run."""
+    if run_dir and (Path(run_dir) / LAST).exists():
+        raise ConfigError(
+            f"run directory '{run_dir}' already holds a run ({LAST}). Pass --resume to "
+            "continue it, or choose another --run-dir.")
+
+
+def claim_run_dir(spec_name: str, run_dir: str | None, root: str | os.PathLike,
+                  dist) -> Path:
+    """The directory of a fresh run, created by this call: ``run_dir`` as given, else the
+    first of ``runs/NAME``, ``runs/NAME-2``, ... that this call creates itself. The
+    creation is the claim (``mkdir`` without ``exist_ok``), so two runs started at once
+    never share a directory; under torchrun rank 0 claims it and the others are told
+    its name."""
     if run_dir:
+        refuse_taken(run_dir)
         path = Path(run_dir)
-        if (path / LAST).exists():
-            raise ConfigError(
-                f"run directory '{path}' already holds a run ({LAST}). Pass --resume to "
-                "continue it, or choose another --run-dir.")
-        return path, None
+        if dist.is_main:
+            _mkdir(path, exist_ok=True)
+        return path
+    claimed = _claim_next(Path(root) / _safe_name(spec_name)) if dist.is_main else None
+    if dist.world > 1:
+        import torch.distributed
+
+        box = [str(claimed) if claimed else None]
+        torch.distributed.broadcast_object_list(box, src=0)
+        claimed = Path(box[0])
+    return claimed
+
+
+def _claim_next(default: Path) -> Path:
     path, n = default, 1
-    while path.exists():
+    while not _mkdir(path, exist_ok=False):
         n += 1
         path = default.with_name(f"{default.name}-{n}")
-    return path, None
+    return path
+
+
+def _mkdir(path: Path, exist_ok: bool) -> bool:
+    """Create ``path`` (and its parents); False if it existed and ``exist_ok`` is not."""
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        if not exist_ok:
+            return False
+        raise ConfigError(f"cannot create the run directory '{path}': a file has that "
+                          "name.") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create the run directory '{path}': {exc.strerror}.") \
+            from None
+    return True
 
 
 def write_text(path: Path, text: str) -> None:
@@ -95,7 +132,6 @@ def open_run_dir(run_dir: Path, g, config: TrainConfig, sets, augment: bool,
     overwrite the run's files."""
     if not is_main:
         return None
-    run_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / "spec.yaml", g.source.text)
     write_text(run_dir / "config.yaml", config_yaml(config))
     write_text(run_dir / "data.json", json.dumps(
@@ -113,9 +149,10 @@ def step_row(pos, epoch: int, record, images_per_s: float) -> dict[str, Any]:
             "images_per_s": images_per_s, "time_s": pos.time_s}
 
 
-def write_artifacts(run_dir: Path, g, net, config: TrainConfig, log: MetricsLog | None) -> Path:
-    """The trained model as `linkc compile` writes it (and the plot), from the main
-    process; returns the path of its weights."""
+def write_artifacts(run_dir: Path, g, net, config: TrainConfig, log: MetricsLog | None,
+                    labels: tuple[str, str]) -> Path:
+    """The trained model as `linkc compile` writes it (and the plot, its losses named by
+    ``labels``), from the main process; returns the path of its weights."""
     weights = run_dir / "weights.safetensors"
     if log:
         import torch
@@ -126,7 +163,7 @@ def write_artifacts(run_dir: Path, g, net, config: TrainConfig, log: MetricsLog 
         net.to("cpu", memory_format=torch.contiguous_format)
         write_model(net, g, run_dir, spec_name=f"{g.source.name}, trained by linkc train")
         if config.plot:
-            write_plot(run_dir)
+            write_plot(run_dir, labels)
     return weights
 
 
@@ -231,8 +268,25 @@ def _numeric_rows(path: Path, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     return [r for r in _read_jsonl(path) if all(number(r.get(k)) for k in keys)]
 
 
-def write_plot(run_dir: Path) -> Path | None:
-    """plot.png: training loss per step and per epoch, train/test accuracy per epoch."""
+def write_plot(run_dir: Path, labels: tuple[str, str]) -> Path | None:
+    """plot.png: the losses per step and per epoch, train/test accuracy per epoch.
+    ``labels`` say what the training and the test loss are (heads.loss_labels): the
+    training loss may sum auxiliary heads and smooth labels, the test loss does neither."""
+    fig = loss_figure(run_dir, labels)
+    if fig is None:
+        return None
+    import matplotlib.pyplot as plt
+
+    path = run_dir / "plot.png"
+    tmp = run_dir / ".plot.tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def loss_figure(run_dir: Path, labels: tuple[str, str]):
+    """The figure of write_plot, or None before the first logged step."""
     steps = _numeric_rows(run_dir / "steps.jsonl", ("step", "loss"))
     epochs = _numeric_rows(run_dir / "epochs.jsonl", ("epoch", "step", "train_loss", "test_loss",
                                                       "train_acc", "test_acc"))
@@ -243,26 +297,22 @@ def write_plot(run_dir: Path) -> Path | None:
     matplotlib.use("Agg")  # no display needed, and no GUI toolkit
     import matplotlib.pyplot as plt
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    train_loss, test_loss = labels
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     ax_loss.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.6, alpha=0.5,
-                 label="train (step)")
+                 label=f"training, per step: {train_loss}")
     if epochs:
         x = [r["step"] for r in epochs]
-        ax_loss.plot(x, [r["train_loss"] for r in epochs], "o-", label="train (epoch)")
-        ax_loss.plot(x, [r["test_loss"] for r in epochs], "o-", label="test")
+        ax_loss.plot(x, [r["train_loss"] for r in epochs], "o-", label="training, epoch mean")
+        ax_loss.plot(x, [r["test_loss"] for r in epochs], "o-", label=f"test: {test_loss}")
         ax_acc.plot([r["epoch"] for r in epochs], [100 * r["train_acc"] for r in epochs], "o-",
                     label="train")
         ax_acc.plot([r["epoch"] for r in epochs], [100 * r["test_acc"] for r in epochs], "o-",
                     label="test")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy loss", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    ax_loss.set(xlabel="step", ylabel="loss per sample", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy (main output)")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
     fig.tight_layout()
-    path = run_dir / "plot.png"
-    tmp = run_dir / ".plot.tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return fig

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -25,43 +26,53 @@ FLAGS = ["--data", "digits", "--batch-size", "33", "--epochs", "2", "--lr", "0.1
          "--threads", "1", "--no-plot"]
 
 
-def _ddp_run(spec, run_dir, *extra):
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """The single-process reference both comparisons use, trained once: (spec, run dir)."""
+    folder = tmp_path_factory.mktemp("single")
+    spec = folder / "plain.yaml"
+    spec.write_text(PLAIN_SPEC)
+    assert main(["train", str(spec), *FLAGS, "--run-dir", str(folder / "run")]) == 0
+    return spec, folder / "run"
+
+
+def _ddp_run(spec, cwd, *extra):
     return subprocess.run(
         [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "linkc", "train", str(spec), *FLAGS, *extra, "--run-dir", str(run_dir)],
-        env=subprocess_env(), capture_output=True, text=True, timeout=300)
+         "-m", "linkc", "train", str(spec), *FLAGS, *extra],
+        env=subprocess_env(), capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
-def test_two_compiled_gloo_processes_equal_one_eager_process(write_spec, tmp_path):
+def test_two_compiled_gloo_processes_equal_one_eager_process(single, tmp_path):
     """Under DDP the compiled module runs each rank's full batches (17 and 16 samples) and
-    the partial last batch runs the same DDP module eagerly (runtime.model_setup.StaticBatch)."""
-    spec = write_spec(PLAIN_SPEC)
-    ddp_dir, single_dir = tmp_path / "ddp", tmp_path / "single"
-    proc = _ddp_run(spec, ddp_dir, "--compile")
+    the partial last batch runs the same DDP module eagerly (train.model_setup.StaticBatch)."""
+    spec, single_dir = single
+    ddp_dir = tmp_path / "ddp"
+    proc = _ddp_run(spec, tmp_path, "--compile", "--run-dir", str(ddp_dir))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "x 2 processes" in proc.stdout and "+ torch.compile" in proc.stdout
-    assert main(["train", str(spec), *FLAGS, "--run-dir", str(single_dir)]) == 0
     ddp = load_file(ddp_dir / "weights.safetensors")
-    single = load_file(single_dir / "weights.safetensors")
-    for key in single:
-        torch.testing.assert_close(ddp[key], single[key], rtol=0, atol=4e-4, msg=key)
+    reference = load_file(single_dir / "weights.safetensors")
+    for key in reference:
+        torch.testing.assert_close(ddp[key], reference[key], rtol=0, atol=4e-4, msg=key)
 
 
-def test_two_gloo_processes_equal_one_process(write_spec, tmp_path):
-    spec = write_spec(PLAIN_SPEC)
-    ddp_dir, single_dir = tmp_path / "ddp", tmp_path / "single"
-    proc = _ddp_run(spec, ddp_dir)
+def test_two_gloo_processes_equal_one_process_in_the_directory_rank_0_claims(single, tmp_path):
+    spec, single_dir = single
+    (tmp_path / "runs" / "plain").mkdir(parents=True)  # taken: the run goes to plain-2
+    proc = _ddp_run(spec, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "x 2 processes" in proc.stdout
-    assert main(["train", str(spec), *FLAGS, "--run-dir", str(single_dir)]) == 0
+    assert "x 2 processes" in proc.stdout and "run directory runs/plain-2" in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["plain", "plain-2"]
+    ddp_dir = tmp_path / "runs" / "plain-2"
 
     ddp = load_file(ddp_dir / "weights.safetensors")
-    single = load_file(single_dir / "weights.safetensors")
-    assert ddp.keys() == single.keys()
-    for key in single:
+    reference = load_file(single_dir / "weights.safetensors")
+    assert ddp.keys() == reference.keys()
+    for key in reference:
         # float noise after 88 steps is ~1e-4; per-process means (a wrong weighting of the
         # uneven 17/16 split) give ~2e-3
-        torch.testing.assert_close(ddp[key], single[key], rtol=0, atol=4e-4, msg=key)
+        torch.testing.assert_close(ddp[key], reference[key], rtol=0, atol=4e-4, msg=key)
     steps = [json.loads(line) for line in (ddp_dir / "steps.jsonl").read_text().splitlines()]
     ref = [json.loads(line) for line in (single_dir / "steps.jsonl").read_text().splitlines()]
     assert len(steps) == len(ref) == 2 * 44  # rank 0 logs each step once; 1438 = 43 * 33 + 19

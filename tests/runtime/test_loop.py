@@ -90,9 +90,9 @@ def test_a_checkpoint_closes_the_window_so_it_never_holds_unchecked_steps(tmp_pa
     run_dir, saved = tmp_path / "run", []
     real = loop.save_run
 
-    def recording(path, spec_name, config, pos, *rest):
+    def recording(path, spec_name, network, config, pos, *rest):
         saved.append((path.name, pos.step, len(_rows(run_dir))))
-        return real(path, spec_name, config, pos, *rest)
+        return real(path, spec_name, network, config, pos, *rest)
 
     monkeypatch.setattr(loop, "save_run", recording)
     train(PLAIN_SPEC, _config(data="synthetic", synthetic_size=64, epochs=1, batch_size=4,

@@ -36,13 +36,16 @@ class DataKind:
     # Samples (train + test) when known before reading any file, for the memory estimate;
     # None: counted from --synthetic-size (synthetic) or unknown (image folders).
     samples: int | None = None
+    # The images' own (C, H, W), which the loader resizes to the model's input; None where
+    # the images come at the input's shape (synthetic) or at any size (image folders).
+    shape: tuple[int, int, int] | None = None
 
 
 KINDS: dict[str, DataKind] = {k.name: k for k in (
-    DataKind("digits", False, False, "builtin:load_digits", samples=1797),
+    DataKind("digits", False, False, "builtin:load_digits", samples=1797, shape=(1, 8, 8)),
     DataKind("synthetic", False, False, "builtin:load_synthetic"),
-    DataKind("cifar10", True, True, "cifar:load_cifar10", samples=60_000),
-    DataKind("cifar100", True, True, "cifar:load_cifar100", samples=60_000),
+    DataKind("cifar10", True, True, "cifar:load_cifar10", samples=60_000, shape=(3, 32, 32)),
+    DataKind("cifar100", True, True, "cifar:load_cifar100", samples=60_000, shape=(3, 32, 32)),
     DataKind("imagefolder", True, True, "imagefolder:load_imagefolder"),
 )}
 
