@@ -46,20 +46,46 @@ Registering a name that exists (built in or from another plugin) is an error tha
 names both origins. A registration made while linkc loads a plugin records the
 plugin's distribution as its origin (`linkc ops` shows it); one made from other
 code records that code's module.
+
+What is checked, and when (a plugin's fault is a `PluginError`: exit 2, naming the
+plugin's distribution and entry point, and the way out, `--no-plugins`):
+- at registration, without importing the target's module (so without torch): the
+  target's form and package; that its module exists and defines the name (read from
+  its source, `linkc.ops.plugin_targets`); a class for an op or a learnable merge, a
+  function for any other merge; and, on a sample input (a (8, 8, 8) map, required
+  arguments 4) where the rules accept one, that the shape rule returns a shape and the
+  constructor (or function) takes what the kwargs rule gives.
+- at first use, when a spec names the entry: every result of the shape rule is a
+  tuple of positive ints (an exception other than ShapeError is the plugin's), and
+  for each input shape and arguments the module is built on the meta device
+  (`linkc.compiler.plugin_check`: torch is imported then, and only then) and its
+  parameters are counted. An op's or learnable merge's parameter rule must give that
+  count (`linkc check` would otherwise print a number the compiled module does not
+  have); an op without a rule gets the count from its module.
+- when `linkc compile -o` writes model.py: each plugin module is rebuilt from its
+  constructor call there and compared, then the written model is run against the
+  compiled one (`linkc.compiler.emit.rebuild`).
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from typing import Any, Callable
 
 from .ops import plugins
 from .ops.merges import MERGES, MergeDef, MergeInput, MergeOptions
 from .ops import OPS
+from .ops.plugin_targets import Target, read_target, shape_problem
+from .ops.plugins import PluginError, RegistrationError
 from .ops.registry import (BUILTIN, TRAITS, Args, Lowering, NoArgs, OpDef, Origin, Shape,
-                                ShapeError)
+                           ShapeError)
 
 __all__ = ["Args", "Lowering", "MergeDef", "MergeInput", "MergeOptions", "NoArgs", "OpDef",
-           "Shape", "ShapeError", "TRAITS", "register_merge", "register_op"]
+           "PluginError", "Shape", "ShapeError", "TRAITS", "register_merge", "register_op"]
+
+SAMPLE_SHAPES: tuple[Shape, ...] = ((8, 8, 8), (8,))  # a feature map, then a vector
+SAMPLE_ARG = 4  # each required argument of the sample call
 
 
 def register_op(op: OpDef, aliases: tuple[str, ...] = ()) -> OpDef:
@@ -67,8 +93,10 @@ def register_op(op: OpDef, aliases: tuple[str, ...] = ()) -> OpDef:
     if not isinstance(op, OpDef):
         raise TypeError(f"register_op takes an OpDef, got {type(op).__name__}")
     origin = _origin(sys._getframe(1).f_globals.get("__name__", "__main__"))
-    _check_target(op.name, op.lowering, origin)
-    return OPS.add(op, tuple(aliases), origin)
+    entry = f"op '{op.name}'"
+    target = _check_target(entry, op.lowering, origin, "class")
+    _probe_op(op, entry, origin, target)
+    return OPS.add(_guarded_op(op, entry, origin), tuple(aliases), origin)
 
 
 def register_merge(merge: MergeDef, aliases: tuple[str, ...] = ()) -> MergeDef:
@@ -76,11 +104,14 @@ def register_merge(merge: MergeDef, aliases: tuple[str, ...] = ()) -> MergeDef:
     if not isinstance(merge, MergeDef):
         raise TypeError(f"register_merge takes a MergeDef, got {type(merge).__name__}")
     origin = _origin(sys._getframe(1).f_globals.get("__name__", "__main__"))
-    for lowering in (merge.lowering, merge.pad_lowering, merge.inplace_lowering,
-                     merge.pad_inplace_lowering):
+    entry = f"merge '{merge.name}'"
+    kind = "class" if merge.params else "function"
+    target = _check_target(entry, merge.lowering, origin, kind)
+    for lowering in (merge.pad_lowering, merge.inplace_lowering, merge.pad_inplace_lowering):
         if lowering is not None:
-            _check_target(merge.name, lowering, origin)
-    return MERGES.add(merge, tuple(aliases), origin)
+            _check_target(entry, lowering, origin, kind)
+    _probe_merge(merge, entry, origin, target)
+    return MERGES.add(_guarded_merge(merge, entry, origin), tuple(aliases), origin)
 
 
 def _origin(caller: str) -> Origin:
@@ -90,12 +121,225 @@ def _origin(caller: str) -> Origin:
     return Origin(f"module {caller}", (caller.split(".")[0],))
 
 
-def _check_target(name: str, lowering: Lowering, origin: Origin) -> None:
+# ------------------------------------------------------------------ at registration
+def _refuse(origin: Origin, entry: str, problem: str) -> RegistrationError:
+    return plugins.blame(origin, entry, problem, RegistrationError)
+
+
+def _check_target(entry: str, lowering: Lowering, origin: Origin, kind: str) -> Target:
+    """The target's form, package and existence; a class or a function as `kind` says."""
     module, colon, attr = lowering.target.partition(":")
     if not (colon and module and attr):
-        raise ValueError(f"'{name}': lowering target {lowering.target!r} is not "
-                         "'package.module:Name'")
+        raise _refuse(origin, entry, f"lowering target {lowering.target!r} is not "
+                                     "'package.module:Name'")
     allowed = (*BUILTIN.packages, *origin.packages)
     if module.split(".")[0] not in allowed:
-        raise ValueError(f"'{name}': lowering target {lowering.target!r} is outside "
-                         f"{', '.join(allowed)} (the packages of {origin.name} and linkc)")
+        raise _refuse(origin, entry, f"lowering target {lowering.target!r} is outside "
+                                     f"{', '.join(allowed)} (the packages of {origin.name} "
+                                     "and linkc)")
+    try:
+        target = read_target(lowering.target)
+    except LookupError as exc:
+        raise _refuse(origin, entry, f"lowering target {lowering.target!r} does not exist: "
+                                     f"{exc}") from None
+    if target.kind is not None and target.kind != kind:
+        want = ("a subclass of torch.nn.Module" if entry.startswith("op") else
+                "a module class (the merge is learnable, params=True)" if kind == "class" else
+                "a function of the inputs (a merge without parameters)")
+        raise _refuse(origin, entry, f"lowering target {lowering.target!r} is a "
+                                     f"{target.kind if target.kind != 'other' else 'value'}, "
+                                     f"and it must be {want}")
+    return target
+
+
+def _sample_args(op: OpDef) -> Args | None:
+    required = {n: SAMPLE_ARG for n, f in op.args.model_fields.items() if f.is_required()}
+    try:
+        return op.args.model_validate(required)
+    except Exception:  # noqa: BLE001 - no sample call for arguments that are not numbers
+        return None
+
+
+def _probe_op(op: OpDef, entry: str, origin: Origin, target: Target) -> None:
+    """The rules on a sample input they accept: a shape comes out, a parameter rule counts,
+    and the target's signature takes the kwargs. Where no sample fits, first use tells."""
+    args = _sample_args(op)
+    if args is None:
+        return
+    for shape in SAMPLE_SHAPES:
+        try:
+            out = op.infer(shape, args)
+        except Exception:  # noqa: BLE001 - the sample may not suit the op: try the next
+            continue
+        problem = shape_problem(out)
+        if problem:
+            raise _refuse(origin, entry, f"its shape rule returned {out!r} for input shape "
+                                         f"{list(shape)}: {problem}")
+        if op.params is not None:
+            count = _call_quietly(op.params, shape, args)
+            if count is not None and not _is_count(count):
+                raise _refuse(origin, entry, f"its parameter rule returned {count!r} for "
+                                             f"input shape {list(shape)}; it counts "
+                                             "parameters (an int, 0 or more)")
+        _probe_call(entry, origin, target, op.lowering, (shape, args), positional=0)
+        return
+
+
+def _probe_merge(merge: MergeDef, entry: str, origin: Origin, target: Target) -> None:
+    shapes = [SAMPLE_SHAPES[0]] * 2
+    inputs = [MergeInput(s, f"x{i}", "a sample input") for i, s in enumerate(shapes, 1)]
+    options = MergeOptions(weights=(1.0, 1.0))
+    try:
+        out = merge.infer(inputs, options)
+    except Exception:  # noqa: BLE001 - the sample may not suit the merge
+        return
+    problem = shape_problem(out)
+    if problem:
+        raise _refuse(origin, entry, f"its shape rule returned {out!r} for two inputs of shape "
+                                     f"{list(shapes[0])}: {problem}")
+    _probe_call(entry, origin, target, merge.lowering, (shapes, options),
+                positional=0 if merge.params else len(shapes))
+
+
+def _probe_call(entry: str, origin: Origin, target: Target, lowering: Lowering,
+                rule_args: tuple, positional: int) -> None:
+    """The target's signature binds what the kwargs rule gives (and `positional` inputs)."""
+    if target.signature is None:
+        return
+    kwargs = _call_quietly(lowering.kwargs, *rule_args)
+    if kwargs is None:
+        return
+    if not isinstance(kwargs, dict):
+        raise _refuse(origin, entry, f"its kwargs rule returned {kwargs!r}; it returns a dict "
+                                     "of keyword arguments")
+    try:
+        target.signature.bind(*([None] * positional), **kwargs)
+    except TypeError as exc:
+        raise _refuse(origin, entry, f"{lowering.target}{target.signature} cannot be called "
+                                     f"with what its kwargs rule gives for a sample input "
+                                     f"({', '.join(kwargs) or 'nothing'}): {exc}") from None
+
+
+def _call_quietly(rule: Callable[..., Any], *args: Any) -> Any:
+    """A rule's result on a sample, or None where the sample does not suit it."""
+    try:
+        return rule(*args)
+    except Exception:  # noqa: BLE001 - first use reports failures on real inputs
+        return None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# ------------------------------------------------------------------ at first use
+def _fault(origin: Origin, entry: str) -> Callable[[str], PluginError]:
+    return lambda problem: plugins.blame(origin, entry, problem)
+
+
+def _checked_shape(rule: Callable[..., Shape], fault, where: Callable[[], str]):
+    """`rule` whose every result is a shape, and whose every exception but ShapeError
+    (the spec's fault, located by shape inference) is the plugin's."""
+    def checked(*rule_args):
+        try:
+            out = rule(*rule_args)
+        except ShapeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the plugin's rule
+            raise fault(f"its shape rule failed {where(*rule_args)}: {type(exc).__name__}: "
+                        f"{exc}") from exc
+        problem = shape_problem(out)
+        if problem:
+            raise fault(f"its shape rule returned {out!r} {where(*rule_args)}: {problem}")
+        return out
+    return checked
+
+
+def _memo_key(*rule_args: Any):
+    try:
+        hash(rule_args)
+    except TypeError:
+        return None
+    return rule_args
+
+
+def _guarded_op(op: OpDef, entry: str, origin: Origin) -> OpDef:
+    """`op` with its rules checked on every use: shapes validated, parameter counts held
+    to (or taken from) the lowered module, once per input shape and arguments."""
+    fault = _fault(origin, entry)
+    counted: dict[Any, int] = {}
+
+    def params(shape: Shape, args: Args) -> int:
+        key = _memo_key(shape, args)
+        if key is not None and key in counted:
+            return counted[key]
+        from .compiler.plugin_check import module_params  # torch: only once a spec uses it
+
+        built = module_params(op.lowering, (shape, args), fault)
+        if op.params is not None:
+            try:
+                ruled = op.params(shape, args)
+            except Exception as exc:  # noqa: BLE001 - the plugin's rule
+                raise fault(f"its parameter rule failed for input shape {list(shape)}: "
+                            f"{type(exc).__name__}: {exc}") from exc
+            if ruled != built:
+                raise fault(f"its parameter rule counts {_count_text(ruled)} for input shape "
+                            f"{list(shape)} and {args!r}, but its module "
+                            f"{op.lowering.target} has {built:,} (the compiled model "
+                            "has what the module has: fix the rule)")
+        if key is not None:
+            counted[key] = built
+        return built
+
+    where = lambda shape, args: f"for input shape {list(shape)} and {args!r}"  # noqa: E731
+    return replace(op, infer=_checked_shape(op.infer, fault, where), params=params)
+
+
+def _guarded_merge(merge: MergeDef, entry: str, origin: Origin) -> MergeDef:
+    """`merge` with its shape rule checked, its targets resolved at first use, and a
+    learnable merge's parameter rule held to its module."""
+    fault = _fault(origin, entry)
+    lowerings = [lw for lw in (merge.lowering, merge.pad_lowering, merge.inplace_lowering,
+                               merge.pad_inplace_lowering) if lw is not None]
+    resolved: list[bool] = []
+    shape_rule = _checked_shape(merge.infer, fault, lambda inputs, options: "for inputs " +
+                                ", ".join(str(list(x.shape)) for x in inputs))
+
+    def infer(inputs: list[MergeInput], options: MergeOptions) -> Shape:
+        if not resolved and not merge.params:
+            from .compiler import plugin_check  # torch: only once a spec uses it
+
+            for lowering in lowerings:
+                plugin_check.function(lowering, fault)
+            resolved.append(True)
+        return shape_rule(inputs, options)
+
+    counted: dict[Any, int] = {}
+
+    def count_params(shapes: list[Shape]) -> int:
+        key = _memo_key(*shapes)
+        if key is not None and key in counted:
+            return counted[key]
+        from .compiler.plugin_check import module_params
+
+        options = MergeOptions(weights=(1.0,) * len(shapes))
+        built = module_params(merge.lowering, (list(shapes), options), fault)
+        try:
+            ruled = merge.count_params(shapes)
+        except Exception as exc:  # noqa: BLE001 - the plugin's rule
+            raise fault(f"its count_params rule failed for inputs {shapes}: "
+                        f"{type(exc).__name__}: {exc}") from exc
+        if ruled != built:
+            raise fault(f"its count_params rule counts {_count_text(ruled)} for inputs "
+                        f"{', '.join(str(list(s)) for s in shapes)}, but its module "
+                        f"{merge.lowering.target} has {built:,} (fix the rule)")
+        if key is not None:
+            counted[key] = built
+        return built
+
+    return replace(merge, infer=infer,
+                   count_params=count_params if merge.count_params is not None else None)
+
+
+def _count_text(value: Any) -> str:
+    return f"{value:,}" if _is_count(value) else repr(value)

@@ -35,13 +35,20 @@ ENV_OFF = PLUGINS_OFF_ENV
 
 
 class PluginError(UserError):
-    """An installed plugin failed to load; the message names its distribution."""
+    """A plugin's fault (it failed to load, or an entry it registered is wrong); the
+    message names its distribution and entry point and the way out."""
+
+
+class RegistrationError(PluginError, ValueError):
+    """A declaration refused at registration: a ValueError too, to the code that registers
+    directly (a plugin's is reported as its load failure)."""
 
 
 _loaded = False
 _failure: PluginError | None = None
 _current: Origin | None = None  # the plugin being imported, while it registers
 PLUGINS: list[Origin] = []  # the plugins loaded, in load order
+_ENTRY_POINTS: dict[Origin, str] = {}  # origin -> "NAME = MODULE", for messages
 
 
 disabled = plugins_disabled
@@ -87,20 +94,55 @@ def load() -> None:
 
 def _load_one(ep: metadata.EntryPoint) -> None:
     dist = ep.dist.name if ep.dist is not None else "an unnamed distribution"
-    where = f"linkc: plugin '{dist}' (entry point {ep.name} = {ep.value} in group {GROUP})"
-    fix = (f"fix or uninstall it (pip uninstall {dist}), or run linkc with --no-plugins "
-           f"({ENV_OFF}=1)")
-    if ep.attr:
-        raise PluginError(f"{where}: the entry point must name a module, whose import "
-                          f"registers the plugin's ops; {fix}")
     origin = Origin(dist, _packages(ep))
+    _ENTRY_POINTS[origin] = f"{ep.name} = {ep.value}"
+    if ep.attr:
+        raise PluginError(f"{describe(origin)}: the entry point must name a module, whose "
+                          f"import registers the plugin's ops; {way_out(origin)}")
     try:
         with _registering(origin):
             importlib.import_module(ep.module)
+    except RegistrationError:  # already names the plugin, its entry point and the way out
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure of foreign code is the plugin's
-        raise PluginError(f"{where} failed to load: {type(exc).__name__}: {exc}\n  {fix}") \
-            from exc
+        raise PluginError(f"{describe(origin)} failed to load: {type(exc).__name__}: {exc}"
+                          f"\n  {way_out(origin)}") from exc
     PLUGINS.append(origin)
+
+
+def describe(origin: Origin) -> str:
+    """Who registered an entry, for the first words of an error: the plugin's distribution
+    and entry point, or the module that registered it directly."""
+    entry = _ENTRY_POINTS.get(origin)
+    if entry is None:
+        return f"linkc: {origin.name}"
+    return f"linkc: plugin '{origin.name}' (entry point {entry} in group {GROUP})"
+
+
+def way_out(origin: Origin) -> str:
+    """What a user can do about a faulty plugin (or directly registered entry)."""
+    if origin not in _ENTRY_POINTS:
+        return f"fix the registration in {origin.name}"
+    return (f"fix or uninstall it (pip uninstall {origin.name}), or run linkc with "
+            f"--no-plugins ({ENV_OFF}=1)")
+
+
+def blame(origin: Origin, entry: str, problem: str,
+          error: type[PluginError] = PluginError) -> PluginError:
+    """The error for a fault of one registered entry (`entry` is "op 'NAME'" or
+    "merge 'NAME'"): who registered it, what is wrong, and the way out."""
+    return error(f"{describe(origin)}: {entry}: {problem}\n  {way_out(origin)}")
+
+
+def origin_of_module(module: str) -> Origin | None:
+    """The origin whose packages hold `module` (a dotted name), None for torch and linkc's
+    own modules and for code no registered entry lowers into."""
+    top = module.split(".")[0]
+    for registry in (OPS, MERGES):
+        for origin in registry.origins.values():
+            if origin != BUILTIN and top in origin.packages:
+                return origin
+    return None
 
 
 @contextmanager

@@ -8,7 +8,8 @@ repr (every torch.nn module linkc uses prints its constructor call). The pieces
 are in `pysource.py`. Modules and functions from plugins are imported from the
 plugin's own module (only then does model.py import anything beyond torch); a
 plugin's module is built as `package.module.Class(<its extra_repr>)`, children
-included.
+included, and checked to rebuild before anything is written (`rebuild.py`, which also
+runs the written file against the compiled module for `linkc compile -o`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torch import fx, nn
 from ...expand.flat_graph import FlatGraph
 from .. import functional
 from .. import modules
+from .rebuild import check_plugin_module
 from .pysource import ModuleTree, helpers_source, imports_for, local_names, readable_forward, \
     rename_globals
 
@@ -152,7 +154,12 @@ def _extra_tensors(gm: fx.GraphModule) -> list[str]:
 
 
 def model_source(gm: fx.GraphModule, spec_name: str = "a spec") -> str:
+    """The text of model.py. A plugin module its constructor call would not rebuild is
+    the plugin's error (rebuild.check_plugin_module), raised before anything is written."""
     name = gm.meta.get("linkc", {}).get("name", "model")
+    for path, module in _leaf_modules(gm):
+        if _is_plugin_module(module):
+            check_plugin_module(module, path, _module_ctor(module))
     code = gm.graph.python_code(root_module="self")
     tree = ModuleTree(gm, _module_ctor, unit=_is_plugin_module)
     forward, aliases, used = _forward(code, tree)
@@ -244,11 +251,12 @@ def graph_json(g: FlatGraph) -> dict[str, Any]:
 def write_artifacts(gm: fx.GraphModule, g: FlatGraph, out_dir: str | os.PathLike,
                     spec_name: str = "a spec") -> dict[str, Path]:
     """Write model.py, weights.safetensors and graph.json into `out_dir`."""
+    source = model_source(gm, spec_name)  # may refuse a plugin module: before any write
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"model": out / "model.py", "weights": out / "weights.safetensors",
              "graph": out / "graph.json"}
-    _atomic_write_text(paths["model"], model_source(gm, spec_name))
+    _atomic_write_text(paths["model"], source)
     state = {k: v.detach().contiguous() for k, v in gm.state_dict().items()}
     tmp = paths["weights"].with_suffix(".tmp")
     save_file(state, str(tmp), metadata={"linkc_model": g.name})
