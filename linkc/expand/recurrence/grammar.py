@@ -13,7 +13,9 @@ walked over a whitelist; nothing is evaluated here. Terms:
     STATE[a:b]                   inside cat/mean: the states a..b-1 (cat(X[0:i]))
 
 Indices and scalars are expressions of the spec language (`i`, `n`, params), checked
-by the same whitelist walker as every other expression (`expr.parse_expr`). This
+by the same whitelist walker as every other expression (`expr.parse_expr`). A formula
+typeset as in a paper (`X_{i-1}`, `X_i`, `W[i] X[i-1]`) is an error that shows it in
+this spelling. This
 module reads the text (spellings, brackets, the equation's left side); the tree is
 in `recurrence_tree`, the walk over the right side in `recurrence_parser`.
 """
@@ -21,6 +23,7 @@ in `recurrence_tree`, the walk over the right side in `recurrence_parser`.
 from __future__ import annotations
 
 import ast
+import re
 
 from ...errors import Loc, SpecError, column_loc
 from .parser import Parser
@@ -65,11 +68,58 @@ def _check_brackets(text: str, loc: Loc | None) -> None:
                         column_loc(loc, k), f"close it with '{')' if ch == '(' else ']'}'")
 
 
+def _paper_forms(text: str, states: set[str], maps: set[str]) -> list[tuple[int, int, str, str]]:
+    """(start, end, the spelling to use, what it is) of each place where `text` is written
+    as a paper typesets it: `X_{i-1}`, `X_i`, `X_(i-1)`, `W[i] X[i-1]`."""
+    # a state read before the full parse may be a subscripted name itself ('X_i')
+    names = maps | states | {s.split("_", 1)[0] for s in states if "_" in s}
+    known = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True) if n)
+    subscript = "is the paper's subscript"
+    found = [(m.start(), m.end(), f"{m.group(1)}[{m.group(2).strip()}]", subscript)
+             for m in re.finditer(r"\b([A-Za-z][A-Za-z0-9]*)_\{([^{}]*)\}", text)]
+    if known:
+        # X_i, X_0, X_(i-1); not a longer name (a param X_scale), nor a state named H_1
+        # (that one is indexed: H_1[i-1])
+        plain = rf"\b({known})_([A-Za-z]|[0-9]+|\([^()]*\))(?![\w{{\[])"
+        found += [(m.start(), m.end(), f"{m.group(1)}[{m.group(2).strip('()')}]", subscript)
+                  for m in re.finditer(plain, text)]
+    map_names = "|".join(re.escape(n) for n in sorted(maps, key=len, reverse=True))
+    if map_names:
+        applied = rf"\b({map_names})\[([^\[\]]*)\]\s*([A-Za-z_]\w*(?:\[[^\[\]]*\])?)"
+        found += [(m.start(), m.end(), f"{m.group(1)}[{m.group(2)}]({m.group(3)})",
+                   "applies a map as the paper writes it, without parentheses")
+                  for m in re.finditer(applied, text)]
+    return sorted(found)
+
+
+def _paper_spelling(text: str, loc: Loc | None, states: set[str], maps: set[str]) -> None:
+    """A formula written as a paper typesets it is an error at the first such place,
+    showing the spelling to use there and for the whole formula."""
+    forms = _paper_forms(text, states, maps)
+    if not forms:
+        return
+    start, end, spelling, what = forms[0]
+    respelled = text
+    for _ in range(8):  # subscripts first, then the maps they were arguments of
+        taken, kept = -1, []
+        for form in _paper_forms(respelled, states, maps):
+            if form[0] >= taken:
+                kept.append(form)
+                taken = form[1]
+        if not kept:
+            break
+        for s, e, new, _ in reversed(kept):
+            respelled = respelled[:s] + new + respelled[e:]
+    raise SpecError(f"'{text[start:end]}' {what}; in a recurrence write {spelling}",
+                    column_loc(loc, start), f"the formula in linkc's spelling: {respelled.strip()}")
+
+
 def parse_equation(text: str, loc: Loc | None, states: set[str], maps: set[str]) -> Equation:
     """One `STATE[i] = term` formula -> its syntax tree (raises located SpecErrors)."""
     if len(text) > MAX_FORMULA_CHARS:
         raise SpecError(f"recurrence longer than {MAX_FORMULA_CHARS} characters", loc)
     spelled = _spell(text, loc)
+    _paper_spelling(spelled, loc, states, maps)
     _check_brackets(spelled, loc)
     try:
         module = ast.parse(spelled, mode="exec")
@@ -108,6 +158,7 @@ def parse_state_terms(text: str, loc: Loc | None, states: set[str]) -> list[Term
     """An `init:` or `out:` value: terms over the states (no maps), separated by commas
     (`X[0], X[1]`: plain YAML in block style, where `[X[0], X[1]]` would be a YAML list)."""
     spelled = _spell(text, loc)
+    _paper_spelling(spelled, loc, states, set())
     _check_brackets(spelled, loc)
     lead = len(spelled) - len(spelled.lstrip())
     try:
