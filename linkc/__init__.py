@@ -49,14 +49,29 @@ def create(name: str | os.PathLike, passes: Sequence[str] | None = None, mode: s
     return compile(name, passes=passes, mode=mode, params=params)
 
 
-def optimize(model: "fx.GraphModule", mode: str = "infer", **options) -> "torch.nn.Module":
-    """linkc's compile stage on a compiled spec (after its passes): torch.compile with
-    static shapes, and for mode "infer" (the model in eval mode, called under no_grad)
-    inductor's weight freezing. `options` go to torch.compile. It is what `linkc bench`
-    times as (5); see linkc/compiler/torch_compile.py."""
-    from .compiler.emit.torch_compile import compile_module
+def optimize(model: "fx.GraphModule", mode: str = "infer", backend: str = "inductor",
+             precision: str = "fp32", **options) -> "torch.nn.Module":
+    """linkc's compile stage on a compiled spec (after its passes): a module that takes
+    and returns torch tensors, run by `backend`:
 
-    return compile_module(model, mode, **options)
+    - "inductor" (default): torch.compile with static shapes, and for mode "infer" (the
+      model in eval mode, called under no_grad) inductor's weight freezing; `options`
+      go to torch.compile. The one backend that also trains (mode "train").
+    - "openvino": linkc's ONNX export compiled by OpenVINO for the CPU, its precision
+      pinned (it would otherwise run fp32 models in bf16 on AMX/avx512_bf16 CPUs).
+    - "onnxruntime": the same export in ONNX Runtime (fp32).
+    - "auto": at the first call, times the installed ones on that call's batch (a few
+      interleaved calls), keeps the fastest and says which (`.backend`, `.choice`, a
+      log line on the "linkc.optimize" logger); the choice is cached per graph, batch
+      and machine in ~/.cache/linkc/backends.json (or $LINKC_CACHE_DIR).
+
+    `precision` "bf16" runs in bfloat16 where it pays (inductor under autocast,
+    OpenVINO's bf16 hint); outputs stay fp32. An unknown or impossible combination is
+    a `UserError`. It is what `linkc bench` times as (5); see
+    linkc/compiler/emit/backends.py."""
+    from .compiler.emit.backend_choice import optimize as _optimize
+
+    return _optimize(model, mode, backend, precision, **options)
 
 
 def import_module(module, input_shape, name: str | None = None):

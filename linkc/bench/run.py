@@ -10,9 +10,9 @@ import torch
 from . import timing as t
 from .memory import peak_in_child, peak_step_memory_mb
 from .refs import BenchError, load_references, match_reference, reference_factory
-from .report import device_name, fill_ratios
-from .variants import (Variant, amp_dtype, bf16_twins, compile_for, linkc_model,
-                       onnx_call)
+from .report import device_name, fill_best_anchor, fill_ratios
+from .variants import (Variant, amp_dtype, bf16_twins, compile_for, linkc_backend_variant,
+                       linkc_model, onnx_call, openvino_anchor)
 
 #: A variant whose rounds spread more than this (max - min over the median) is flagged.
 NOISY = 0.25
@@ -33,40 +33,69 @@ class Setup:
 
 def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
           reference: str | None = None, compile: bool = True, device: str = "auto",
-          onnx: bool = False, amp: bool = False,
+          onnx: bool = False, amp: bool = False, openvino: bool = False,
+          backends: tuple[str, ...] = ("inductor",),
           log: Callable[[str], None] = lambda s: None, max_memory: str | None = None,
           params: dict | None = None, include_path: list | tuple = ()) -> dict:
     """Build and time the variants (see linkc.bench) and return the JSON report.
-    `params` and `include_path` are those of `linkc.build`."""
+    `backends` run linkc's row (5) (`linkc.optimize`'s names; inductor is the one that
+    also trains); `params` and `include_path` are those of `linkc.build`."""
+    from ..compiler.emit.backends import check_request
+
+    for backend in backends:  # a clear error before minutes of building
+        check_request(backend, "infer", "fp32")
     s = _setup(spec, batch, device, reference, max_memory, params, include_path)
     report = _header(s, reps, warmup, compile)
-    built = {v.key: v for v in _variants(s, compile, report)}
-    if amp:
-        dtype = amp_dtype(s.dev, log)
-        built.update((v.key, v) for v in bf16_twins(built, dtype) if dtype is not None)
+    dtype = amp_dtype(s.dev, log) if amp else None
+    built = {v.key: v for v in _variants(s, compile, report, backends, dtype)}
+    if dtype is not None:
+        built.update((v.key, v) for v in bf16_twins(built, dtype))
+    built.update((v.key, v) for v in _anchors(s, onnx, openvino, dtype, report))
     calls = {mode: {} for mode in MODES}
     firsts: dict[tuple[str, str], float | None] = {}
     for v in built.values():  # everything is built before anything is timed
         log(f"{s.graph.name}: {v.label}")
         cast = t.autocast_for(s.dev, v.dtype)
-        v.models["infer"].eval()
-        calls["infer"][v.key] = t.infer_call(v.models["infer"], v.x, cast)
-        v.models["train"].train()
-        calls["train"][v.key] = t.train_step(v.models["train"], v.x, s.y, cast)
+        if "call" in v.models:  # an engine's own call (ONNX Runtime's session)
+            calls["infer"][v.key] = v.models["call"]
+        else:
+            v.models["infer"].eval()
+            calls["infer"][v.key] = t.infer_call(v.models["infer"], v.x, cast)
+        if "train" in v.models:
+            v.models["train"].train()
+            calls["train"][v.key] = t.train_step(v.models["train"], v.x, s.y, cast)
         for mode in MODES:
-            firsts[v.key, mode] = t.warm_up(calls[mode][v.key], warmup, s.dev, v.compiled)
-    if onnx:
-        calls["infer"]["onnxruntime"] = onnx_call(spec, s.passes["infer"], s.options, s.x,
-                                                  report["warnings"].append)
-        built["onnxruntime"] = Variant("onnxruntime", {}, s.x)
-        t.warm_up(calls["infer"]["onnxruntime"], warmup, s.dev, False)
+            if v.key in calls[mode]:
+                firsts[v.key, mode] = t.warm_up(calls[mode][v.key], warmup, s.dev, v.compiled)
+        chosen = getattr(v.models.get("infer"), "choice", None)
+        if chosen:
+            report.setdefault("auto_choice", {})[v.key] = chosen
+            log(f"{s.graph.name}: {v.key} chose {chosen['backend']} ({chosen['source']})")
     log(f"{s.graph.name}: {reps} interleaved rounds of {len(built)} variants")
     times = {mode: t.interleaved(calls[mode], reps, s.dev) for mode in MODES}
     _timings(report, built, times, firsts, batch, reps)
     _memory(report, s, calls["train"], built, compile)
     fill_ratios(report, times, [b for b in ("reference", "expert", *_bf16_base(built),
                                             "onnxruntime") if b in built])
+    fill_best_anchor(report, times, built)
     return report
+
+
+def _anchors(s: "Setup", onnx: bool, openvino: bool, dtype, report: dict):
+    """The engines a user could run linkc's ONNX export of (4) in, exported once."""
+    if not (onnx or openvino):
+        return
+    from ..compiler.emit.backends import Exports
+
+    exports = Exports(linkc_model(s.spec, s.passes["infer"], "infer", torch.device("cpu"),
+                                  s.options).eval())
+    warn = report["warnings"].append
+    if onnx:
+        yield Variant("onnxruntime", {"call": onnx_call(exports, s.x, warn)}, s.x)
+    if openvino:
+        yield openvino_anchor(exports, "fp32", s.x, warn)
+        if dtype is not None:
+            yield openvino_anchor(exports, "bf16", s.x, warn)
 
 
 def _bf16_base(built: dict) -> list[str]:
@@ -144,8 +173,9 @@ def _header(s: Setup, reps: int, warmup: int, compile: bool) -> dict:
     return report
 
 
-def _variants(s: Setup, compile: bool, report: dict):
-    """key -> Variant, built lazily one at a time, fp32."""
+def _variants(s: Setup, compile: bool, report: dict, backends=("inductor",), dtype=None):
+    """key -> Variant, built lazily one at a time: fp32, and with `dtype` the bf16 rows
+    of linkc's other backends (bf16_twins makes the autocast ones)."""
     make = _make_reference(s) if report["reference"] else None
     if make is not None:
         yield Variant("reference", _per_mode(lambda m: make().to(s.dev)), s.x)
@@ -157,9 +187,19 @@ def _variants(s: Setup, compile: bool, report: dict):
                   s.x)
     fused = {m: linkc_model(s.spec, s.passes[m], m, s.dev, s.options) for m in MODES}
     yield Variant("linkc_passes", fused, s.x)
-    if compile:
-        yield Variant("linkc_compiled", {m: compile_for(m, fused[m]) for m in MODES}, s.x,
-                      compiled=True)
+    if not compile:
+        return
+    for backend in backends:
+        if backend == "inductor":
+            yield Variant("linkc_compiled", {m: compile_for(m, fused[m]) for m in MODES}, s.x,
+                          compiled=True)
+            continue
+        precisions = ("fp32", "bf16") if dtype is not None else ("fp32",)
+        for precision in precisions:
+            if backend == "onnxruntime" and precision == "bf16":
+                continue  # fp32 only (backends.BACKENDS)
+            yield linkc_backend_variant(backend, precision, linkc_model(
+                s.spec, s.passes["infer"], "infer", s.dev, s.options), s.x)
 
 
 def _per_mode(build) -> dict:
@@ -175,7 +215,7 @@ def _per_mode(build) -> dict:
 
 def _timings(report, built, times, firsts, batch: int, reps: int) -> None:
     for key, v in built.items():
-        entry = {"label": v.label, "dtype": "bf16" if v.dtype is torch.bfloat16 else "fp32"}
+        entry = {"label": v.label, "dtype": v.precision, "precision": v.precision}
         for mode in MODES:
             entry[mode] = (t.timing(times[mode][key], batch, firsts.get((key, mode))).as_dict()
                            if key in times[mode] else None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -25,11 +24,18 @@ VARIANTS = {
     "linkc_passes": "linkc, default passes (4)",
     "linkc_compiled": "linkc, passes + torch.compile (5)",
     "onnxruntime": "linkc's ONNX export (4) in ONNX Runtime (6)",
+    "openvino": "linkc's ONNX export (4) in OpenVINO, f32 pinned (7)",
+    "openvino_bf16": "linkc's ONNX export (4) in OpenVINO, bf16 hint (7b)",
     "reference_bf16": "hand-written eager, bf16 autocast (1b)",
     "expert_bf16": "hand-written, channels_last + compile, bf16 (2b)",
     "linkc_passes_bf16": "linkc, default passes, bf16 autocast (4b)",
     "linkc_compiled_bf16": "linkc, passes + compile, bf16 (5b)",
 }
+#: Per precision, what a user could run instead of linkc: the hand-written module's
+#: fastest variant, and the engines reading linkc's ONNX export. Every row's ratio is
+#: also taken to the fastest of these in its precision (report.fill_best_anchor).
+ANCHORS = {"fp32": (("expert", "reference"), ("onnxruntime",), ("openvino",)),
+           "bf16": (("expert_bf16", "reference_bf16"), ("openvino_bf16",))}
 #: The fp32 variant each bf16 twin runs, in order of preference (compiled first).
 BF16_OF = {"hand": ("expert", "reference"), "linkc": ("linkc_compiled", "linkc_passes")}
 COMPILED = ("expert", "linkc_compiled")
@@ -40,12 +46,46 @@ class Variant:
     key: str
     models: dict[str, nn.Module]  # mode -> module
     x: torch.Tensor
-    dtype: torch.dtype | None = None  # autocast dtype; None: fp32
+    dtype: torch.dtype | None = None  # autocast dtype; None: no autocast
     compiled: bool = False
     label: str = field(default="")
+    #: the arithmetic it runs: bf16 under autocast, or as its engine reports it
+    precision: str = ""
 
     def __post_init__(self):
-        self.label = self.label or VARIANTS[self.key]
+        self.label = self.label or VARIANTS.get(self.key) or self.key
+        if not self.precision:
+            engine = getattr(self.models.get("infer"), "precision", None)
+            self.precision = "bf16" if self.dtype is torch.bfloat16 else engine or "fp32"
+
+
+def linkc_backend_variant(backend: str, precision: str, infer: nn.Module, x) -> Variant:
+    """linkc's inference module (after the passes) run by `linkc.optimize(backend=...)`:
+    an inference-only row (training has one backend, inductor: row (5))."""
+    import linkc
+
+    key = f"linkc_{backend}" + ("_bf16" if precision == "bf16" else "")
+    mark = "5" + {"auto": "a", "openvino": "o", "onnxruntime": "r"}.get(backend, "") + \
+        ("b" if precision == "bf16" else "")
+    label = f"linkc, passes + optimize({backend}) ({mark})"
+    model = linkc.optimize(infer.eval(), "infer", backend=backend, precision=precision)
+    return Variant(key, {"infer": model}, x, compiled=True, label=label, precision=precision)
+
+
+def openvino_anchor(exports, precision: str, x, warn: Callable[[str], None]) -> Variant:
+    """OpenVINO on linkc's ONNX export of (4), its precision pinned (on the CPU: OpenVINO
+    runs no CUDA device)."""
+    from ..compiler.emit.backends import BackendError, build
+
+    if x.device.type != "cpu":
+        warn("OpenVINO runs on the CPU: the openvino variants ran there, the others on "
+             f"{x.device}")
+    try:
+        model = build(exports.gm, "openvino", "infer", precision, exports)
+    except BackendError as exc:
+        raise BenchError(f"--openvino: {exc}") from None
+    key = "openvino" + ("_bf16" if precision == "bf16" else "")
+    return Variant(key, {"infer": model}, x.cpu(), precision=model.precision)
 
 
 def amp_dtype(device: torch.device, log: Callable[[str], None]) -> torch.dtype | None:
@@ -92,26 +132,19 @@ def compile_for(mode: str, module: nn.Module) -> nn.Module:
     return compile_module(module, mode)
 
 
-def onnx_call(spec: str, passes: list[str], options: dict, x: torch.Tensor,
-              warn: Callable[[str], None] = lambda s: None):
-    """linkc's own ONNX export of the inference module, run by ONNX Runtime on the device
-    of `x`: its CUDA provider for a GPU where the installed build has one, else the CPU
-    (and `warn` says so, since the other variants then run on another device)."""
-    import tempfile
-
-    import linkc
-    from ..compiler.emit.export import ExportError, _export_onnx
+def onnx_call(exports, x: torch.Tensor, warn: Callable[[str], None] = lambda s: None):
+    """linkc's own ONNX export of the inference module (`exports`, a backends.Exports),
+    run by ONNX Runtime on the device of `x`: its CUDA provider for a GPU where the
+    installed build has one, else the CPU (and `warn` says so, since the other variants
+    then run on another device)."""
+    from ..compiler.emit.export import ExportError
 
     try:
         import onnxruntime
     except ImportError:
         raise BenchError("--onnx needs onnxruntime: pip install 'linkc[export]'") from None
-    gm = linkc.compile(spec, passes=passes, mode="infer", **options).eval()
-    path = Path(tempfile.mkdtemp(prefix="linkc-bench-")) / "model.onnx"
     try:
-        # a batch of 1 would be specialised by torch.export; the file keeps a dynamic batch
-        sample = x.cpu() if len(x) > 1 else x.cpu().expand(2, *x.shape[1:]).contiguous()
-        _export_onnx(gm, (sample,), path)
+        path = exports.onnx()
     except ExportError as exc:
         raise BenchError(str(exc)) from None
     opts = onnxruntime.SessionOptions()

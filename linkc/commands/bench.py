@@ -6,8 +6,13 @@ own (`--reference MODULE:CALLABLE`, e.g. `mynets:make_resnet`; without any, the
 linkc variants and torch.compile are compared alone, and the report says so),
 (2) the same with channels_last + torch.compile, (3) linkc without passes,
 (4) linkc with the default passes, (5) linkc with passes + torch.compile, and with
-`--onnx` (6) linkc's ONNX export in ONNX Runtime (inference), with `--amp` (2b) and
-(5b), the bf16 autocast twins of (2) and (5) ((1b), (4b) with `--no-compile`). Every variant is built
+`--onnx` (6) linkc's ONNX export in ONNX Runtime (inference), with `--openvino` (7) the
+same export in OpenVINO (f32 pinned), with `--backend` linkc's row (5) run by other
+backends of linkc.optimize (auto: the fastest installed), with `--amp` every bf16 row:
+(2b) and (5b), the bf16 autocast twins of (2) and (5) ((1b), (4b) with `--no-compile`),
+(7b) OpenVINO's bf16 hint, and linkc's other backends at precision bf16. Every row says
+its precision, and its ratio to the best anchor of that precision (the fastest of the
+hand-written module's, ONNX Runtime and OpenVINO). Every variant is built
 first; each round then times every variant once, so the ratios (medians of
 per-round ratios) hold up on a noisy machine, and a variant whose rounds spread
 over 25% is flagged. Inference and training-step images/s (median, min, max), peak
@@ -44,9 +49,20 @@ def add_arguments(p) -> None:
     p.add_argument("--onnx", action="store_true",
                    help="also time linkc's ONNX export in ONNX Runtime (inference; needs "
                         "the export extra; exporting a large spec takes minutes)")
+    p.add_argument("--openvino", action="store_true",
+                   help="also time linkc's ONNX export of (4) in OpenVINO (inference, CPU; "
+                        "its precision pinned to f32, and bf16 with --amp; needs the "
+                        "openvino and export extras)")
+    p.add_argument("--backend", default="inductor", metavar="NAME[,NAME]",
+                   help="the backends of linkc.optimize that run linkc's row (5): inductor "
+                        "(default; the one that also trains), openvino, onnxruntime, auto "
+                        "(the fastest installed, timed and cached); several are rows side by "
+                        "side, e.g. inductor,auto")
     p.add_argument("--amp", action="store_true",
-                   help="also time (2) and (5) under bf16 autocast (CPU: where it has "
-                        "avx512_bf16/amx_bf16, else one line says so and they are skipped)")
+                   help="also every backend's bf16 row: (2) and (5) under bf16 autocast, "
+                        "OpenVINO's bf16 precision hint, optimize(precision='bf16') (CPU: "
+                        "where it has avx512_bf16/amx_bf16, else one line says so and they "
+                        "are skipped)")
     p.add_argument("--profile", action="store_true",
                    help="instead: where one inference call's time goes (--mode train: a "
                         "training step's), per kind of op "
@@ -78,6 +94,8 @@ def run(args) -> int:
                        batch=args.batch, reps=args.reps, warmup=args.warmup,
                        reference=args.reference, compile=not args.no_compile,
                        device=args.device, onnx=args.onnx, amp=args.amp,
+                       openvino=args.openvino,
+                       backends=tuple(b for b in args.backend.split(",") if b),
                        log=lambda s: print(s, file=sys.stderr),
                        max_memory=args.max_memory)
     except BenchError as exc:

@@ -1,10 +1,11 @@
-"""GraphModule -> deployable artifacts: ONNX, torch.export (.pt2) and TorchScript.
+"""GraphModule -> deployable artifacts: ONNX, OpenVINO IR, torch.export (.pt2), TorchScript.
 
 Every artifact takes the spec's inputs in order, each of shape (batch, *sample
 shape) with one dynamic batch dimension shared by all; in ONNX they are named
 `input` (a spec with `input:`) or by their names in `inputs:`, and the outputs
 `output` (one) or by the names in `outputs:` (several). Each artifact is checked
-after writing: it is loaded back (ONNX through onnxruntime) and run on batches of
+after writing: it is loaded back (ONNX through onnxruntime, the IR through OpenVINO's
+CPU plugin with its precision pinned to f32) and run on batches of
 1 and 3, and every output must match the module's to `RTOL`/`ATOL`. The module is exported in eval mode (BatchNorm
 uses its running statistics, dropout is off). When an export fails, each op of
 the graph is exported on its own to name the ones that cannot be.
@@ -65,6 +66,36 @@ def _run_onnx(path: Path) -> Callable[..., tuple]:
     return run
 
 
+def _export_openvino(model: fx.GraphModule, xs: tuple, path: Path) -> None:
+    """linkc's ONNX export, read by OpenVINO's converter and saved as IR: `path` (.xml,
+    the network) and the .bin beside it (the weights, kept in fp32)."""
+    import tempfile
+
+    if path.suffix != ".xml":
+        raise ExportError(f"OpenVINO IR is a .xml file with a .bin beside it: write to "
+                          f"'{path.with_suffix('.xml')}', not '{path}'")
+    try:
+        import openvino as ov
+    except ImportError:
+        raise ExportError("OpenVINO export needs openvino: pip install 'linkc[openvino]'") \
+            from None
+    with tempfile.TemporaryDirectory(prefix="linkc-export-") as tmp:
+        onnx = Path(tmp) / "model.onnx"
+        _export_onnx(model, xs, onnx)
+        ov.save_model(ov.convert_model(str(onnx)), str(path), compress_to_fp16=False)
+
+
+def _run_openvino(path: Path) -> Callable[..., tuple]:
+    from .backends import compile_openvino
+
+    request = compile_openvino(str(path), "fp32").create_infer_request()
+
+    def run(*xs):
+        results = request.infer([x.numpy() for x in xs], share_outputs=False)
+        return tuple(torch.from_numpy(results[i]) for i in range(len(results)))
+    return run
+
+
 def _export_program(model: nn.Module, xs: tuple, path: Path) -> None:
     program = torch.export.export(model, xs, dynamic_shapes=_dynamic_batch(xs))
     torch.export.save(program, str(path))
@@ -89,6 +120,7 @@ def _run_script(path: Path) -> Callable[..., tuple]:
 
 FORMATS = {f.name: f for f in (
     Format("onnx", ".onnx", _export_onnx, _run_onnx),
+    Format("openvino", ".xml", _export_openvino, _run_openvino),
     Format("torch-export", ".pt2", _export_program, _run_program),
     Format("torchscript", ".pt", _export_script, _run_script),
 )}
@@ -134,7 +166,7 @@ class Exported:
 
 def export_module(gm: fx.GraphModule, fmt: str, path: str | os.PathLike,
                   check: bool = True) -> Exported:
-    """Write `gm` as `fmt` (onnx, torch-export, torchscript) to `path`, then load the
+    """Write `gm` as `fmt` (onnx, openvino, torch-export, torchscript) to `path`, then load the
     artifact back and check it against `gm` on batches of 1 and 3."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format '{fmt}': use one of {', '.join(FORMATS)}")

@@ -77,7 +77,7 @@ def failing_ops(gm: fx.GraphModule, fmt: Format, limit: int = 5) -> list[str]:
                     torch.jit.trace(probe, xs, check_trace=False)
                 else:  # the torch.export step is where ONNX and .pt2 fail on an op
                     torch.export.export(probe, xs)
-                    if fmt.name == "onnx":
+                    if fmt.name in ("onnx", "openvino"):  # the IR is read from ONNX
                         torch.onnx.export(probe, xs, os.path.join(tmp, "op.onnx"),
                                           dynamo=True, external_data=False, verbose=False)
             except Exception as exc:  # noqa: BLE001 - any failure names the op
