@@ -99,7 +99,7 @@ class FlatGraph:
     outputs: list[str]
     output_names: list[str]  # the outputs as written (`head`, `dmr.y1`)
     output_locs: list[Loc | None]
-    params: dict[str, Any]
+    param_values: dict[str, Any]  # the top-level params as set (spec, `--set`, a zoo row)
     order: list[str] = field(default_factory=list)  # topological, filled by check_graph
     scope: Any = None  # the top-level Scope (expressions in args evaluate through it)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
