@@ -86,13 +86,15 @@ def load() -> None:
     _loaded = True
     for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
         try:
-            _load_one(ep)
+            load_one(ep)
         except PluginError as exc:
             _failure = exc
             raise
 
 
-def _load_one(ep: metadata.EntryPoint) -> None:
+def load_one(ep: metadata.EntryPoint) -> None:
+    """Import one plugin's entry point, recording its origin (the tests load a plugin into
+    their own process with it)."""
     dist = ep.dist.name if ep.dist is not None else "an unnamed distribution"
     origin = Origin(dist, _packages(ep))
     _ENTRY_POINTS[origin] = f"{ep.name} = {ep.value}"

@@ -221,9 +221,15 @@ def _model_class(gm: fx.GraphModule, tree: ModuleTree, forward: str) -> str:
 
 
 def _channels_last_weights(gm: fx.GraphModule) -> bool:
-    """Whether the module's 4-D weights are stored channels-last (not also contiguous)."""
-    return any(p.dim() == 4 and not p.is_contiguous()
-               and p.is_contiguous(memory_format=torch.channels_last)
+    """Whether the module's 4-D weights have channels-last strides. Told by the strides
+    themselves, not by `is_contiguous()`: a weight with one input channel ([5, 1, 3, 3])
+    is contiguous in both orders, yet its strides differ ((9, 1, 3, 1), not (9, 9, 3, 1)),
+    and convolution kernels, so the rounding of what follows, choose by strides."""
+    def strides(p: torch.Tensor, memory_format: torch.memory_format) -> tuple[int, ...]:
+        return torch.empty(p.shape, device="meta", memory_format=memory_format).stride()
+
+    return any(p.dim() == 4 and p.stride() == strides(p, torch.channels_last)
+               and p.stride() != strides(p, torch.contiguous_format)
                for p in gm.parameters())
 
 
