@@ -120,6 +120,21 @@ def _same_rank(inputs: list[MergeInput], merge: str) -> None:
                              f"and {_describe(x)}")
 
 
+def _spatial_hint(a: MergeInput, b: MergeInput) -> str:
+    """What to do about two spatial sizes: a factor of two or more is a missing
+    downsampling; less is rounding (an odd size halved, then doubled back, as a U-Net's
+    skip and its upsampled partner), which downsampling would not fix."""
+    pairs = [(max(p, q), min(p, q)) for p, q in zip(a.shape[1:], b.shape[1:]) if p != q]
+    if any(big >= 2 * small for big, small in pairs):
+        return "downsample the larger one (a strided conv or pool) first"
+    larger = [max(p, q) for p, q in zip(a.shape[1:], b.shape[1:])]  # the skip's, rounded down
+    extra = max(big - small for big, small in pairs)
+    return ("the sizes differ by rounding (an odd size halved, then doubled): give the input a "
+            "size divisible by the network's total stride, or bring the smaller one to "
+            f"{larger} with upsample(size={larger}) or a conv_transpose with padding=0, "
+            f"output_padding={extra}")
+
+
 def _same_spatial(inputs: list[MergeInput], merge: str) -> None:
     _same_rank(inputs, merge)
     first = inputs[0]
@@ -127,7 +142,7 @@ def _same_spatial(inputs: list[MergeInput], merge: str) -> None:
         if x.shape[1:] != first.shape[1:]:
             raise ShapeError(
                 f"{merge} of inputs with different spatial sizes: {_describe(first)} and "
-                f"{_describe(x)}", "downsample the larger one (a strided conv or pool) first")
+                f"{_describe(x)}", _spatial_hint(first, x))
 
 
 def _equal_shapes(merge: str, allow_pad: bool = False):

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from .compose import EventComposer, NestingError, depth_error
+from .yaml_hints import syntax_hint
 from ..errors import Loc, Source, SpecError, limit_hint
 from ..gcpause import paused_gc
 
@@ -105,7 +106,7 @@ def _compose(source: Source, limits: LoadLimits, fast: bool) -> Any:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(source, mark.line + 1, mark.column + 1) if mark else None
         problem = exc.problem or exc.context or "malformed YAML"
-        raise SpecError(f"YAML syntax: {problem}", loc) from None
+        raise SpecError(f"YAML syntax: {problem}", loc, syntax_hint(exc, source.text)) from None
     except yaml.reader.ReaderError as exc:
         if fast:
             raise

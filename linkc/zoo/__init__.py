@@ -73,6 +73,8 @@ def resolve(spec: Any) -> Resolved:
 
     An existing file wins over a zoo name of the same spelling; a word that is
     neither a file nor a name is a SpecError listing the nearest names."""
+    if _looks_like_a_missing_file(spec):
+        raise _missing_file(spec)
     if not isinstance(spec, str) or not _looks_like_a_name(spec) or os.path.isfile(spec):
         return Resolved(Path(spec) if isinstance(spec, str) and os.path.isfile(spec) else spec)
     wanted = key(spec)
@@ -87,6 +89,65 @@ def resolve(spec: Any) -> Resolved:
     if base is not None:
         return Resolved(base, {}, spec)
     raise _unknown(spec)
+
+
+def _looks_like_a_missing_file(spec: Any) -> bool:
+    """A path (a PathLike, or one line ending in .yaml/.yml or holding a '/') to nothing."""
+    if isinstance(spec, str):
+        one_line = "\n" not in spec and ": " not in spec and not spec.lstrip().startswith("{")
+        if not (one_line and (spec.endswith((".yaml", ".yml")) or "/" in spec)):
+            return False
+    elif not isinstance(spec, os.PathLike):
+        return False
+    return not os.path.exists(spec)
+
+
+def _nearest(word: str, candidates: list[str], n: int = 3) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
+
+
+def _nearest_files(path: Path) -> list[str]:
+    """Spec files whose names are nearest `path`'s: beside it, or in the folders whose
+    names are nearest its folder's when that folder does not exist."""
+    folder = path.parent
+    if folder.is_dir():
+        folders = [folder]
+    else:
+        above = folder.parent if folder.parent.is_dir() else Path(".")
+        try:
+            siblings = [p.name for p in above.iterdir() if p.is_dir()]
+        except OSError:
+            siblings = []
+        folders = [above / name for name in _nearest(folder.name, siblings, 2)]
+    files = []
+    for where in folders:
+        try:
+            files += [p for p in where.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
+        except OSError:
+            continue
+    by_name: dict[str, list[Path]] = {}
+    for file in files:
+        by_name.setdefault(file.name.lower(), []).append(file)
+    near = _nearest(path.name.lower(), list(by_name))
+    return [str(file) for name in near for file in by_name[name]][:3]
+
+
+def _missing_file(spec: str | os.PathLike):
+    """The error for a spec path to nothing, with the spec files and zoo names nearest it
+    (a misspelt name is the usual cause)."""
+    from ..errors import SpecError
+
+    path = Path(spec)
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
+    by_key = {key(n): n for n in names() + labels()}
+    zoo = [by_key[k] for k in _nearest(key(stem), list(by_key))]
+    files = _nearest_files(path)
+    near = ([f"nearest files: {', '.join(files)}"] if files else []) + \
+        ([f"nearest zoo names: {', '.join(zoo)} (`linkc zoo` lists them all)"] if zoo else [])
+    return SpecError(f"cannot read spec '{os.fspath(spec)}': No such file or directory",
+                     hint="; ".join(near) or None)
 
 
 def _unknown(spec: str):
