@@ -138,7 +138,15 @@ def _from_object(obj: Any) -> Target:
     return Target(kind, signature)
 
 
-_HAS_DEFAULT = object()  # a default's value does not matter to binding
+class _Default:
+    """A default as written in the source: binding needs only that there is one, and a
+    message shows it as written."""
+
+    def __init__(self, node: ast.expr):
+        self.text = ast.unparse(node)
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def _signature(args: ast.arguments, drop_self: bool = False) -> inspect.Signature:
@@ -146,13 +154,15 @@ def _signature(args: ast.arguments, drop_self: bool = False) -> inspect.Signatur
     positional = [*args.posonlyargs, *args.args]
     first_default = len(positional) - len(args.defaults)
     params = [P(a.arg, P.POSITIONAL_ONLY if i < len(args.posonlyargs) else
-                P.POSITIONAL_OR_KEYWORD, default=_HAS_DEFAULT if i >= first_default else P.empty)
+                P.POSITIONAL_OR_KEYWORD,
+                default=_Default(args.defaults[i - first_default]) if i >= first_default
+                else P.empty)
               for i, a in enumerate(positional)]
     if drop_self:
         params = params[1:]
     if args.vararg:
         params.append(P(args.vararg.arg, P.VAR_POSITIONAL))
-    params += [P(a.arg, P.KEYWORD_ONLY, default=P.empty if d is None else _HAS_DEFAULT)
+    params += [P(a.arg, P.KEYWORD_ONLY, default=P.empty if d is None else _Default(d))
                for a, d in zip(args.kwonlyargs, args.kw_defaults)]
     if args.kwarg:
         params.append(P(args.kwarg.arg, P.VAR_KEYWORD))

@@ -60,7 +60,7 @@ def loaded(site: Path, dist: str) -> Iterator[None]:
     plugins.load()  # the installed plugins, once: a command's load() will not rescan
     (found,) = [d for d in metadata.distributions(path=[str(site)]) if d.name == dist]
     (ep,) = [ep for ep in found.entry_points if ep.group == plugins.GROUP]
-    packages = set(found.read_text("top_level.txt").split())
+    packages = {ep.module.split(".")[0], *(found.read_text("top_level.txt") or "").split()}
     sys.path.insert(0, str(site))
     importlib.invalidate_caches()
     try:
