@@ -10,7 +10,7 @@ from the parser's problem and the line it points at, and gives the README's advi
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import yaml
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import torch
 from tqdm import tqdm
@@ -58,12 +58,12 @@ def run_lines(g, config, dist: Dist, sets, classes: int, steps_per_epoch: int, m
               run_dir, loss_weights: tuple[float, ...]) -> list[str]:
     """What a run is about to do (its first line), and which heads it leaves untrained."""
     amp = f"; {AMP_NAMES[model.amp_dtype]} autocast" if model.amp_dtype is not None else ""
-    lines = [
-        f"training {g.name} on {config.data} ({data_line(g, config, sets, classes)}) on "
-        f"{dist.device}{f' x {dist.world} processes' if dist.world > 1 else ''}, "
-        f"{config.epochs} epochs of {steps_per_epoch} steps; passes "
-        f"{', '.join(model.passes) or 'none'}{' + torch.compile' if config.compile else ''}"
-        f"{amp}; run directory {run_dir}"]
+    first = (f"training {g.name} on {config.data} ({data_line(g, config, sets, classes)}) on "
+             f"{dist.device}{f' x {dist.world} processes' if dist.world > 1 else ''}, "
+             f"{config.epochs} epochs of {steps_per_epoch} steps; passes "
+             f"{', '.join(model.passes) or 'none'}"
+             f"{' + torch.compile' if config.compile else ''}{amp}; run directory {run_dir}")
+    lines = [first]
     untrained = unweighted_heads(g, loss_weights)
     if untrained:
         lines.append(f"auxiliary outputs without a loss weight are computed but not trained: "

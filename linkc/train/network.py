@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..expand.as_text import expanded
-from ..ops import MERGES, OPS, BUILTIN
+from ..ops import BUILTIN, MERGES, OPS
 from .checkpoint import CheckpointError
 
 __all__ = ["NetworkMismatch", "check_same_network", "network_record"]

@@ -9,8 +9,8 @@ it left them afterwards, whether the run finished, diverged or was interrupted.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import torch

@@ -59,8 +59,8 @@ from .rundir import (BEST, LAST, claim_run_dir, open_run_dir, refuse_taken, resu
 from .schedule import epoch_order, lr_factor, make_optimizer, make_scheduler, param_groups
 from .window import StepWindow
 
-__all__ = ["TrainResult", "TrainingDiverged", "TrainingInterrupted", "train",
-           "epoch_order", "lr_factor", "param_groups"]
+__all__ = ["TrainResult", "TrainingDiverged", "TrainingInterrupted", "epoch_order", "lr_factor",
+           "param_groups", "train"]
 
 
 class TrainingInterrupted(Exception):

@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 from linkc.cli import main
 from linkc.frontend import build
 from linkc.train.checkpoint import read_checkpoint
 from linkc.train.network import first_difference, network_record
-from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FLAGS = ["--data", "synthetic", "--synthetic-size", "32", "--batch-size", "16", "--epochs", "1",

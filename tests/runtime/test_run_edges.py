@@ -9,6 +9,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 from linkc.cli import main
 from linkc.frontend import build
@@ -16,7 +17,6 @@ from linkc.train.config import resolve_config
 from linkc.train.heads import loss_labels, output_weights
 from linkc.train.rundir import loss_figure
 from linkc.train.train import TrainingDiverged, train
-from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 HEADS = """\
 linkc: 1

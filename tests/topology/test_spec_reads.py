@@ -27,8 +27,8 @@ def _memory_ceiling() -> None:
 def _check(path: Path | str, *limit: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "linkc", "--no-plugins", "check", str(path),
-                           *limit], env=env, capture_output=True, text=True, timeout=60,
-                          preexec_fn=_memory_ceiling)
+                           *limit], check=False, env=env, capture_output=True, text=True,
+                          timeout=60, preexec_fn=_memory_ceiling)
 
 
 def _feed(fifo: Path, data: bytes, forever: bool) -> threading.Thread:
