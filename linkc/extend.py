@@ -58,7 +58,8 @@ plugin's distribution and entry point, and the way out, `--no-plugins`):
 - at first use, when a spec names the entry: every result of the shape rule is a
   tuple of positive ints (an exception other than ShapeError is the plugin's), and
   for each input shape and arguments the module is built on the meta device
-  (`linkc.compiler.plugin_check`: torch is imported then, and only then) and its
+  (`linkc.plugin_rules` guards the rules; `linkc.compiler.plugin_check` builds: torch
+  is imported then, and only then) and its
   parameters are counted. An op's or learnable merge's parameter rule must give that
   count (`linkc check` would otherwise print a number the compiled module does not
   have); an op without a rule gets the count from its module.
@@ -70,7 +71,6 @@ plugin's distribution and entry point, and the way out, `--no-plugins`):
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from typing import Any, Callable
 
 from .ops import plugins
@@ -78,6 +78,7 @@ from .ops.merges import MERGES, MergeDef, MergeInput, MergeOptions
 from .ops import OPS
 from .ops.plugin_targets import Target, read_target, shape_problem
 from .ops.plugins import PluginError, RegistrationError
+from .plugin_rules import guarded_merge, guarded_op, is_count
 from .ops.registry import (BUILTIN, TRAITS, Args, Lowering, NoArgs, OpDef, Origin, Shape,
                            ShapeError)
 
@@ -96,7 +97,7 @@ def register_op(op: OpDef, aliases: tuple[str, ...] = ()) -> OpDef:
     entry = f"op '{op.name}'"
     target = _check_target(entry, op.lowering, origin, "class")
     _probe_op(op, entry, origin, target)
-    return OPS.add(_guarded_op(op, entry, origin), tuple(aliases), origin)
+    return OPS.add(guarded_op(op, entry, origin), tuple(aliases), origin)
 
 
 def register_merge(merge: MergeDef, aliases: tuple[str, ...] = ()) -> MergeDef:
@@ -111,7 +112,7 @@ def register_merge(merge: MergeDef, aliases: tuple[str, ...] = ()) -> MergeDef:
         if lowering is not None:
             _check_target(entry, lowering, origin, kind)
     _probe_merge(merge, entry, origin, target)
-    return MERGES.add(_guarded_merge(merge, entry, origin), tuple(aliases), origin)
+    return MERGES.add(guarded_merge(merge, entry, origin), tuple(aliases), origin)
 
 
 def _origin(caller: str) -> Origin:
@@ -177,7 +178,7 @@ def _probe_op(op: OpDef, entry: str, origin: Origin, target: Target) -> None:
                                          f"{list(shape)}: {problem}")
         if op.params is not None:
             count = _call_quietly(op.params, shape, args)
-            if count is not None and not _is_count(count):
+            if count is not None and not is_count(count):
                 raise _refuse(origin, entry, f"its parameter rule returned {count!r} for "
                                              f"input shape {list(shape)}; it counts "
                                              "parameters (an int, 0 or more)")
@@ -226,120 +227,3 @@ def _call_quietly(rule: Callable[..., Any], *args: Any) -> Any:
         return rule(*args)
     except Exception:  # noqa: BLE001 - first use reports failures on real inputs
         return None
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-# ------------------------------------------------------------------ at first use
-def _fault(origin: Origin, entry: str) -> Callable[[str], PluginError]:
-    return lambda problem: plugins.blame(origin, entry, problem)
-
-
-def _checked_shape(rule: Callable[..., Shape], fault, where: Callable[[], str]):
-    """`rule` whose every result is a shape, and whose every exception but ShapeError
-    (the spec's fault, located by shape inference) is the plugin's."""
-    def checked(*rule_args):
-        try:
-            out = rule(*rule_args)
-        except ShapeError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the plugin's rule
-            raise fault(f"its shape rule failed {where(*rule_args)}: {type(exc).__name__}: "
-                        f"{exc}") from exc
-        problem = shape_problem(out)
-        if problem:
-            raise fault(f"its shape rule returned {out!r} {where(*rule_args)}: {problem}")
-        return out
-    return checked
-
-
-def _memo_key(*rule_args: Any):
-    try:
-        hash(rule_args)
-    except TypeError:
-        return None
-    return rule_args
-
-
-def _guarded_op(op: OpDef, entry: str, origin: Origin) -> OpDef:
-    """`op` with its rules checked on every use: shapes validated, parameter counts held
-    to (or taken from) the lowered module, once per input shape and arguments."""
-    fault = _fault(origin, entry)
-    counted: dict[Any, int] = {}
-
-    def params(shape: Shape, args: Args) -> int:
-        key = _memo_key(shape, args)
-        if key is not None and key in counted:
-            return counted[key]
-        from .compiler.plugin_check import module_params  # torch: only once a spec uses it
-
-        built = module_params(op.lowering, (shape, args), fault)
-        if op.params is not None:
-            try:
-                ruled = op.params(shape, args)
-            except Exception as exc:  # noqa: BLE001 - the plugin's rule
-                raise fault(f"its parameter rule failed for input shape {list(shape)}: "
-                            f"{type(exc).__name__}: {exc}") from exc
-            if ruled != built:
-                raise fault(f"its parameter rule counts {_count_text(ruled)} for input shape "
-                            f"{list(shape)} and {args!r}, but its module "
-                            f"{op.lowering.target} has {built:,} (the compiled model "
-                            "has what the module has: fix the rule)")
-        if key is not None:
-            counted[key] = built
-        return built
-
-    where = lambda shape, args: f"for input shape {list(shape)} and {args!r}"  # noqa: E731
-    return replace(op, infer=_checked_shape(op.infer, fault, where), params=params)
-
-
-def _guarded_merge(merge: MergeDef, entry: str, origin: Origin) -> MergeDef:
-    """`merge` with its shape rule checked, its targets resolved at first use, and a
-    learnable merge's parameter rule held to its module."""
-    fault = _fault(origin, entry)
-    lowerings = [lw for lw in (merge.lowering, merge.pad_lowering, merge.inplace_lowering,
-                               merge.pad_inplace_lowering) if lw is not None]
-    resolved: list[bool] = []
-    shape_rule = _checked_shape(merge.infer, fault, lambda inputs, options: "for inputs " +
-                                ", ".join(str(list(x.shape)) for x in inputs))
-
-    def infer(inputs: list[MergeInput], options: MergeOptions) -> Shape:
-        if not resolved and not merge.params:
-            from .compiler import plugin_check  # torch: only once a spec uses it
-
-            for lowering in lowerings:
-                plugin_check.function(lowering, fault)
-            resolved.append(True)
-        return shape_rule(inputs, options)
-
-    counted: dict[Any, int] = {}
-
-    def count_params(shapes: list[Shape]) -> int:
-        key = _memo_key(*shapes)
-        if key is not None and key in counted:
-            return counted[key]
-        from .compiler.plugin_check import module_params
-
-        options = MergeOptions(weights=(1.0,) * len(shapes))
-        built = module_params(merge.lowering, (list(shapes), options), fault)
-        try:
-            ruled = merge.count_params(shapes)
-        except Exception as exc:  # noqa: BLE001 - the plugin's rule
-            raise fault(f"its count_params rule failed for inputs {shapes}: "
-                        f"{type(exc).__name__}: {exc}") from exc
-        if ruled != built:
-            raise fault(f"its count_params rule counts {_count_text(ruled)} for inputs "
-                        f"{', '.join(str(list(s)) for s in shapes)}, but its module "
-                        f"{merge.lowering.target} has {built:,} (fix the rule)")
-        if key is not None:
-            counted[key] = built
-        return built
-
-    return replace(merge, infer=infer,
-                   count_params=count_params if merge.count_params is not None else None)
-
-
-def _count_text(value: Any) -> str:
-    return f"{value:,}" if _is_count(value) else repr(value)
