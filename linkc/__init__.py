@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __version__ = "0.1.0"
 __all__ = ["SpecError", "build", "compile", "create", "draw", "import_module", "optimize",
-           "zoo", "__version__"]
+           "transfer_weights", "zoo", "__version__"]
 
 
 def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
@@ -81,6 +81,15 @@ def import_module(module, input_shape, name: str | None = None):
 
     return _import(module, input_shape, name=name)
 
+
+def transfer_weights(module, spec: str | os.PathLike, params: Mapping[str, Any] | None = None):
+    """A trained nn.Module's weights onto a spec of the same network (a file, YAML text or
+    zoo name), its layers paired by the graph both compute: a
+    `linkc.importer.transfer.TransferResult` (`.weights` under the spec's names, `.model`
+    the compiled spec holding them); a `UserError` names where the two graphs part."""
+    from .importer.transfer import transfer_weights as _transfer
+
+    return _transfer(module, spec, params=params)
 
 def draw(spec: str | os.PathLike, path: str | os.PathLike, **options):
     """Draw the spec's DAG to `path` (.svg, .png, .pdf, .dot, .mmd); `options` as
