@@ -96,12 +96,14 @@ def _flat(args) -> Iterator[Any]:
 
 
 def record(gm: fx.GraphModule, xs: Sequence[torch.Tensor]) -> dict[str, Any]:
-    """Every fx node's value on inputs xs."""
+    """Every fx node's value on inputs xs (copies: a later in-place op, `out += x` or
+    ReLU(inplace=True), must not change what was recorded)."""
     values: dict[str, Any] = {}
 
     class Recorder(fx.Interpreter):
         def run_node(self, n):
-            values[n.name] = result = super().run_node(n)
+            result = super().run_node(n)
+            values[n.name] = result.clone() if isinstance(result, torch.Tensor) else result
             return result
 
     with torch.no_grad():

@@ -246,3 +246,20 @@ def _source(cls) -> str:
     import inspect
 
     return inspect.getsource(cls)
+
+
+class ResNetGeluBlocks(ResNet):
+    """The stem agrees with the spec; the last block's final activation does not."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer3.relu = nn.GELU()
+
+
+def test_values_recorded_before_in_place_ops_name_the_right_place():
+    # BasicBlock's `out += identity` and ReLU(inplace=True) overwrite tensors the
+    # earlier layers returned: the first difference is still the one in layer3
+    with pytest.raises(TransferError) as info:
+        transfer_weights(trained_looking(ResNetGeluBlocks()), SPEC)
+    assert info.value.message.startswith("the spec and the module compute different values "
+                                         "from spec op 'layer3.f.conv2' on")
