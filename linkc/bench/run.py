@@ -34,16 +34,20 @@ class Setup:
 def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
           reference: str | None = None, compile: bool = True, device: str = "auto",
           onnx: bool = False, amp: bool = False, openvino: bool = False,
-          backends: tuple[str, ...] = ("inductor",),
+          backends: tuple[str, ...] = ("inductor",), modes: tuple[str, ...] = MODES,
           log: Callable[[str], None] = lambda s: None, max_memory: str | None = None,
           params: dict | None = None, include_path: list | tuple = ()) -> dict:
     """Build and time the variants (see linkc.bench) and return the JSON report.
     `backends` run linkc's row (5) (`linkc.optimize`'s names; inductor is the one that
-    also trains); `params` and `include_path` are those of `linkc.build`."""
+    also trains); `modes` what is timed (inference, training steps or both: a mode left
+    out is neither compiled nor timed); `params` and `include_path` are those of
+    `linkc.build`."""
     from ..compiler.emit.backends import check_request
 
     for backend in backends:  # a clear error before minutes of building
         check_request(backend, "infer", "fp32")
+    if "infer" not in modes:  # the engines other than inductor only infer
+        backends, onnx, openvino = tuple(b for b in backends if b == "inductor"), False, False
     s = _setup(spec, batch, device, reference, max_memory, params, include_path)
     report = _header(s, reps, warmup, compile)
     dtype = amp_dtype(s.dev, log) if amp else None
@@ -56,12 +60,14 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
     for v in built.values():  # everything is built before anything is timed
         log(f"{s.graph.name}: {v.label}")
         cast = t.autocast_for(s.dev, v.dtype)
-        if "call" in v.models:  # an engine's own call (ONNX Runtime's session)
+        if "infer" not in modes:
+            pass
+        elif "call" in v.models:  # an engine's own call (ONNX Runtime's session)
             calls["infer"][v.key] = v.models["call"]
         else:
             v.models["infer"].eval()
             calls["infer"][v.key] = t.infer_call(v.models["infer"], v.x, cast)
-        if "train" in v.models:
+        if "train" in v.models and "train" in modes:
             v.models["train"].train()
             calls["train"][v.key] = t.train_step(v.models["train"], v.x, s.y, cast)
         for mode in MODES:

@@ -69,8 +69,9 @@ def add_arguments(p) -> None:
                         "(torch.profiler; eager, compiled, compiled with freezing), and the "
                         "share of the fp32 peak (MACs vs the faster of two large matmuls, MKL and "
                         "oneDNN, in the same run)")
-    p.add_argument("--mode", choices=("infer", "train"), default="infer",
-                   help="(--profile) profile an inference call (default) or a training "
+    p.add_argument("--mode", choices=("infer", "train"), default=None,
+                   help="time inference only or training steps only (default: both); "
+                        "with --profile, profile an inference call (default) or a training "
                         "step (eager and compiled; forward, loss, backward and SGD step)")
     p.add_argument("--passes", metavar="P1,P2",
                    help="(--profile) the passes to profile (default: the mode's "
@@ -95,6 +96,7 @@ def run(args) -> int:
                        reference=args.reference, compile=not args.no_compile,
                        device=args.device, onnx=args.onnx, amp=args.amp,
                        openvino=args.openvino,
+                       modes=(args.mode,) if args.mode else ("infer", "train"),
                        backends=tuple(b for b in args.backend.split(",") if b),
                        log=lambda s: print(s, file=sys.stderr),
                        max_memory=args.max_memory)
@@ -124,7 +126,7 @@ def _profile(args) -> int:
         report = profile_spec(args.spec, batch=args.batch, reps=args.reps, passes=passes,
                               log=lambda s: print(s, file=sys.stderr),
                               params=options["params"], include_path=options["include_path"],
-                              mode=args.mode)
+                              mode=args.mode or "infer")
     except PassError as exc:
         print(f"linkc bench --profile: {exc}", file=sys.stderr)
         return 2

@@ -87,3 +87,13 @@ def test_the_table_prints_every_rows_precision_and_the_best_anchors(capsys, tmp_
         assert precision == ("bf16" if "bf16" in label else "fp32")
     assert any(line.startswith("best anchor, bf16: infer hand-written eager, bf16")
                for line in table)
+
+
+def test_mode_infer_times_inference_only(capsys, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert main(["bench", str(tmp_path / "tiny.yaml"), *QUICK, "--mode", "infer"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["variants"]) == {"reference", "linkc", "linkc_passes"}
+    for entry in report["variants"].values():
+        assert entry["infer"]["images_per_s"] > 0
+        assert entry["train"] is None and entry["train_peak_mb"] is None
