@@ -87,7 +87,7 @@ def bench(spec: str, batch: int = 64, reps: int = 5, warmup: int = 2,
     return report
 
 
-def _anchors(s: "Setup", onnx: bool, openvino: bool, dtype, report: dict):
+def _anchors(s: Setup, onnx: bool, openvino: bool, dtype, report: dict):
     """The engines a user could run linkc's ONNX export of (4) in, exported once."""
     if not (onnx or openvino):
         return

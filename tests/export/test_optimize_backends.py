@@ -158,11 +158,11 @@ def test_auto_in_training_is_inductor_untimed(monkeypatch):
      "unknown backend 'tensorrt': use one of inductor, openvino, onnxruntime, auto"),
     ({"precision": "fp16"}, "unknown precision 'fp16': use one of fp32, bf16"),
     ({"backend": "openvino", "mode": "train"},
-     "backend 'openvino' runs inference only: use mode='infer', or backend='inductor' to "
-     "train"),
+     ("backend 'openvino' runs inference only: use mode='infer', or backend='inductor' to "
+      "train")),
     ({"backend": "onnxruntime", "precision": "bf16"},
-     "backend 'onnxruntime' runs fp32 only: use precision='fp32', or backend 'openvino' or "
-     "'inductor' for bf16"),
+     ("backend 'onnxruntime' runs fp32 only: use precision='fp32', or backend 'openvino' or "
+      "'inductor' for bf16")),
 ])
 def test_what_cannot_run_is_a_user_error(kwargs, message):
     with pytest.raises(BackendError) as err:

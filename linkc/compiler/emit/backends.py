@@ -46,7 +46,7 @@ class Backend:
     packages: tuple[str, ...]  # the importable packages it needs
     modes: tuple[str, ...]
     precisions: tuple[str, ...]
-    build: Callable[["Exports", str, str], nn.Module]  # (exports, mode, precision)
+    build: Callable[[Exports, str, str], nn.Module]  # (exports, mode, precision)
     install: str  # how to get the packages
 
     def installed(self) -> bool:

@@ -5,9 +5,9 @@ shape) with one dynamic batch dimension shared by all; in ONNX they are named
 `input` (a spec with `input:`) or by their names in `inputs:`, and the outputs
 `output` (one) or by the names in `outputs:` (several). Each artifact is checked
 after writing: it is loaded back (ONNX through onnxruntime, the IR through OpenVINO's
-CPU plugin with its precision pinned to f32) and run on batches of
-1 and 3, and every output must match the module's to `RTOL`/`ATOL`. The module is exported in eval mode (BatchNorm
-uses its running statistics, dropout is off). When an export fails, each op of
+CPU plugin with its precision pinned to f32) and run on batches of 1 and 3, and every
+output must match the module's to `RTOL`/`ATOL`. The module is exported in eval mode
+(BatchNorm uses its running statistics, dropout is off). When an export fails, each op of
 the graph is exported on its own to name the ones that cannot be.
 """
 
