@@ -4,7 +4,9 @@ Settings come from the spec's `train:` section, then `--config FILE` (YAML),
 then the flags below, later ones winning. A run directory (runs/NAME by
 default) receives the spec, the resolved config, metrics (JSONL/CSV), a plot,
 `last`/`best` checkpoints and the final model.py + weights.safetensors.
-Ctrl-C saves a checkpoint; `--resume` continues a run exactly where it stopped.
+Ctrl-C saves a checkpoint; `--resume` continues a run exactly where it stopped, with
+the network it was started with (a checkpoint records its expanded graph: another one is
+refused, naming the first node that differs).
 For several GPUs or nodes, start it with `torchrun --nproc_per_node N -m linkc train SPEC`.
 """
 
@@ -29,8 +31,8 @@ def add_arguments(p) -> None:
     add_spec_arguments(p)
     p.add_argument("--config", metavar="FILE", help="YAML file of training settings")
     p.add_argument("--resume", nargs="?", const=True, metavar="RUN_DIR|CHECKPOINT",
-                   help="continue a run: its directory or checkpoint file (default: the "
-                        "run directory's last.safetensors)")
+                   help="continue a run of the same network: its directory or checkpoint "
+                        "file (default: the run directory's last.safetensors)")
     group = p.add_argument_group("training settings (override the spec's train: section "
                                  "and --config)")
     for name, field in TrainConfig.model_fields.items():

@@ -1,22 +1,33 @@
-"""The check after every pass: fx lint, then shapes re-inferred by running the
-graph once on a small real batch (far faster than fake tensors for these
-graphs) and compared with the shapes recorded at lowering.
+"""The checks after every pass.
 
-A failure names the fx node it is about (`NodeError`), so that `run_passes` can
-report it at the node's spec position. Nodes are checked in graph order and the
-first wrong one is reported: its inputs still had their inferred shapes, so it is
-the node that computed the wrong one.
+1. `check_graph_module` (always): fx lint, then shapes re-inferred by running the
+   graph once on a small real batch (far faster than fake tensors for these graphs)
+   and compared with the shapes recorded at lowering. A failure names the fx node it
+   is about (`NodeError`), so that `run_passes` can report it at the node's spec
+   position. Nodes are checked in graph order and the first wrong one is reported:
+   its inputs still had their inferred shapes, so it is the node that computed the
+   wrong one.
+2. `probe_values` before a pass and `check_values` after it (`linkc compile --verify`,
+   LINKC_VERIFY_PASSES=1): the module before and after runs on one random batch, in
+   the pipeline's mode, and the outputs, and in training the gradients of the input
+   and of every parameter the pass kept, must be what the pass's row promises
+   (passes.table): equal (torch.equal) for an exact pass, in the module's own
+   precision; within the row's relative error in float64 for a pass that only rounds
+   differently. A difference is reported at the first flat-graph node whose value
+   changed (`ValuesChanged`), found by running both graphs node by node.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+from dataclasses import dataclass, field
 
 import torch
 from torch import fx
 
 from .fxutil import NodeError, describe_node
-from .signature import example_inputs
+from .signature import as_tuple, example_inputs
 
 _LINT_NODE = re.compile(r"Node '?([A-Za-z_][\w.]*)'?")
 
@@ -69,3 +80,192 @@ class _ShapeCheck(fx.Interpreter):
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+# --- the value check -------------------------------------------------------------
+
+PROBE_BATCH = 2  # BatchNorm in training needs more than one value per channel
+_SEED = 20261207
+
+
+class ValuesChanged(Exception):
+    """The module after a pass computes other values than before; `node` is the first
+    node (in graph order) whose value changed, or None when none could be named."""
+
+    def __init__(self, node: fx.Node | None, message: str):
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+@dataclass
+class Probe:
+    """The module before a pass, what it computed, and how to run it again."""
+
+    module: fx.GraphModule  # a copy: running it leaves the pipeline's module as it was
+    mode: str
+    bound: float | None  # None: bit-identical; else the float64 relative error allowed
+    inputs: tuple
+    outputs: tuple
+    grads: dict[str, torch.Tensor | None]  # "input N" or the parameter's name before
+    params: dict[str, torch.nn.Parameter] = field(default_factory=dict)  # the originals
+    # for a rounding-only pass: an unrun float64 copy of the module before, for the pass
+    # to rewrite once more (its rewrite of the module itself rounds new weights in fp32)
+    twin: fx.GraphModule | None = None
+
+
+def probe_values(gm: fx.GraphModule, mode: str, bound: float | None) -> Probe:
+    """Run (a copy of) gm on one random batch, in `mode` and in the precision the
+    check uses, before a pass changes it."""
+    module = _copy(gm, bound)
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    gen = torch.Generator(device=device).manual_seed(_SEED)
+    dtype = torch.float64 if bound is not None else (param.dtype if param is not None
+                                                      else torch.float32)
+    inputs = example_inputs(module, PROBE_BATCH, torch.randn, generator=gen, device=device,
+                            dtype=dtype)
+    twin = _copy(gm, bound) if bound is not None else None
+    outputs, grads = _run(module, inputs, mode, dict(module.named_parameters()))
+    # the parameters themselves, held so that their ids stay theirs while the pass runs
+    params = dict((twin if twin is not None else gm).named_parameters())
+    return Probe(module, mode, bound, inputs, outputs, grads, params, twin)
+
+
+def check_values(before: Probe, gm: fx.GraphModule) -> None:
+    """Raise ValuesChanged unless gm, the module after the pass (for a rounding-only
+    pass: the pass's rewrite of `before.twin`), computes what `before` recorded, as its
+    row promises."""
+    module = _copy(gm, before.bound)
+    # a parameter the pass kept (the same tensor, perhaps under another name)
+    name_before = {id(p): name for name, p in before.params.items()}
+    kept, name_after = {}, {}
+    for (after, p), (_, original) in zip(module.named_parameters(), gm.named_parameters()):
+        name = name_before.get(id(original))
+        if name is not None:
+            kept[name], name_after[name] = p, after
+    outputs, grads = _run(module, before.inputs, before.mode, kept)
+    for i, (a, b) in enumerate(zip(outputs, before.outputs)):
+        worse = _difference(a, b, before.bound, [b])
+        if worse:
+            raise _located(before, module, f"output {i} {worse}")
+    scale = [g for g in before.grads.values() if g is not None]
+    for name, got in grads.items():
+        worse = _difference(got, before.grads[name], before.bound, scale)
+        if worse:
+            node = _node_of(module, name_after.get(name, ""))
+            if node is None:
+                raise _located(before, module, f"the gradient of {name} {worse}")
+            raise ValuesChanged(node, f"the gradient of {name} {worse}")
+
+
+def _copy(gm: fx.GraphModule, bound: float | None) -> fx.GraphModule:
+    module = copy.deepcopy(gm)
+    return module.double() if bound is not None else module
+
+
+def _run(module, inputs, mode: str, params: dict) -> tuple[tuple, dict]:
+    """(outputs, gradients) of one seeded step: in training the gradients of a fixed
+    random weighting of the outputs w.r.t. the inputs and `params` (name -> tensor)."""
+    training = mode == "train"
+    module.train(training)
+    xs = [x.clone().requires_grad_(training) for x in inputs]
+    with torch.random.fork_rng(devices=_cuda(inputs)), torch.set_grad_enabled(training):
+        torch.manual_seed(_SEED)
+        outputs = as_tuple(module(*xs))
+    if not training:
+        return tuple(o.detach() for o in outputs), {}
+    gen = torch.Generator(device=outputs[0].device).manual_seed(_SEED + 1)
+    loss = sum((o * torch.randn(o.shape, generator=gen, device=o.device, dtype=o.dtype)).sum()
+               for o in outputs)
+    loss.backward()
+    grads = {f"input {i}": x.grad for i, x in enumerate(xs)}
+    grads.update({name: p.grad for name, p in params.items()})
+    return tuple(o.detach() for o in outputs), grads
+
+
+def _cuda(inputs) -> list:
+    return [x.device for x in inputs if x.device.type == "cuda"][:1]
+
+
+def _difference(got, expected, bound: float | None, scale: list) -> str | None:
+    """How `got` differs from `expected` beyond what is allowed, or None."""
+    if got is None or expected is None:
+        return None if got is None and expected is None else "is missing on one side"
+    if got.shape != expected.shape:
+        return f"has shape {list(got.shape)} instead of {list(expected.shape)}"
+    if bound is None:
+        if _equal(got, expected):
+            return None
+        return f"differs by up to {(got.double() - expected.double()).abs().nan_to_num().max():.3g}"
+    if not torch.equal(got.isfinite(), expected.isfinite()):
+        return "is not finite where it was (or the other way round)"
+    finite = expected.isfinite()
+    diff = (got[finite] - expected[finite]).norm()
+    # tensors whose reference is ~0 (a bias before a training-mode BN has no gradient
+    # in real arithmetic) are judged against the largest of their kind
+    norm = max(expected[finite].norm(), 1e-6 * max((s[s.isfinite()].norm() for s in scale),
+                                                   default=0), 1e-300)
+    error = float(diff / norm)
+    return None if error <= bound else f"is {error:.3g} off (relative), up to " \
+        f"{(got[finite] - expected[finite]).abs().max():.3g}"
+
+
+def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit for bit, NaN where NaN."""
+    if torch.equal(a, b):
+        return True
+    return torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
+
+
+def _located(before: Probe, after: fx.GraphModule, what: str) -> ValuesChanged:
+    """ValuesChanged at the first flat-graph node whose value differs between the
+    modules before and after the pass (both run once more, node by node)."""
+    values_before, _ = _node_values(before.module, before.inputs, before.mode)
+    values_after, nodes = _node_values(after, before.inputs, before.mode)
+    for key, value in values_before.items():
+        got = values_after.get(key)
+        if got is not None and _difference(got, value, before.bound, [value]):
+            return ValuesChanged(nodes[key], f"{what}; the first value that changed is "
+                                             f"{describe_node(nodes[key])}'s")
+    return ValuesChanged(_output_node(after), what)
+
+
+def _node_values(module, inputs, mode: str):
+    """The value leaving each flat-graph node (its last fx node), in graph order."""
+    recorder = _Recorder(module)
+    module.train(mode == "train")
+    with torch.random.fork_rng(devices=_cuda(inputs)), torch.no_grad():
+        torch.manual_seed(_SEED)
+        recorder.run(*inputs)
+    return recorder.values, recorder.nodes
+
+
+class _Recorder(fx.Interpreter):
+    def __init__(self, module):
+        super().__init__(module)
+        self.values: dict[str, torch.Tensor] = {}
+        self.nodes: dict[str, fx.Node] = {}
+
+    def run_node(self, n: fx.Node):
+        result = super().run_node(n)
+        meta = n.meta.get("linkc")
+        if meta is not None and meta.get("loc") is not None and isinstance(result, torch.Tensor):
+            self.values.pop(meta["id"], None)  # the latest value of a node, in graph order
+            self.values[meta["id"]] = result.detach()
+            self.nodes[meta["id"]] = n
+        return result
+
+
+def _node_of(module: fx.GraphModule, param_name: str) -> fx.Node | None:
+    """The fx node calling the module that holds parameter `param_name`."""
+    path = param_name.rpartition(".")[0]
+    return next((n for n in module.graph.nodes if n.op == "call_module"
+                 and (n.target == path or path.startswith(f"{n.target}."))), None)
+
+
+def _output_node(module: fx.GraphModule) -> fx.Node | None:
+    """The node whose value is the (first) output."""
+    out = next(n for n in module.graph.nodes if n.op == "output").args[0]
+    first = as_tuple(out)[0]
+    return first if isinstance(first, fx.Node) else None

@@ -8,7 +8,8 @@ that runs under torch.utils.checkpoint (use_reentrant=False), so only the layer'
 inputs - which the block keeps anyway - and the 1x1 conv's small output are saved;
 the rest is recomputed in backward (Pleiss et al., "Memory-efficient implementation
 of DenseNets"). Run after merge_nary the inputs are views of one shared buffer and
-memory grows linearly with depth.
+memory grows linearly with depth. Bit-identical: the recompute runs the same kernels on
+the same tensors, forward and backward.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from torch import fx, nn
 from .. import functional
 from ..fxutil import put_module
 from ..modules import DenseBottleneck
-from . import register
+from .match import module_call, only_user
 
 _DENSE = (functional.concat, functional.dense_start, functional.dense_append)
 
 
-@register("checkpoint_dense", modes=("train",), default=())
 def checkpoint_dense(gm: fx.GraphModule) -> fx.GraphModule:
     """Training: recompute dense layers' concat+BN+ReLU+1x1 conv in backward (memory ~ depth).
 
@@ -66,26 +66,20 @@ def checkpoint_dense(gm: fx.GraphModule) -> fx.GraphModule:
 
 
 def _match(bn_node: fx.Node, modules):
-    """BN(dense input) -> ReLU -> conv, each read only by the next; else None."""
-    if bn_node.op != "call_module" or type(modules.get(bn_node.target)) is not nn.BatchNorm2d:
-        return None
-    bn = modules[bn_node.target]
-    if len(bn_node.args) != 1 or bn_node.kwargs:
+    """BN(dense input) -> ReLU -> 1x1 conv, each exactly the torch class and read only by
+    the next; else None."""
+    bn = module_call(bn_node, modules, nn.BatchNorm2d, one_user=True)
+    if bn is None or not (bn.affine and bn.track_running_stats):
         return None
     source = bn_node.args[0]
-    if not (isinstance(source, fx.Node) and source.op == "call_function"
-            and source.target in _DENSE):
+    if not (source.op == "call_function" and source.target in _DENSE):
         return None
-    if not (bn.affine and bn.track_running_stats) or len(bn_node.users) != 1:
+    relu_node = only_user(bn_node)
+    if module_call(relu_node, modules, nn.ReLU, one_user=True) is None:
         return None
-    relu_node = next(iter(bn_node.users))
-    if relu_node.op != "call_module" or type(modules.get(relu_node.target)) is not nn.ReLU \
-            or len(relu_node.users) != 1:
-        return None
-    conv_node = next(iter(relu_node.users))
-    conv = modules.get(conv_node.target) if conv_node.op == "call_module" else None
-    if type(conv) is not nn.Conv2d or conv.groups != 1 or conv.dilation != (1, 1) \
-            or conv.kernel_size != (1, 1) or conv.padding_mode != "zeros" \
-            or conv_node.args != (relu_node,):
+    conv_node = only_user(relu_node)
+    conv = module_call(conv_node, modules, nn.Conv2d)
+    if conv is None or conv.groups != 1 or conv.dilation != (1, 1) \
+            or conv.kernel_size != (1, 1) or conv.padding_mode != "zeros":
         return None
     return source, relu_node, conv_node

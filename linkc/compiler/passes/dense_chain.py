@@ -18,7 +18,7 @@ training step, interleaved: 1.12-1.14x at the same peak memory; compiled: 3-9%;
 benchmarks/RESULTS.md). In inference merge_nary's buffer does the same job and runs
 first, and after checkpoint_dense each layer's concatenation is recomputed inside its
 checkpoint from the features, which a chain would have to keep: this pass comes after
-both (passes.ORDER) and finds nothing they have taken over.
+both (passes.table) and finds nothing they have taken over.
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ from __future__ import annotations
 from torch import fx
 
 from .. import functional
-from . import register
 
 
-@register("dense_chain", modes=("train", "infer"), default=("train",))
 def dense_chain(gm: fx.GraphModule) -> fx.GraphModule:
     """Both modes: each dense concatenation reads the previous one (cat(prev, new))."""
     position = {n: i for i, n in enumerate(gm.graph.nodes)}

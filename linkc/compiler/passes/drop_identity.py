@@ -1,31 +1,23 @@
-"""drop_identity: remove modules that return their input unchanged.
+"""drop_identity: remove op calls that return their input unchanged.
 
 A spec often writes an op whose arguments make it the identity in some instances:
 ResNet's option-A shortcut is `maxpool(k=1, stride=s)`, a real subsampling where a
 stage begins and a plain copy (stride 1) everywhere else; `identity` itself is an op.
 Each of those still costs a kernel launch and a full copy of the feature map, which a
-hand-written module would not pay. The modules carry no state, so `state_dict`
-keys are unchanged.
+hand-written module would not pay. Which calls are the identity is the op's registry
+row's to say (its `returns_input` rule, read with the call's arguments), so a
+plugin's op is removed on the same terms. Such modules carry no state, so
+`state_dict` keys are unchanged. Bit-identical: the removed call copied its input.
 """
 
 from __future__ import annotations
 
-from torch import fx, nn
+from torch import fx
 
-from . import register
-
-
-def _is_identity(module: nn.Module) -> bool:
-    if isinstance(module, nn.Identity):
-        return True
-    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-        one = (1, (1, 1))
-        return (module.kernel_size in one and module.stride in one
-                and module.padding in (0, (0, 0)) and not getattr(module, "ceil_mode", False))
-    return False
+from ..fxutil import node_op, node_shape
+from .match import module_call
 
 
-@register("drop_identity", modes=("train", "infer"), default=("train", "infer"))
 def drop_identity(gm: fx.GraphModule) -> fx.GraphModule:
     """Both modes: identity ops (`identity`, 1x1 pools of stride 1) are removed.
 
@@ -33,12 +25,20 @@ def drop_identity(gm: fx.GraphModule) -> fx.GraphModule:
     """
     modules = dict(gm.named_modules())
     for node in list(gm.graph.nodes):
-        if node.op != "call_module" or not _is_identity(modules[node.target]):
-            continue
-        if len(node.args) != 1 or node.kwargs or node.args[0] is None:
+        if not _returns_input(node, modules):
             continue
         node.replace_all_uses_with(node.args[0])
         gm.graph.erase_node(node)
         gm.delete_submodule(node.target)
     gm.recompile()
     return gm
+
+
+def _returns_input(node: fx.Node, modules) -> bool:
+    """Whether node calls, on one input, an op whose row says it returns that input
+    with the arguments the node was lowered with."""
+    op = node_op(node)
+    if op is None or op.returns_input is None or module_call(node, modules) is None:
+        return False
+    args = node.meta["linkc"].get("args")
+    return args is not None and op.returns_input(node_shape(node.args[0]), args)

@@ -5,7 +5,12 @@ In eval mode a BatchNorm is the affine map y = (x - mean) / sqrt(var + eps) * ga
 W' = W * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps). The fold is
 only valid when nothing else reads the convolution's output (DenseNet's stem feeds
 both a BN and the block's concatenation, so it is left alone) and only at
-inference: in training BN normalises with the batch's statistics.
+inference: in training BN normalises with the batch's statistics. Both modules must
+be exactly nn.Conv2d and nn.BatchNorm2d (match.module_call): a subclass, such as a
+plugin's weight-standardised convolution, computes something the fold knows nothing
+about.
+
+Not bit-identical: the folded weights round differently (passes.table states the bound).
 """
 
 from __future__ import annotations
@@ -17,10 +22,9 @@ from torch import fx, nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from ..fxutil import put_module
-from . import register
+from .match import module_call
 
 
-@register("fold_bn", modes=("infer",), default=("infer",))
 def fold_bn(gm: fx.GraphModule) -> fx.GraphModule:
     """Inference: conv -> BN becomes one conv with a bias (when only the BN reads the conv).
 
@@ -30,14 +34,12 @@ def fold_bn(gm: fx.GraphModule) -> fx.GraphModule:
     """
     modules = dict(gm.named_modules())
     for bn_node in list(gm.graph.nodes):
-        bn = modules.get(bn_node.target) if bn_node.op == "call_module" else None
-        if not isinstance(bn, nn.BatchNorm2d) or len(bn_node.args) != 1 or bn_node.kwargs:
+        bn = module_call(bn_node, modules, nn.BatchNorm2d)
+        if bn is None:
             continue
         conv_node = bn_node.args[0]
-        if not (isinstance(conv_node, fx.Node) and conv_node.op == "call_module"):
-            continue
-        conv = modules.get(conv_node.target)
-        if not isinstance(conv, nn.Conv2d) or len(conv_node.users) != 1:
+        conv = module_call(conv_node, modules, nn.Conv2d, one_user=True)
+        if conv is None:
             continue
         if not bn.track_running_stats or bn.running_mean is None:
             continue  # a BN without running statistics normalises per batch even in eval
@@ -53,4 +55,3 @@ def fold_bn(gm: fx.GraphModule) -> fx.GraphModule:
     gm.eval()  # the folded module is only valid for inference
     gm.recompile()
     return gm
-

@@ -1,18 +1,29 @@
-"""group_parallel: sibling convolutions -> one convolution; parallel branches -> one grouped branch.
+"""group_siblings and group_branches (the `group_parallel` pair): parallel convolutions
+stacked into one.
 
-1. Siblings: convolutions with the same configuration reading the same tensor
+1. group_siblings: convolutions with the same configuration reading the same tensor
    (an inception-style fan-out, the two branches of a merge-and-run block fed by
    one stem) become one convolution with the output channels stacked, and a split.
-2. Parallel branches: k chains of identical single-input modules (Conv2d, BN, and
+2. group_branches: k chains of identical single-input modules (Conv2d, BN, and
    the ops whose registry entry has the `elementwise` trait: relu, sigmoid, a
-   plugin's activation, ...) on k different inputs of equal shape, with both inputs ready before
-   either chain starts, become one chain on the concatenated input with grouped
-   convolutions (groups multiplied by k) and BN over the stacked channels, then a
-   split. This is the equivalence of seed 003 (merge-and-run): two residual
+   plugin's activation, ...) on k different inputs of equal shape, with both inputs
+   ready before either chain starts, become one chain on the concatenated input with
+   grouped convolutions (groups multiplied by k) and BN over the stacked channels, then
+   a split. This is the equivalence of seed 003 (merge-and-run): two residual
    branches side by side are one branch with 2-group convolutions. BN is per
-   channel, so stacking is exact in training too (batch statistics per channel).
+   channel, so stacking is exact in real arithmetic in training too (batch statistics
+   per channel).
 
-The fused modules are named after the first original (`<path>_grouped`).
+Modules are matched by exact class (match.module_call): a subclass of Conv2d or
+BatchNorm2d is never stacked. Both make new weights (the stacked tensors) and are not
+bit-identical (a larger or grouped convolution takes other kernels): passes.table
+states the bound. The fused modules are named after the first original
+(`<path>_grouped`).
+
+Off by default: the stacking costs a torch.cat of the streams (a copy) and its speed on
+the 2-core CPU could not be measured reliably in the session that wrote it (shared,
+overloaded machine; benchmarks/RESULTS.md); its expected value is fewer, larger kernels
+on GPUs. Turn them on with --passes after measuring.
 """
 
 from __future__ import annotations
@@ -24,31 +35,25 @@ import torch
 from torch import fx, nn
 
 from ..fxutil import node_op, node_shape, put_module
-from . import register
+from .match import module_call, only_user
 
 
-@register("group_parallel", modes=("train", "infer"), default=())
-def group_parallel(gm: fx.GraphModule) -> fx.GraphModule:
-    """Sibling convs on one input -> one conv + split; equal parallel branches -> grouped conv.
+def group_siblings(gm: fx.GraphModule) -> fx.GraphModule:
+    """Sibling convs on one input -> one conv with the outputs stacked, and a split."""
+    _group_siblings(gm, dict(gm.named_modules()))
+    gm.recompile()
+    return gm
 
-    Off by default: the stacking costs a torch.cat of the streams (a copy) and its
-    speed on the 2-core CPU could not be measured reliably in the session that wrote
-    it (shared, overloaded machine; benchmarks/RESULTS.md); its expected value is
-    fewer, larger kernels on GPUs. Turn it on with --passes after measuring.
-    """
-    modules = dict(gm.named_modules())
-    _group_siblings(gm, modules)
-    modules = dict(gm.named_modules())
-    _group_branches(gm, modules)
+
+def group_branches(gm: fx.GraphModule) -> fx.GraphModule:
+    """Equal chains of conv/BN/elementwise ops on k inputs -> one grouped chain, and a split."""
+    _group_branches(gm, dict(gm.named_modules()))
     gm.recompile()
     return gm
 
 
 def _conv(node: fx.Node, modules) -> nn.Conv2d | None:
-    if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
-        return None
-    module = modules.get(node.target)
-    return module if type(module) is nn.Conv2d else None
+    return module_call(node, modules, nn.Conv2d)
 
 
 def _conv_key(conv: nn.Conv2d) -> tuple:
@@ -154,12 +159,10 @@ def _chains(heads: list[fx.Node], modules) -> list[list[fx.Node]]:
     """Extend the k chains in lockstep while each link has one reader of a stackable kind."""
     chains = [[h] for h in heads]
     while True:
-        ends = [c[-1] for c in chains]
-        users = [next(iter(e.users)) if len(e.users) == 1 else None for e in ends]
-        if any(u is None or u.op != "call_module" or u.args != (e,) or u.kwargs
-               for u, e in zip(users, ends)) or len(set(users)) != len(users):
+        users = [only_user(c[-1]) for c in chains]
+        mods = [module_call(u, modules) for u in users]
+        if any(m is None for m in mods) or len(set(users)) != len(users):
             return chains
-        mods = [modules[u.target] for u in users]
         elementwise = all(_elementwise(u) for u in users)
         if not all(_stackable(mods[0], m, elementwise) for m in mods[1:]):
             return chains

@@ -32,7 +32,7 @@ changes where that happens. Interleaved A/B, eager, batch 32, 2 threads (loaded
 2-core machine, benchmarks/RESULTS.md): DMRNet-56 1.02x (page faults per call 33k ->
 31k), ResNet-110 0.95x (25k -> 29k). So it is not on by default; where the A/B says it
 pays, name it after the defaults (`--passes` with the `--list-passes` defaults, then
-`inplace_merge`). It runs last in ORDER: it decides on each tensor's final readers,
+`inplace_merge`). It runs last in the table (passes.table): it decides on each tensor's final readers,
 which a later rewrite could change.
 """
 
@@ -42,10 +42,8 @@ from torch import fx
 
 from ..fxutil import node_merge, node_op, node_shape
 from ..lower import resolve_target
-from . import register
 
 
-@register("inplace_merge", modes=("infer",))
 def inplace_merge(gm: fx.GraphModule) -> fx.GraphModule:
     """Inference: add/mean/wsum write into an input temporary that only they read."""
     for node in gm.graph.nodes:

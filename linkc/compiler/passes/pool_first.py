@@ -15,6 +15,7 @@ spec that compresses channels before pooling: in DenseNet-BC-100 the two
 transition convolutions are about 12% of the network's multiply-adds.
 
 Run after fold_bn, which turns conv -> BN -> pool (inference) into conv -> pool.
+Not bit-identical (the two orders round differently): passes.table states the bound.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from __future__ import annotations
 from torch import fx, nn
 
 from ..fxutil import node_shape
-from . import register
+from .match import module_call
 
 
-@register("pool_first", modes=("train", "infer"), default=("train", "infer"))
 def pool_first(gm: fx.GraphModule) -> fx.GraphModule:
     """1x1 conv -> average pool becomes pool -> 1x1 conv (the conv on fewer pixels).
 
@@ -53,20 +53,14 @@ def pool_first(gm: fx.GraphModule) -> fx.GraphModule:
 
 def _conv_before(pool_node: fx.Node, modules) -> fx.Node | None:
     """The 1x1 conv that only this average pool reads, when the two commute; else None."""
-    pool = modules.get(pool_node.target) if pool_node.op == "call_module" else None
-    if type(pool) is not nn.AvgPool2d or len(pool_node.args) != 1 or pool_node.kwargs:
-        return None
+    pool = module_call(pool_node, modules, nn.AvgPool2d)
     # padding would average in zeros where the conv's bias is not zero; an override
     # divisor scales the bias by (window size / divisor)
-    if pool.padding not in (0, (0, 0)) or pool.divisor_override is not None:
+    if pool is None or pool.padding not in (0, (0, 0)) or pool.divisor_override is not None:
         return None
     conv_node = pool_node.args[0]
-    if not (isinstance(conv_node, fx.Node) and conv_node.op == "call_module"
-            and len(conv_node.users) == 1 and len(conv_node.args) == 1
-            and not conv_node.kwargs and isinstance(conv_node.args[0], fx.Node)):
-        return None
-    conv = modules.get(conv_node.target)
-    if type(conv) is not nn.Conv2d or conv.kernel_size != (1, 1) or conv.stride != (1, 1) \
+    conv = module_call(conv_node, modules, nn.Conv2d, one_user=True)
+    if conv is None or conv.kernel_size != (1, 1) or conv.stride != (1, 1) \
             or conv.padding not in ((0, 0), "valid", "same") \
             or len(node_shape(conv_node.args[0])) != 3:
         return None
