@@ -79,11 +79,12 @@ from .ops import OPS
 from .ops.plugin_targets import Target, read_target, shape_problem
 from .ops.plugins import PluginError, RegistrationError
 from .plugin_rules import guarded_merge, guarded_op, is_count
-from .ops.registry import (BUILTIN, TRAITS, Args, Lowering, NoArgs, OpDef, Origin, Shape,
-                           ShapeError)
+from .ops.registry import (BUILTIN, TRAITS, Args, Inverse, Lowering, NoArgs, OpDef, Origin,
+                           Shape, ShapeError)
 
-__all__ = ["Args", "Lowering", "MergeDef", "MergeInput", "MergeOptions", "NoArgs", "OpDef",
-           "PluginError", "Shape", "ShapeError", "TRAITS", "register_merge", "register_op"]
+__all__ = ["Args", "Inverse", "Lowering", "MergeDef", "MergeInput", "MergeOptions", "NoArgs",
+           "OpDef", "PluginError", "Shape", "ShapeError", "TRAITS", "register_merge",
+           "register_op"]
 
 SAMPLE_SHAPES: tuple[Shape, ...] = ((8, 8, 8), (8,))  # a feature map, then a vector
 SAMPLE_ARG = 4  # each required argument of the sample call

@@ -89,6 +89,7 @@ def import_module(module, input_shape: Sequence[int] | Sequence[Sequence[int]],
                   name: str | None = None, source: str | None = None) -> ImportResult:
     """Trace `module` and write it as a spec; `input_shape` is one sample's shape
     (a list of shapes for several inputs)."""
+    from .calls import container_numbers
     from .structure import fold
     from .values import spec_nodes
     from .write import spec_text
@@ -98,7 +99,8 @@ def import_module(module, input_shape: Sequence[int] | Sequence[Sequence[int]],
     traced = trace_module(module, shapes)
     inputs, outputs, nodes = spec_nodes(traced)
     input_names = ["input"] if len(inputs) == 1 else [v.name for v in inputs]
-    classes = {path: type(m).__name__ for path, m in module.named_modules()}
+    renamed = container_numbers(module)  # ModuleDict keys as numbers, as homes have them
+    classes = {renamed.get(path, path): type(m).__name__ for path, m in module.named_modules()}
     layout = fold(nodes, inputs, outputs, classes, input_names)
     spec_name = name or _name_of(module)
     header = f"Imported from {source or type(module).__name__} by linkc import."
@@ -109,14 +111,17 @@ def import_module(module, input_shape: Sequence[int] | Sequence[Sequence[int]],
 
 
 def _carry_weights(text: str, module, nodes, layout):
-    """Compile the spec and pair each of its layers with the module's layer."""
+    """Compile the spec and give each of its layers the state of the layer (or parameter)
+    it came from, reshaped where only unit dimensions differ (a Linear as a 1x1 conv)."""
     from ..compiler.lower import lower
     from ..frontend import SpecError, build
 
     try:
         g = build(text)
     except SpecError as exc:  # a bug here, not the user's: say what was written
-        raise NotImportable(f"the written spec does not check:\n{exc}\n\n{text}") from None
+        raise NotImportable(f"linkc import wrote a spec that does not check (a bug in "
+                            f"linkc import; please report it with the module):\n{exc}\n\n"
+                            f"{text}") from None
     gm = lower(g)
     layers: dict[str, list[str]] = {}
     merges: dict[str, str] = {}
@@ -128,31 +133,26 @@ def _carry_weights(text: str, module, nodes, layout):
             layers.setdefault(meta["id"], []).append(str(fx_node.target))
         else:
             merges[meta["id"]] = str(fx_node.target)
-    source = dict(module.named_modules())
     target = dict(gm.named_modules())
     weights = {}
     for n in nodes:
         fid = layout.flat_ids.get(id(n))
         if fid is None:  # folded away (a dense block's final concatenation): no layers
             continue
-        pairs = list(zip(n.modules, layers.get(fid, [])))
-        if n.merge_module:
-            pairs.append((n.merge_module, merges[fid]))
-        for old, new in pairs:
-            if old is None:
+        pairs = list(zip(n.states, layers.get(fid, [])))
+        if n.merge_state is not None:
+            pairs.append((n.merge_state, merges[fid]))
+        for state, new in pairs:
+            if not state:
                 continue
-            mine = source[old].state_dict()
             theirs = target[new].state_dict()
-            if set(mine) != set(theirs):
-                raise NotImportable(f"layer '{old}' has state {sorted(mine)} but the spec's "
-                                   f"'{new}' has {sorted(theirs)}")
-            for key, value in mine.items():
-                if tuple(value.shape) != tuple(theirs[key].shape):
-                    raise NotImportable(f"'{old}.{key}' has shape {list(value.shape)} but the "
-                                       f"spec's '{new}.{key}' has {list(theirs[key].shape)}")
-                weights[f"{new}.{key}"] = value.detach().clone().contiguous()
+            if set(state) != set(theirs):
+                raise NotImportable(f"a layer with state {sorted(state)} became the spec's "
+                                    f"'{new}' with {sorted(theirs)} (a bug in linkc import)")
+            for key, value in state.items():
+                weights[f"{new}.{key}"] = value.detach().reshape(theirs[key].shape).clone()
     missing = sorted(set(gm.state_dict()) - set(weights))
     if missing:
-        raise NotImportable(f"no weights for {', '.join(missing[:5])}")
+        raise NotImportable(f"no weights for {', '.join(missing[:5])} (a bug in linkc import)")
     count = sum(p.numel() for p in gm.parameters())
     return weights, count, len(g.order)

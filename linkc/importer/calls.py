@@ -1,6 +1,15 @@
-"""Reading a traced fx graph into values: each fx node becomes the input, an op of
-one value, a merge of references, or a linear combination kept symbolic until
-something reads it (see values.py for the whole picture)."""
+"""Reading a traced fx graph into values: each fx node becomes the input, an op of one
+value, a merge of references, a constant (a shape read under the fixed input), or one
+of the symbolic kinds of nodes.py, kept until something reads it.
+
+Which torch layer, function or method is which op or merge comes from the registry
+(inverse.py); sums, differences and scalings are kept as a linear combination until
+read (then `add`, `mean` or `wsum`, with option-A pads as exact concatenations); the
+indexing, reshaping and padding idioms are views.py's. A linear combination is
+materialised in the forward that computed it, so a residual add stays in its block.
+Every refusal is located: the module path, the user's file, line and source, what
+the construct is, why a static topology cannot hold it, and the spelling that works.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +17,35 @@ import operator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import fx
+from torch.fx.node import map_aggregate
 
-from .adopt import NotExpressible, adopt, merge_of
-from .nodes import Ref, Value, LinComb, Padded
-from .trace import NotImportable, Traced
+from ..ops import OPS
+from . import views
+from .inverse import Mismatch, Spelling, call_arguments, match_call, match_module, \
+    match_product
+from .nodes import BATCH, Batch, Grouped, LinComb, Padded, Param, Permuted, Ref, Value, Viewed
+from .trace import SAMPLE_BATCH, NotImportable, Traced, where
 
-
-_ELEMENTWISE_FUNCTIONS = {
-    F.relu: "relu", torch.relu: "relu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
-    F.relu6: "relu6", F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
-    F.gelu: "gelu", F.silu: "silu", torch.tanh: "tanh", F.tanh: "tanh",
-}
-_ELEMENTWISE_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
-_ADD = {operator.add, operator.iadd, torch.add}
-_SUB = {operator.sub, operator.isub, torch.sub}
-_MUL = {operator.mul, operator.imul, torch.mul}
-_DIV = {operator.truediv, operator.itruediv, torch.div}
+SYMBOLIC = (Value, Ref, LinComb, Padded, Viewed, Permuted, Grouped, Param)
 
 
-def _shape(node: fx.Node) -> tuple[int, ...]:
-    meta = node.meta.get("tensor_meta")
-    return tuple(meta.shape[1:]) if meta is not None and hasattr(meta, "shape") else ()
+def sample_shape(node: fx.Node) -> tuple[int, ...]:
+    full = node.meta.get("example_shape")
+    return tuple(full[1:]) if full else ()
 
 
-def _home(node: fx.Node, gm: fx.GraphModule) -> tuple[str, ...]:
-    if node.op == "call_module":
-        return tuple(str(node.target).split("."))[:-1]
-    stack = node.meta.get("nn_module_stack") or {}
-    if stack:
-        path = list(stack.values())[-1][0]
-        return tuple(p for p in str(path).split(".") if p)
-    return ()
+def container_numbers(module: torch.nn.Module) -> dict[str, str]:
+    """Module path -> the path with each ModuleDict key replaced by its position: the
+    layers of a ModuleDict (torchvision's `_DenseBlock`) are instances, as a
+    Sequential's are."""
+    renamed: dict[str, str] = {"": ""}
+    for path, m in module.named_modules():
+        base = renamed.get(path, path)
+        for k, (name, child) in enumerate(m.named_children()):
+            part = str(k) if isinstance(m, torch.nn.ModuleDict) else name
+            renamed[f"{path}.{name}" if path else name] = f"{base}.{part}" if base else part
+    return renamed
 
 
 class Builder:
@@ -48,244 +53,409 @@ class Builder:
 
     def __init__(self, traced: Traced):
         self.gm = traced.gm
-        self.modules = dict(traced.gm.named_modules())
+        self.spellings = traced.spellings
+        self.modules = dict(traced.module.named_modules())
         self.env: dict[fx.Node, Any] = {}
         self.called: dict[str, int] = {}
+        self.materialised: dict[int, Value] = {}
+        self.renamed = container_numbers(traced.module)
+        self.home_globals = getattr(type(traced.module).forward, "__globals__", {})
 
-    def fail(self, node: fx.Node, what: str) -> NotImportable:
-        where = node.meta.get("stack_trace", "").strip().splitlines()
-        line = f" ({where[-2].strip()})" if len(where) >= 2 else ""
-        return NotImportable(f"cannot express {what} at fx node '{node.name}'{line}")
+    # -------------------------------------------------------------- locations
+    def home(self, node: fx.Node) -> tuple[str, ...]:
+        if node.op == "call_module":
+            path = str(node.target).rpartition(".")[0]
+        else:
+            stack = node.meta.get("nn_module_stack") or {}
+            path = str(list(stack.values())[-1][0]) if stack else ""
+        path = self.renamed.get(path, path)
+        return tuple(p for p in path.split(".") if p)
 
-    # ------------------------------------------------------------ materialising
-    def ref(self, node: fx.Node, x: Any) -> Ref:
+    def fail(self, node: fx.Node, what: str, why: str, hint: str = "") -> NotImportable:
+        stack = node.meta.get("nn_module_stack") or {}
+        if node.op == "call_module":  # the module whose forward calls the layer
+            path = str(node.target).rpartition(".")[0]
+        else:
+            path = str(list(stack.values())[-1][0]) if stack else ""
+        loc = where(node)
+        text = f"{what}, in module '{path or '(the model)'}'" + (f" at {loc}" if loc else "")
+        text += f": {why}"
+        if hint:
+            text += f"\n  supported: {hint}"
+        return NotImportable(text)
+
+    # ---------------------------------------------------------- materialising
+    def ref(self, node: fx.Node, x: Any, reader: str = "this call") -> Ref:
         if isinstance(x, Ref):
             return x
         if isinstance(x, Value):
             return Ref(x)
         if isinstance(x, LinComb):
-            return Ref(self.combine(node, x))
+            return Ref(self.materialise(node, x))
+        if isinstance(x, Viewed):
+            if x.shape == x.ref.shape:
+                return x.ref
+            raise self.fail(node, f"{reader} reading a tensor viewed as {list(x.shape)}",
+                            f"the value is {list(x.ref.shape)} per sample; a view that adds "
+                            "or drops unit dimensions is read only by a product (a gate) or "
+                            "an elementwise function", "gate = sigmoid(fc(pool(x))); "
+                            "x * gate.view(b, c, 1, 1)")
         if isinstance(x, Padded):
-            raise self.fail(node, "a channel zero-padding read by anything but a sum")
-        raise self.fail(node, f"an input of type {type(x).__name__}")
+            raise self.fail(node, f"{reader} reading a channel zero-padding",
+                            "only a sum can read F.pad's zeros (an option-A shortcut)",
+                            "out + F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p))")
+        if isinstance(x, Permuted):
+            raise self.fail(node, f"{reader} reading a permuted tensor {list(x.perm)}",
+                            "a channels-last map is read only by layers that compute an op "
+                            "over its channels (LayerNorm, Linear, activations, a per-channel "
+                            "scale) and a permute back", "x.permute(0, 2, 3, 1) -> "
+                            "norm/Linear -> x.permute(0, 3, 1, 2)")
+        if isinstance(x, Grouped):
+            raise self.fail(node, f"{reader} reading a channel-group view",
+                            "a (groups, C/groups, H, W) view is read only by the channel "
+                            "shuffle it is part of",
+                            "x.view(b, g, c // g, h, w).transpose(1, 2).reshape(b, c, h, w)")
+        if isinstance(x, Param):
+            raise self.fail(node, f"{reader} reading the parameter '{x.path}'",
+                            "a parameter read in a forward is expressible only as a "
+                            "per-channel multiplier (layer scale); other uses need a layer",
+                            "x * self.gamma.view(1, -1, 1, 1) (the scale op), or an nn layer")
+        kind = "the batch size" if isinstance(x, Batch) else f"a {type(x).__name__}"
+        raise self.fail(node, f"{reader} reading {kind}",
+                        "a tensor is expected here")
 
     def value(self, node: fx.Node, x: Any) -> Value:
         r = self.ref(node, x)
         if r.slice is None and r.weight == 1.0:
             return r.value
-        return Value("merge", _shape(node), node.name, _home(node, self.gm), (r,), merge="add")
+        return Value("merge", r.shape, node.name, self.home(node), (r,), merge="add")
 
-    def combine(self, node: fx.Node, comb: LinComb) -> Value:
-        refs = [Ref(v.value, w, v.slice) if isinstance(v, Ref) else Ref(v, w)
-                for v, w in comb.items()]
-        weights = [r.weight for r in refs]
-        n = len(refs)
-        if n == 1 and weights[0] == 1.0:
-            return refs[0].value
-        if n == 1:
-            raise self.fail(node, f"a tensor scaled by the constant {weights[0]}")
-        if all(w == 1.0 for w in weights):
-            kind, refs = "add", [Ref(r.value, 1.0, r.slice) for r in refs]
-        elif all(abs(w - 1.0 / n) < 1e-12 for w in weights):
-            kind, refs = "mean", [Ref(r.value, 1.0, r.slice) for r in refs]
-        else:
-            kind = "wsum"
-        return Value("merge", _shape(node), node.name, _home(node, self.gm), tuple(refs),
-                     merge=kind, args={"pad": "zeros"} if comb.padded else {})
-
-    def channel_pad(self, node: fx.Node, a: list) -> bool:
-        """F.pad(x, (0, 0, 0, 0, 0, extra)) of a feature map with zeros: channels only."""
-        pad = a[1] if len(a) > 1 else node.kwargs.get("pad")
-        value = node.kwargs.get("value", a[3] if len(a) > 3 else 0)
-        mode = node.kwargs.get("mode", a[2] if len(a) > 2 else "constant")
-        return (isinstance(pad, (tuple, list)) and len(pad) == 6 and not any(pad[:5])
-                and mode == "constant" and not value)
+    def materialise(self, node: fx.Node, comb: LinComb) -> Value:
+        """The merge a sum becomes, made once, in the forward that computed it."""
+        done = self.materialised.get(id(comb))
+        if done is None:
+            from .sums import combine
+            done = self.materialised[id(comb)] = combine(self, node, comb)
+        return done
 
     def lincomb(self, node: fx.Node, x: Any) -> LinComb:
-        if isinstance(x, LinComb):
+        home = self.home(node)
+        if isinstance(x, LinComb) and x.home == home:
             return x
         if isinstance(x, Padded):
-            out = self.lincomb(node, x.ref)
-            out.padded = True
-            return out
-        r = self.ref(node, x)
-        key = r if r.slice is not None else r.value
-        return LinComb({key if not isinstance(key, Ref) else Ref(r.value, 1.0, r.slice): 1.0})
+            comb = LinComb({x.ref: 1.0}, home, node.name, sample_shape(node))
+            comb.pads[x.ref] = (x.front, x.back)
+            return comb
+        r = self.ref(node, x, "a sum")  # a sum from another forward is its own node
+        return LinComb({Ref(r.value, 1.0, r.slice): r.weight}, home, node.name,
+                       sample_shape(node))
 
     # ------------------------------------------------------------------ nodes
     def run(self) -> tuple[list[Value], list[Value]]:
         inputs, outputs = [], []
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
-                v = Value("input", _shape(node), node.name, ())
+                v = Value("input", sample_shape(node), node.name, ())
                 inputs.append(v)
                 self.env[node] = v
             elif node.op == "output":
-                result = node.args[0]
-                results = result if isinstance(result, (tuple, list)) else [result]
-                outputs = [self.value(node, self.env[r]) for r in results]
+                outputs = [self.value(node, r) for r in _flat(self.resolve(node.args[0]))]
+            elif node.op == "get_attr":
+                self.env[node] = Param(str(node.target), _fetch(self.gm, str(node.target)))
             elif node.op == "call_module":
                 self.env[node] = self.call_module(node)
-            elif node.op in ("call_function", "call_method"):
+            else:
                 self.env[node] = self.call(node)
-            elif node.op == "get_attr":
-                raise self.fail(node, f"a parameter read directly ('{node.target}')")
         return inputs, outputs
 
-    def arg(self, node: fx.Node, a: Any) -> Any:
-        return self.env[a] if isinstance(a, fx.Node) else a
+    def resolve(self, a: Any) -> Any:
+        return map_aggregate(a, lambda v: self.env[v] if isinstance(v, fx.Node) else v)
+
+    def operand(self, node: fx.Node, x: Any, reader: str):
+        """(ref, permutation or None, unit-dim view shape or None) of an op's input."""
+        if isinstance(x, Permuted):
+            return x.ref, x.perm, None
+        if isinstance(x, Viewed):
+            return x.ref, None, x.shape
+        return self.ref(node, x, reader), None, None
 
     def call_module(self, node: fx.Node) -> Any:
         path = str(node.target)
-        module = self.modules[path]
+        module = self.modules.get(path) or self.gm.get_submodule(path)
+        name = f"the layer '{path}' ({type(module).__name__})"
         self.called[path] = self.called.get(path, 0) + 1
         if self.called[path] > 1 and any(True for _ in module.parameters()):
-            raise self.fail(node, f"the layer '{path}' ({type(module).__name__}) called twice: "
-                                  "shared weights")
-        if merge_of(module):
-            refs = tuple(self.ref(node, self.arg(node, a)) for a in node.args)
-            return Value("merge", _shape(node), node.name, _home(node, self.gm), refs,
-                         merge=merge_of(module), module=path)
-        (src,) = node.args
-        x = self.value(node, self.arg(node, src))
-        try:
-            op, args = adopt(module, x.shape)
-        except KeyError:
-            raise NotImportable(
-                f"module '{path}' ({type(module).__module__}.{type(module).__name__}) has no "
-                "linkc op. A plugin op that lowers to this class (see linkc.extend) would "
-                "cover it.") from None
-        except NotExpressible as exc:
-            raise NotImportable(f"module '{path}' ({type(module).__name__}): {exc} has no "
-                               "spelling in linkc's op arguments") from None
-        return Value("op", _shape(node), node.name, _home(node, self.gm), (Ref(x),), op=op,
-                     args=args, module=path)
+            raise self.fail(node, f"{name} called a second time",
+                            "two calls of one layer share its weights, and a spec gives "
+                            "every node its own layers", "a separate layer for each call")
+        found = self.spellings.for_module(module)
+        merge = next((s for s, _ in found if s.kind == "merge"), None)
+        args = self.resolve(node.args)
+        if merge is not None:
+            refs = tuple(self.ref(node, a, name) for a in args)
+            return Value("merge", sample_shape(node), node.name, self.home(node), refs,
+                         merge=merge.name, module=path, state=module.state_dict())
+        if len(args) != 1 or node.kwargs:
+            raise self.fail(node, f"{name} called with {len(args)} inputs",
+                            "an op reads one tensor")
+        ref, perm, view = self.operand(node, args[0], name)
+        if not found:
+            cls = type(module)
+            raise self.fail(node, name, f"no op is the inverse of {cls.__module__}."
+                            f"{cls.__qualname__}",
+                            "a plugin op that lowers to this class and names it in its "
+                            "`imports` (see linkc.extend) is imported like a built-in one")
+        match, reasons = match_module(found, module, ref.shape, _layout(perm))
+        if match is None:
+            raise self.fail(node, name, "its settings have no spelling in linkc's ops ("
+                            + "; ".join(reasons) + ")")
+        v = Value("op", match.shape, node.name, self.home(node), (ref,), op=match.op,
+                  args=match.args, module=path, state=match.state)
+        return self.wrap(v, perm, view)
 
-    def op(self, node: fx.Node, name: str, src: Any, args: dict | None = None) -> Value:
-        x = self.value(node, self.arg(node, src))
-        return Value("op", _shape(node), node.name, _home(node, self.gm), (Ref(x),), op=name,
-                     args=args or {})
-
-    def call(self, node: fx.Node) -> Any:
-        t, args = node.target, node.args
-        name = t if isinstance(t, str) else getattr(t, "__name__", "")
-        a = [self.arg(node, x) for x in args]
-        if node.op == "call_function" and t in _ELEMENTWISE_FUNCTIONS:
-            return self.op(node, _ELEMENTWISE_FUNCTIONS[t], args[0])
-        if node.op == "call_method" and t in _ELEMENTWISE_METHODS:
-            return self.op(node, _ELEMENTWISE_METHODS[t], args[0])
-        if node.op == "call_method" and t in ("size", "dim"):
-            return None  # only feeds view/reshape, which read the propagated shapes
-        if node.op == "call_method" and (t == "contiguous" or t == "to" and len(args) == 1
-                                         and set(node.kwargs) == {"memory_format"}):
-            return a[0]  # a memory layout (channels_last) is not part of the topology
-        if t in _ADD or t in _SUB or t in _MUL or t in _DIV:
-            return self.arithmetic(node, t, a)
-        if t is torch.cat or name == "concat" and node.op == "call_function":
-            return self.concat(node, t, a)
-        if node.op == "call_function" and name in ("add", "mean", "wsum", "mul", "add_padded"):
-            return self.linkc_merge(node, name, a)
-        if t is F.pad and self.channel_pad(node, a):
-            return Padded(self.ref(node, a[0]))
-        if t is operator.getitem or name == "channel_slice":
-            return self.slice(node, a)
-        if t is torch.flatten or (node.op == "call_method" and t in ("flatten", "view",
-                                                                     "reshape")):
-            return self.flatten(node, args[0])
-        pooled = self.global_pool(node, t, a)
-        if pooled is not None:
-            return pooled
-        raise self.fail(node, f"the call {name or t}")
-
-    def arithmetic(self, node: fx.Node, t: Any, a: list) -> Any:
-        """`a + b`, `a - b` and scaling by a constant stay symbolic (a linear
-        combination); a product of two tensors is the `mul` merge."""
-        if t in _ADD or t in _SUB:
-            left, right = self.lincomb(node, a[0]), self.lincomb(node, a[1])
-            sign = -1.0 if t in _SUB else 1.0
-            out = LinComb(left)
-            for k, w in right.items():
-                out[k] = out.get(k, 0.0) + sign * w
-            result = LinComb({k: w for k, w in out.items() if w != 0.0})
-            result.padded = left.padded or right.padded
-            return result
-        scalar = next((x for x in a if isinstance(x, (int, float))), None)
-        if scalar is not None:
-            tensor = a[0] if a[1] is scalar else a[1]
-            factor = 1.0 / scalar if t in _DIV else float(scalar)
-            comb = self.lincomb(node, tensor)
-            scaled = LinComb({k: w * factor for k, w in comb.items()})
-            scaled.padded = comb.padded
-            return scaled
-        if t in _MUL:
-            refs = tuple(self.ref(node, x) for x in a)
-            return Value("merge", _shape(node), node.name, _home(node, self.gm), refs,
-                         merge="mul")
-        raise self.fail(node, f"the call {getattr(t, '__name__', '') or t}")
-
-    def concat(self, node: fx.Node, t: Any, a: list) -> Value:
-        items = a[0] if t is torch.cat else a
-        dim = (node.kwargs.get("dim", a[1] if t is torch.cat and len(a) > 1 else 0)
-               if t is torch.cat else 1)
-        if dim not in (1, -3):
-            raise self.fail(node, f"a concatenation along dim {dim}")
-        refs = []
-        for item in items:
-            refs.extend(self.cat_leaves(node, item))
-        return Value("merge", _shape(node), node.name, _home(node, self.gm), tuple(refs),
-                     merge="concat")
-
-    def global_pool(self, node: fx.Node, t: Any, a: list) -> Value | None:
-        """`x.mean((2, 3))` is gap, `F.adaptive_avg_pool2d(x, 1)` adaptive_avgpool; else None."""
-        if node.op == "call_method" and t == "mean" or t is torch.mean:
-            dims = node.kwargs.get("dim", a[1] if len(a) > 1 else None)
-            if tuple(dims or ()) in ((2, 3), (-2, -1)) and not node.kwargs.get("keepdim"):
-                return self.op(node, "gap", node.args[0])
-        if t is F.adaptive_avg_pool2d and a[1] in (1, (1, 1)):
-            return self.op(node, "adaptive_avgpool", node.args[0], {"size": 1})
-        return None
-
-    def linkc_merge(self, node: fx.Node, name: str, a: list) -> Value:
-        refs = [self.ref(node, x) for x in a]
-        merge = {"add_padded": "add"}.get(name, name)
-        if name == "wsum":
-            refs = [Ref(r.value, float(w), r.slice) for r, w in zip(refs, node.kwargs["weights"])]
-        v = Value("merge", _shape(node), node.name, _home(node, self.gm), tuple(refs),
-                  merge=merge, args={"pad": "zeros"} if name == "add_padded" else {})
+    def wrap(self, v: Value, perm, view) -> Any:
+        if perm:
+            return Permuted(Ref(v), perm)
+        if view and "elementwise" in OPS[v.op].traits:
+            return Viewed(Ref(v), view)
         return v
 
-    def cat_leaves(self, node: fx.Node, item: Any) -> list[Ref]:
-        x = self.arg(node, item) if isinstance(item, fx.Node) else item
-        if isinstance(x, Value) and x.kind == "merge" and x.merge == "concat" and x.module is None:
-            return list(x.refs)  # concatenation is associative: read the leaves
-        return [self.ref(node, x)]
+    def call(self, node: fx.Node) -> Any:
+        kind, t = node.op, node.target
+        a, kw = self.resolve(node.args), self.resolve(node.kwargs)
+        if kind == "call_method" and t == "size" and len(a) == 2 and a[1] in (0, -4):
+            return BATCH
+        if t is getattr and len(a) == 2 and a[1] == "shape" and isinstance(a[0], SYMBOLIC):
+            return (BATCH, *sample_shape(node.args[0]))
+        if views.is_item(node, a):  # an element of a tuple (chunk, split, a shape)
+            return a[0][a[1]]
+        flat = _flat((a, kw))
+        if not any(isinstance(x, SYMBOLIC) for x in flat):
+            return self.constant(node, kind, t, a, kw)
+        if isinstance(a[0], Param) and not any(isinstance(x, SYMBOLIC) for x in flat[1:]):
+            return self.param_view(node, kind, t, a, kw)
+        spellings = self.spellings.for_call(kind, t, self.home_globals)
+        if any(s.kind == "merge" or s.inverse.form != "call" for s in spellings):
+            return self.merge_call(node, spellings, a, kw)
+        idiom = views.idiom(kind, t)  # reshapes and indexing first: flatten(pool) is gap
+        if idiom is not None:
+            return idiom(self, node, a, kw)
+        if spellings:
+            return self.op_call(node, spellings, a, kw)
+        raise self.fail(node, f"the call {_call_name(kind, t)}", "no op or merge is its "
+                        "inverse, and a static topology has no other way to hold it",
+                        "a plugin op whose `imports` names it (see linkc.extend)")
 
-    def slice(self, node: fx.Node, a: list) -> Ref:
-        if len(a) == 3:  # channel_slice(x, start, stop)
-            start, stop = a[1], a[2]
+    def constant(self, node: fx.Node, kind: str, t: Any, a, kw) -> Any:
+        """A call on numbers (shape arithmetic under the fixed input), computed."""
+        if any(isinstance(x, Batch) for x in _flat((a, kw))):
+            raise self.fail(node, f"{_call_name(kind, t)} on the batch size",
+                            "the spec leaves the batch size open, so only a reshape that "
+                            "keeps it may read it", "x.view(x.size(0), -1)")
+        try:
+            value = t(*a, **kw) if kind == "call_function" else getattr(a[0], t)(*a[1:], **kw)
+        except Exception as exc:
+            raise self.fail(node, f"the call {_call_name(kind, t)}",
+                            f"it failed on constants: {exc}") from None
+        if isinstance(value, torch.Tensor):
+            raise self.fail(node, f"a tensor made by {_call_name(kind, t)}",
+                            "a tensor created in the forward is no layer of a topology")
+        return value
+
+    def param_view(self, node: fx.Node, kind: str, t: Any, a, kw) -> Param:
+        """A parameter reshaped or indexed (`self.gamma.view(1, -1, 1, 1)`): the same
+        parameter, seen as the forward sees it."""
+        p = a[0]
+        tensor = t(p.tensor, *a[1:], **kw) if kind == "call_function" else \
+            getattr(p.tensor, t)(*a[1:], **kw)
+        if not isinstance(tensor, torch.Tensor) or tensor.numel() != p.tensor.numel():
+            raise self.fail(node, f"the parameter '{p.path}' read by {_call_name(kind, t)}",
+                            "only a per-channel multiplier may read a parameter directly",
+                            "x * self.gamma.view(1, -1, 1, 1)")
+        return Param(p.path, tensor)
+
+    # -------------------------------------------------------------- op calls
+    def op_call(self, node: fx.Node, spellings: list[Spelling], a, kw) -> Any:
+        x = a[0] if a else kw.get("input")
+        rest = tuple(a[1:]) if a else ()
+        kw = {k: v for k, v in kw.items() if k != "input"} if not a else kw
+        name = _call_name(node.op, node.target)
+        ref, perm, view = self.operand(node, x, name)
+        if any(isinstance(v, SYMBOLIC) for v in rest + tuple(kw.values())):
+            raise self.fail(node, f"the call {name}", "it reads a second tensor, and an op "
+                            "reads one", "a layer of its own (nn.Module) for that input")
+        match, reasons = match_call(spellings, node.op, node.target, (None, *rest), kw,
+                                    ref.shape, _layout(perm))
+        if match is None:
+            raise self.fail(node, f"the call {name}", "its arguments have no spelling in "
+                            "linkc's ops (" + "; ".join(reasons) + ")")
+        v = Value("op", match.shape, node.name, self.home(node), (ref,), op=match.op,
+                  args=match.args)
+        return self.wrap(v, perm, view)
+
+    def canonical(self, node: fx.Node, x: Any, function: Any, *args, what: str) -> Value:
+        """An idiom as the torch call it equals (`x.view(b, -1)` is `torch.flatten(x, 1)`),
+        read through the registry like any call."""
+        ref, perm, _ = self.operand(node, x, what)
+        spellings = self.spellings.for_call("call_function", function, {})
+        match, reasons = match_call(spellings, "call_function", function, (None, *args), {},
+                                    ref.shape, _layout(perm))
+        if match is None:
+            raise self.fail(node, what, f"it is {function.__name__}{args}, which no op is "
+                            "the inverse of (" + "; ".join(reasons) + ")")
+        v = Value("op", match.shape, node.name, self.home(node), (ref,), op=match.op,
+                  args=match.args)
+        return self.wrap(v, perm, None)
+
+    def spellings_equal(self, v: Value, function: Any, *args) -> bool:
+        """Whether op value `v` is what `function(x, *args)` imports as, on v's input."""
+        spellings = self.spellings.for_call("call_function", function, {})
+        match, _ = match_call(spellings, "call_function", function, (None, *args), {},
+                              v.refs[0].shape)
+        return match is not None and (match.op, match.args) == (v.op, v.args)
+
+    # ---------------------------------------------------------------- merges
+    def merge_call(self, node: fx.Node, spellings: list[Spelling], a, kw) -> Any:
+        form = spellings[0].inverse.form
+        name = _call_name(node.op, node.target)
+        if form in ("sum", "difference"):
+            return self.signed_sum(node, a, -1.0 if form == "difference" else 1.0)
+        if form in ("product", "quotient"):
+            return self.product(node, spellings, a, form == "quotient")
+        merge = next(s for s in spellings if s.kind == "merge")
+        named = call_arguments(node.op, node.target, tuple(a), dict(kw)) or dict(kw)
+        for key, wanted in merge.inverse.fixed.items():
+            if key in named and named[key] not in (wanted if isinstance(wanted, (set,
+                                                                                  frozenset))
+                                                   else {wanted}):
+                raise self.fail(node, f"the call {name}", f"{key}={named[key]!r}: linkc's "
+                                f"{merge.name} has {key} {wanted}",
+                                "torch.cat([a, b], 1) on channels")
+        operands = [x for x in _flat(a) if isinstance(x, SYMBOLIC)]
+        if form == "first":
+            return operands[0]
+        if merge.name == "concat":
+            refs = [leaf for x in operands for leaf in self.cat_leaves(node, x)]
+        elif merge.name == "mul":
+            refs = [self.gate(node, x) for x in operands]
         else:
-            index = a[1]
-            every = slice(None)
-            if isinstance(index, tuple) and len(index) == 4 and index[:2] == (every, every) \
-                    and index[2] == index[3] and index[2].start is None \
-                    and index[2].stop is None and (index[2].step or 1) > 1:
-                # x[:, :, ::s, ::s] keeps every s-th pixel: a 1x1 pool at stride s
-                return self.op(node, "maxpool", node.args[0], {"k": 1, "stride": index[2].step})
-            if not (isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None)
-                    and isinstance(index[1], slice) and index[1].step in (None, 1)):
-                raise self.fail(node, f"the indexing [{index}] (only x[:, a:b] on channels)")
-            channels = self.ref(node, a[0]).value.shape[0]
-            start, stop, _ = index[1].indices(channels)
-        base = self.ref(node, a[0])
-        offset = base.slice[0] if base.slice else 0
-        return Ref(base.value, base.weight, (offset + start, offset + stop))
+            refs = [self.ref(node, x, name) for x in operands]
+        weights = named.get(merge.inverse.args.get("weights", ""), None)
+        if weights is not None:
+            refs = [Ref(r.value, float(w), r.slice) for r, w in zip(refs, weights)]
+        return Value("merge", sample_shape(node), node.name, self.home(node), tuple(refs),
+                     merge=merge.name, args=dict(merge.inverse.sets))
 
-    def flatten(self, node: fx.Node, src: Any) -> Value:
-        x = self.value(node, self.arg(node, src))
-        if len(_shape(node)) != 1:
-            raise self.fail(node, f"a reshape to {list(_shape(node))}")
-        if x.kind == "op" and x.op == "adaptive_avgpool" and x.args.get("size") == 1:
-            # AdaptiveAvgPool2d(1) then a flatten is global average pooling
-            return Value("op", _shape(node), x.name, x.home, x.refs, op="gap", module=x.module)
-        return Value("op", _shape(node), node.name, _home(node, self.gm), (Ref(x),),
-                     op="flatten")
+    def cat_leaves(self, node: fx.Node, x: Any) -> list[Ref]:
+        if isinstance(x, Value) and x.kind == "merge" and x.merge == "concat" and \
+                x.module is None:
+            return list(x.refs)  # concatenation is associative: read the leaves
+        return [self.ref(node, x, "a concatenation")]
+
+    def gate(self, node: fx.Node, x: Any) -> Ref:
+        """An input of a product: a gate viewed as (C, 1, 1) or expanded is its value."""
+        return x.ref if isinstance(x, Viewed) else self.ref(node, x, "a product")
+
+    def signed_sum(self, node: fx.Node, a, sign: float) -> LinComb:
+        left, right = a[0], a[1]
+        for x in (left, right):
+            if not isinstance(x, SYMBOLIC):
+                raise self.fail(node, f"adding the constant {x!r}", "a sum of tensors is a "
+                                "merge; a constant offset is no op", "a layer with a bias")
+        lc, rc = self.lincomb(node, left), self.lincomb(node, right)
+        out = LinComb(lc, self.home(node), node.name, sample_shape(node))
+        out.pads = {**lc.pads}
+        for k, w in rc.items():
+            if k in rc.pads:
+                if k in out.pads and out.pads[k] != rc.pads[k]:
+                    raise self.fail(node, "a sum of differently padded copies of one value",
+                                    "the pads cannot be combined into one term")
+                out.pads[k] = rc.pads[k]
+            out[k] = out.get(k, 0.0) + sign * w
+        kept = LinComb({k: w for k, w in out.items() if w != 0.0}, out.home, out.name,
+                       out.shape)
+        kept.pads = {k: p for k, p in out.pads.items() if k in kept}
+        return kept
+
+    def product(self, node: fx.Node, spellings: list[Spelling], a, divide: bool) -> Any:
+        left, right = a[0], a[1]
+        scalar = next((x for x in (left, right) if isinstance(x, (int, float))
+                       and not isinstance(x, bool)), None)
+        if scalar is not None:
+            tensor = left if right is scalar else right
+            if divide and tensor is right:
+                raise self.fail(node, "a constant divided by a tensor", "no op computes it")
+            factor = 1.0 / scalar if divide else float(scalar)
+            comb = self.lincomb(node, tensor)
+            scaled = LinComb({k: w * factor for k, w in comb.items()}, comb.home, comb.name,
+                             comb.shape)
+            scaled.pads = dict(comb.pads)
+            return scaled
+        if divide:
+            raise self.fail(node, "a division by a tensor", "no merge divides",
+                            "a product with a gate")
+        params = [x for x in (left, right) if isinstance(x, Param)]
+        if params:
+            return self.scaled_by_param(node, spellings, left if params[0] is right else right,
+                                        params[0])
+        refs = (self.gate(node, left), self.gate(node, right))
+        return Value("merge", sample_shape(node), node.name, self.home(node), refs,
+                     merge=next(s.name for s in spellings if s.kind == "merge"))
+
+    def scaled_by_param(self, node: fx.Node, spellings: list[Spelling], x: Any,
+                        p: Param) -> Any:
+        """`x * self.gamma...`: the op whose spelling is a product with a parameter."""
+        ref, perm, view = self.operand(node, x, "a product with a parameter")
+        key = f"param:{p.path}"
+        self.called[key] = self.called.get(key, 0) + 1
+        if self.called[key] > 1:
+            raise self.fail(node, f"the parameter '{p.path}' read a second time",
+                            "two readers share its values, and a spec gives every node its "
+                            "own parameters")
+        try:
+            match = match_product(spellings, p.tensor, ref.shape, _layout(perm))
+        except Mismatch as exc:
+            raise self.fail(node, f"the product with the parameter '{p.path}' "
+                            f"{list(p.tensor.shape)}", str(exc),
+                            "a per-channel multiplier: x * self.gamma.view(1, -1, 1, 1)") \
+                from None
+        v = Value("op", match.shape, node.name, self.home(node), (ref,), op=match.op,
+                  args=match.args, module=p.path.rpartition(".")[0] or None, state=match.state)
+        return self.wrap(v, perm, view)
+
+
+def _layout(perm) -> tuple | None:
+    return tuple(perm) if perm else None
+
+
+def _flat(a) -> list:
+    """The leaves of nested tuples, lists, dicts and slices (a sum is a leaf)."""
+    if isinstance(a, (tuple, list)):
+        return [leaf for x in a for leaf in _flat(x)]
+    if type(a) is dict:
+        return [leaf for x in a.values() for leaf in _flat(x)]
+    if isinstance(a, slice):
+        return _flat((a.start, a.stop, a.step))
+    return [a]
+
+
+def _call_name(kind: str, t: Any) -> str:
+    if kind == "call_method":
+        return f"x.{t}()"
+    name = getattr(t, "__name__", str(t))
+    import torch.nn.functional as F
+
+    for prefix, home in (("F", F), ("torch", torch), ("operator", operator)):
+        if getattr(home, name, None) is t:
+            return f"{prefix}.{name}()"
+    return f"{name}()"
+
+
+def _fetch(root, target: str) -> Any:
+    obj = root
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+__all__ = ["Builder", "SAMPLE_BATCH", "container_numbers", "sample_shape"]

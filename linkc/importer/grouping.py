@@ -41,6 +41,7 @@ class Grouper:
         self._index_readers()
         # a dense repeat's value (the concatenation of its input and every output)
         self.dense_values: dict[tuple[int, ...], Value] = {}
+        self.repeating = _repeating_containers(classes)
 
     def _index_readers(self) -> None:
         self.readers = {}
@@ -62,8 +63,7 @@ class Grouper:
             home = self._shared_instance(readers)
             n.home = home if home is not None else self._shared_instance(producers) or ()
 
-    @staticmethod
-    def _shared_instance(homes: list[tuple[str, ...]]) -> tuple[str, ...] | None:
+    def _shared_instance(self, homes: list[tuple[str, ...]]) -> tuple[str, ...] | None:
         """The common prefix of `homes`, cut to an instance of a numbered group or a group."""
         if not homes or any(not h for h in homes):
             return None
@@ -73,7 +73,7 @@ class Grouper:
             while k < min(len(prefix), len(h)) and prefix[k] == h[k]:
                 k += 1
             prefix = prefix[:k]
-        key = Grouper.group_key(homes[0])
+        key = self.group_key(homes[0])
         depth = len(key)
         number = instance_number(homes[0][depth]) if len(homes[0]) > depth else None
         if number is not None:  # numbered instances: all of `homes` in the same one
@@ -82,12 +82,18 @@ class Grouper:
             return (*key, number) if same else None
         return key if prefix[:depth] == key else None
 
-    @staticmethod
-    def group_key(home: tuple[str, ...]) -> tuple[str, ...]:
-        """The module path down to its last numbered part (the innermost container of
-        instances: a dense block's layers inside a Sequential of stages), or its first
-        part when nothing is numbered. A part is numbered by `instance_number`: a
-        recurrence's `X.3_1` is in instance 3 of `X`, like `X.3`."""
+    def group_key(self, home: tuple[str, ...]) -> tuple[str, ...]:
+        """The container whose numbered children are the instances `home` belongs to:
+        the outermost one that holds two consecutive children of one class of the
+        user's (torchvision's `features` of InvertedResiduals, each holding a numbered
+        Sequential of its own layers), else the module path down to its last numbered
+        part (the innermost container of instances: a dense block's layers inside a
+        Sequential of stages), or its first part when nothing is numbered. A part is
+        numbered by `instance_number`: a recurrence's `X.3_1` is in instance 3 of `X`,
+        like `X.3`."""
+        for k in range(1, len(home)):
+            if instance_number(home[k]) is not None and home[:k] in self.repeating:
+                return home[:k]
         for k in range(len(home) - 1, 0, -1):
             if instance_number(home[k]) is not None:
                 return home[:k]
@@ -239,6 +245,20 @@ class Grouper:
             start = end
         return [("run", g if len(pieces) == 1 else f"{g}_{run[0].key[-1]}", run, base)
                 for run, base in pieces]
+
+
+_GENERIC = {"Module", "Sequential", "ModuleList", "ModuleDict", "GraphModule"}
+
+
+def _repeating_containers(classes: dict[str, str]) -> set[tuple[str, ...]]:
+    """Containers with two consecutive numbered children of one class of the user's."""
+    children: dict[tuple[str, ...], dict[int, str]] = {}
+    for path, cls in classes.items():
+        parts = tuple(p for p in path.split(".") if p)
+        if parts and parts[-1].isdigit() and cls not in _GENERIC:
+            children.setdefault(parts[:-1], {})[int(parts[-1])] = cls
+    return {key for key, kids in children.items()
+            if any(kids.get(j + 1) == cls for j, cls in kids.items())}
 
 
 def _feeds(before: Instance, after: Instance) -> bool:

@@ -70,6 +70,7 @@ def spec_nodes(traced: Traced) -> tuple[list[Value], list[Value], list[SpecNode]
                 order.remove(node)
                 node.ops.append((v.op, v.args))
                 node.modules.append(v.module)
+                node.states.append(v.state)
                 node.shape, node.value = v.shape, v
                 if len(v.home) > len(node.home):
                     node.home = v.home
@@ -77,17 +78,22 @@ def spec_nodes(traced: Traced) -> tuple[list[Value], list[Value], list[SpecNode]
                 order.append(node)
                 return
             node = SpecNode([v.refs[0]], None, [], [(v.op, v.args)], [v.module], None, v.shape,
-                            v.home, _name_of(v), v)
+                            v.home, _name_of(v), v, states=[v.state])
         else:
             node = SpecNode(list(v.refs), v.merge, [r.weight for r in v.refs], [], [],
-                            v.module, v.shape, v.home, _name_of(v), v, pad=v.args.get("pad"))
+                            v.module, v.shape, v.home, _name_of(v), v, pad=v.args.get("pad"),
+                            merge_state=v.state)
         nodes[id(v)] = node
         order.append(node)
 
     for v in outputs:
         visit(v)
     position = {n.name: k for k, n in enumerate(traced.gm.graph.nodes)}
-    order.sort(key=lambda n: position.get(n.value.name, 0))  # the forward's own order
+    def place(n: SpecNode) -> float:  # the forward's own order; a piece of a sum just
+        name = n.value.name               # before the sum it is part of (sums.py)
+        return position[name] if name in position else \
+            position.get(name.rpartition("_")[0], 0) - 0.5
+    order.sort(key=place)
     by_value = {id(n.value): n for n in order}
     for node in order:  # references point at the node that computes each value
         node.refs = [Ref(by_value[id(r.value)].value if id(r.value) in by_value else r.value,

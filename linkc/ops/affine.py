@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .registry import OPS, Args, Lowering, OpDef
+from .registry import OPS, Args, Inverse, Lowering, OpDef
 
 
 class ScaleArgs(Args):
@@ -19,4 +19,10 @@ OPS.add(OpDef(
         channels=s[0], init=a.init)),
     "a learnable multiplier per channel (layer scale), initialised to `init`",
     frozenset({"params", "fresh"}),
-    params=lambda s, a: s[0]))
+    params=lambda s, a: s[0],
+    # the module, and a learnable per-channel parameter multiplied in a forward
+    # (`x * self.gamma.view(1, -1, 1, 1)`, timm's `x.mul(self.gamma)`, `x * self.gamma`)
+    imports=(Inverse("linkc.compiler.modules:ChannelScale"),
+             *(Inverse(t, form="product") for t in ("_operator:mul", "_operator:imul",
+                                                    "torch:mul", "torch:Tensor.mul",
+                                                    "torch:Tensor.mul_")))))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field, PositiveInt
 
 from .geometry import PADDING_DOC, OptionalPadding, resolve_padding, spatial, window
-from .registry import OPS, Args, Lowering, OpDef, Shape, ShapeError
+from .registry import OPS, Args, Inverse, Lowering, OpDef, Shape, ShapeError
 
 
 class ConvArgs(Args):
@@ -39,7 +39,14 @@ OPS.add(OpDef(
         in_channels=s[0], out_channels=a.out, kernel_size=a.k, stride=a.stride,
         padding=_conv_pad(a), dilation=a.dilation, groups=a.groups, bias=a.bias)),
     "2-D convolution", frozenset({"params", "fresh"}),
-    params=lambda s, a: a.out * (s[0] // a.groups) * a.k * a.k + (a.out if a.bias else 0)))
+    params=lambda s, a: a.out * (s[0] // a.groups) * a.k * a.k + (a.out if a.bias else 0),
+    imports=(Inverse("torch.nn:Conv2d", {"out": "out_channels", "k": "kernel_size",
+                                         "stride": "stride", "groups": "groups",
+                                         "dilation": "dilation", "bias": "bias",
+                                         "padding": "padding"}, {"padding_mode": "zeros"}),
+             # a Linear over the channels of a channels-last map (timm's ConvNeXt MLP)
+             Inverse("torch.nn:Linear", {"out": "out_features", "bias": "bias"},
+                     sets={"k": 1}))))
 
 class LinearArgs(Args):
     out: PositiveInt = Field(description="output features")
@@ -57,4 +64,5 @@ OPS.add(OpDef("linear", LinearArgs, _linear_shape,
               Lowering("torch.nn:Linear", lambda s, a: dict(
                   in_features=s[0], out_features=a.out, bias=a.bias)),
               "fully connected layer", frozenset({"params", "fresh"}),
-              params=lambda s, a: s[0] * a.out + (a.out if a.bias else 0)))
+              params=lambda s, a: s[0] * a.out + (a.out if a.bias else 0),
+              imports=(Inverse("torch.nn:Linear", {"out": "out_features", "bias": "bias"}),)))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-from .registry import Lowering, Registry, Shape, ShapeError
+from .registry import Inverse, Lowering, Registry, Shape, ShapeError
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class MergeDef:
     # inplace_merge pass calls it when that input is a temporary nothing else reads
     inplace_lowering: Lowering | None = None
     pad_inplace_lowering: Lowering | None = None  # the same for `pad_lowering`
+    # the torch functions and operators this merge is the inverse of (`linkc import`),
+    # its own lowerings among them (a generated model.py imports back)
+    imports: tuple[Inverse, ...] = ()
     # what a figure's legend calls it (default: the doc up to its first parenthesis)
     label: str = ""
     # the merge as a linear map: the coefficient of each of its n inputs, given the
@@ -189,38 +192,71 @@ _F = "linkc.compiler.functional:"
 _weights = lambda shapes, options: dict(weights=options.weights)  # noqa: E731
 _ones = lambda weights: [Fraction(1)] * len(weights)  # noqa: E731 - each input as it is
 
+
+def _spelled(form: str, *targets: str) -> tuple[Inverse, ...]:
+    """Operators, torch functions and tensor methods of one form (`a + b`: "sum")."""
+    return tuple(Inverse(t, form=form) for t in targets)
+
+
+def _lowerings(*names: str, padded: tuple[str, ...] = (), args=None) -> tuple[Inverse, ...]:
+    """linkc's own merge functions (the plain, padded and in-place forms)."""
+    return tuple(Inverse(_F + n, args or {}) for n in names) + \
+        tuple(Inverse(_F + n, args or {}, sets={"pad": "zeros"}) for n in padded)
+
 MERGES.add(MergeDef("add", _equal_shapes("add", allow_pad=True), Lowering(_F + "add"), "+",
                     "elementwise sum (ResNet's inner link)",
                     coefficients=_ones,
                     pad_lowering=Lowering(_F + "add_padded"), associative=True,
                     inplace_lowering=Lowering(_F + "add_into"),
-                    pad_inplace_lowering=Lowering(_F + "add_padded_into")),
+                    pad_inplace_lowering=Lowering(_F + "add_padded_into"),
+                    imports=(*_spelled("sum", "_operator:add", "_operator:iadd", "torch:add",
+                                       "torch:Tensor.add", "torch:Tensor.add_"),
+                             *_lowerings("add", "add_into",
+                                         padded=("add_padded", "add_padded_into")))),
            aliases=("+",))
 MERGES.add(MergeDef("concat", _concat_shape, Lowering(_F + "concat"), "‖",
                     "concatenation on channels (DenseNet's outer link)", drops_empty=True,
                     coefficients=_ones,
-                    associative=True),
+                    associative=True,
+                    imports=(*(Inverse(t, fixed={"dim": {1, -3}})
+                               for t in ("torch:cat", "torch:concat", "torch:concatenate")),
+                             # the dense-block buffers of the merge_nary pass
+                             *_lowerings("concat", "dense_append"),
+                             Inverse(_F + "dense_start", form="first"))),
            aliases=("‖", "||", "cat"))
 MERGES.add(MergeDef("mean", _equal_shapes("mean", allow_pad=True), Lowering(_F + "mean"), "avg",
                     "elementwise average (merge-and-run)",
                     coefficients=lambda weights: [Fraction(1, len(weights))] * len(weights),
                     pad_lowering=Lowering(_F + "mean_padded"),
                     inplace_lowering=Lowering(_F + "mean_into"),
-                    pad_inplace_lowering=Lowering(_F + "mean_padded_into")), aliases=("avg",))
+                    pad_inplace_lowering=Lowering(_F + "mean_padded_into"),
+                    imports=_lowerings("mean", "mean_into",
+                                       padded=("mean_padded", "mean_padded_into"))),
+           aliases=("avg",))
 MERGES.add(MergeDef("wsum", _equal_shapes("wsum", allow_pad=True), Lowering(_F + "wsum", _weights),
                     "w", "sum with fixed scalar weights from the references (ResNet-s)",
                     weighted=True, signed=("-", "difference", "signed sum that subtracts"),
                     coefficients=lambda weights: [Fraction(w) for w in weights], pad_lowering=Lowering(_F + "wsum_padded", _weights),
                     inplace_lowering=Lowering(_F + "wsum_into", _weights),
-                    pad_inplace_lowering=Lowering(_F + "wsum_padded_into", _weights)))
+                    pad_inplace_lowering=Lowering(_F + "wsum_padded_into", _weights),
+                    imports=(*_spelled("difference", "_operator:sub", "_operator:isub",
+                                       "torch:sub", "torch:Tensor.sub", "torch:Tensor.sub_"),
+                             *_spelled("quotient", "_operator:truediv", "_operator:itruediv",
+                                       "torch:div", "torch:Tensor.div", "torch:Tensor.div_"),
+                             *_lowerings("wsum", "wsum_into", args={"weights": "weights"},
+                                         padded=("wsum_padded", "wsum_padded_into")))))
 MERGES.add(MergeDef("dwsum", _equal_shapes("dwsum"),
                     Lowering("linkc.compiler.modules:DepthwiseSum",
                              lambda shapes, options: dict(inputs=len(shapes),
                                                           channels=shapes[0][0])),
                     "w", "learnable weight per input and channel plus a bias (DelugeNet)",
-                    params=True, count_params=lambda shapes: (len(shapes) + 1) * shapes[0][0]))
+                    params=True, count_params=lambda shapes: (len(shapes) + 1) * shapes[0][0],
+                    imports=(Inverse("linkc.compiler.modules:DepthwiseSum"),)))
 MERGES.add(MergeDef("mul", _mul_shape, Lowering(_F + "mul"), "×",
-                    "elementwise product with per-channel broadcasting (gates)"))
+                    "elementwise product with per-channel broadcasting (gates)",
+                    imports=(*_spelled("product", "_operator:mul", "_operator:imul",
+                                       "torch:mul", "torch:Tensor.mul", "torch:Tensor.mul_"),
+                             *_lowerings("mul"))))
 
 
 def add_merge_hint() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveInt
 
-from .registry import OPS, Args, Lowering, OpDef, Shape, ShapeError
+from .registry import OPS, Args, Inverse, Lowering, OpDef, Shape, ShapeError
 
 
 class BNArgs(Args):
@@ -18,7 +18,10 @@ OPS.add(OpDef(
     Lowering("linkc.compiler.modules:BatchNorm", lambda s, a: dict(
         num_features=s[0], eps=a.eps, momentum=a.momentum, rank=len(s))),
     "batch normalisation over channels", frozenset({"norm", "params", "fresh"}),
-    params=lambda s, a: 2 * s[0]))
+    params=lambda s, a: 2 * s[0],
+    imports=tuple(Inverse(f"torch.nn:{cls}", {"eps": "eps", "momentum": "momentum"},
+                          {"affine": True, "track_running_stats": True})
+                  for cls in ("BatchNorm2d", "BatchNorm1d"))))
 
 
 class GroupNormArgs(Args):
@@ -42,7 +45,9 @@ OPS.add(OpDef(
     Lowering("torch.nn:GroupNorm", lambda s, a: dict(
         num_groups=a.groups, num_channels=s[0], eps=a.eps, affine=a.affine)),
     "group normalisation (batch-independent)", frozenset({"norm", "params", "fresh"}),
-    params=lambda s, a: 2 * s[0] if a.affine else 0))
+    params=lambda s, a: 2 * s[0] if a.affine else 0,
+    imports=(Inverse("torch.nn:GroupNorm", {"groups": "num_groups", "eps": "eps",
+                                            "affine": "affine"}),)))
 
 
 class LayerNormArgs(Args):
@@ -57,4 +62,8 @@ OPS.add(OpDef(
         normalized_shape=s[0], eps=a.eps, elementwise_affine=a.affine)),
     "layer normalisation over the channels at each position",
     frozenset({"norm", "params", "fresh"}),
-    params=lambda s, a: 2 * s[0] if a.affine else 0))
+    params=lambda s, a: 2 * s[0] if a.affine else 0,
+    # nn.LayerNorm(C) normalises the channels of a vector, of a channels-last map, and in
+    # subclasses that permute around it (timm's LayerNorm2d)
+    imports=tuple(Inverse(t, {"eps": "eps", "affine": "elementwise_affine"})
+                  for t in ("linkc.compiler.modules:ChannelLayerNorm", "torch.nn:LayerNorm"))))

@@ -7,7 +7,7 @@ from typing import Optional
 from pydantic import Field, PositiveInt
 
 from .geometry import PADDING_DOC, Padding, resolve_padding, spatial, window
-from .registry import OPS, Args, Lowering, NoArgs, OpDef, Shape, ShapeError
+from .registry import OPS, Args, Inverse, Lowering, NoArgs, OpDef, Shape, ShapeError
 
 
 class PoolArgs(Args):
@@ -51,12 +51,23 @@ def _pool_kwargs(op: str):
     return kwargs
 
 
+_WINDOW = {"k": "kernel_size", "stride": "stride", "padding": "padding",
+           "ceil_mode": "ceil_mode"}
 OPS.add(OpDef("maxpool", PoolArgs, _pool_shape("maxpool"),
               Lowering("torch.nn:MaxPool2d", _pool_kwargs("maxpool")), "max pooling",
-              frozenset({"fresh"}), returns_input=_returns_input("maxpool")))
+              frozenset({"fresh"}), returns_input=_returns_input("maxpool"),
+              imports=tuple(Inverse(t, _WINDOW, {"dilation": {1, (1, 1)},
+                                                 "return_indices": False})
+                            for t in ("torch.nn:MaxPool2d", "torch.nn.functional:max_pool2d"))))
 OPS.add(OpDef("avgpool", AvgPoolArgs, _pool_shape("avgpool"),
               Lowering("torch.nn:AvgPool2d", _pool_kwargs("avgpool")), "average pooling",
-              frozenset({"fresh"}), returns_input=_returns_input("avgpool")))
+              frozenset({"fresh"}), returns_input=_returns_input("avgpool"),
+              imports=tuple(Inverse(t, {**_WINDOW, "count_include_pad": "count_include_pad"},
+                                    {"divisor_override": None})
+                            for t in ("torch.nn:AvgPool2d", "torch.nn.functional:avg_pool2d"))))
+
+#: x.mean((2, 3)) spelled as a function or a method
+_SPATIAL_MEAN = {"dim": {(2, 3), (-2, -1), (3, 2), (-1, -2)}}
 
 
 def _gap_shape(shape: Shape, a: NoArgs) -> Shape:
@@ -64,7 +75,10 @@ def _gap_shape(shape: Shape, a: NoArgs) -> Shape:
 
 
 OPS.add(OpDef("gap", NoArgs, _gap_shape, Lowering("linkc.compiler.modules:GlobalAvgPool"),
-              "global average pooling: (C, H, W) -> (C,)", frozenset({"fresh"})))
+              "global average pooling: (C, H, W) -> (C,)", frozenset({"fresh"}),
+              imports=(Inverse("linkc.compiler.modules:GlobalAvgPool"),
+                       *(Inverse(t, fixed={**_SPATIAL_MEAN, "keepdim": False})
+                         for t in ("torch:mean", "torch:Tensor.mean")))))
 
 
 def _flatten_shape(shape: Shape, a: NoArgs) -> Shape:
@@ -75,4 +89,7 @@ def _flatten_shape(shape: Shape, a: NoArgs) -> Shape:
 
 
 OPS.add(OpDef("flatten", NoArgs, _flatten_shape,
-              Lowering("torch.nn:Flatten"), "(C, H, W) -> (C*H*W,)"))
+              Lowering("torch.nn:Flatten"), "(C, H, W) -> (C*H*W,)",
+              imports=tuple(Inverse(t, fixed={"start_dim": 1, "end_dim": -1})
+                            for t in ("torch.nn:Flatten", "torch:flatten",
+                                      "torch:Tensor.flatten"))))

@@ -16,14 +16,14 @@ arguments are read and checked against an entry's model is `opargs`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
 
 
 from ..errors import Loc, SpecError
 from .args import Args, NoArgs
 
-__all__ = ["Args", "BUILTIN", "Lowering", "NoArgs", "OpDef", "Origin", "Registry",
+__all__ = ["Args", "BUILTIN", "Inverse", "Lowering", "NoArgs", "OpDef", "Origin", "Registry",
            "Shape", "ShapeError", "TRAITS", "misspelling_of"]
 
 Shape = tuple[int, ...]
@@ -45,6 +45,36 @@ class Lowering:
 
     target: str
     kwargs: Callable[..., dict[str, Any]] = lambda *_: {}
+
+
+@dataclass(frozen=True)
+class Inverse:
+    """A torch layer, function or tensor method that computes an op (or a merge), and how
+    its settings map onto the op's arguments: what `linkc import` reads, and all it reads.
+
+    `target` is 'package.module:Name' (a class or a function; only looked up when its
+    package is importable), 'torch:Tensor.name' (a tensor method), or a bare class
+    name such as 'DropPath' (a class of that name from any module: the importer checks
+    that it computes the op before it says so). A class matches its subclasses that fix
+    constructor arguments. `args` maps each op argument to the attribute of the layer
+    (or the parameter of the call) it is read from, `fixed` the attributes or
+    parameters that must have a value (a set: any of its values), `sets` the op
+    arguments this spelling implies. `form` says how a merge's spelling takes its
+    inputs: `call` (every tensor argument, in order), `sum` (a + b), `difference`
+    (a - b), `product` (a * b), `quotient` (a / b), `first` (its first argument alone)."""
+
+    target: str
+    args: Mapping[str, str] = field(default_factory=dict)
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    form: str = "call"
+
+    FORMS = ("call", "sum", "difference", "product", "quotient", "first")
+
+    def __post_init__(self) -> None:
+        if self.form not in self.FORMS:
+            raise ValueError(f"inverse of '{self.target}': unknown form '{self.form}' "
+                             f"(forms: {', '.join(self.FORMS)})")
 
 
 # The traits an op may declare, and what each promises to the stages that read it.
@@ -74,8 +104,15 @@ class OpDef:
     # (in_shape, args) -> whether the op returns its input unchanged with these arguments
     # (`identity`; a 1x1 pool of stride 1): the drop_identity pass removes such calls
     returns_input: Callable[[Shape, Any], bool] | None = None
+    # the torch layers and functions this op is the inverse of (`linkc import`)
+    imports: tuple[Inverse, ...] = ()
 
     def __post_init__(self) -> None:
+        unknown = sorted({a for inv in self.imports for a in (*inv.args, *inv.sets)}
+                         - set(self.args.model_fields))
+        if unknown:
+            raise ValueError(f"op '{self.name}': its imports name no argument "
+                             f"{', '.join(unknown)}")
         unknown_traits = sorted(set(self.traits) - set(TRAITS))
         if unknown_traits:
             raise ValueError(f"op '{self.name}': unknown trait(s) {', '.join(unknown_traits)} "

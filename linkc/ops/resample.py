@@ -8,7 +8,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 
 from .geometry import PadWord, pair, spatial
-from .registry import OPS, Args, Lowering, OpDef, Shape, ShapeError
+from .registry import OPS, Args, Inverse, Lowering, OpDef, Shape, ShapeError
 
 Size = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]
 
@@ -40,6 +40,10 @@ def _upsample_shape(shape: Shape, a: UpsampleArgs) -> Shape:
     return (c, *out)
 
 
+_RESIZE = {"scale": "scale_factor", "mode": "mode", "size": "size",
+           "align_corners": "align_corners"}
+
+
 def _upsample_kwargs(s: Shape, a: UpsampleArgs) -> dict:
     out = dict(mode=a.mode)
     if a.size is not None:
@@ -54,7 +58,15 @@ def _upsample_kwargs(s: Shape, a: UpsampleArgs) -> dict:
 OPS.add(OpDef("upsample", UpsampleArgs, _upsample_shape,
               Lowering("torch.nn:Upsample", _upsample_kwargs),
               "resize a feature map by a scale factor or to a size (nearest or bilinear)",
-              frozenset({"fresh"})))
+              frozenset({"fresh"}),
+              imports=(Inverse("torch.nn:Upsample", _RESIZE),
+                       Inverse("torch.nn.functional:interpolate", _RESIZE,
+                               {"recompute_scale_factor": {None, False}, "antialias": False}),
+                       Inverse("torch.nn:UpsamplingNearest2d",
+                               {"scale": "scale_factor", "size": "size"}),
+                       Inverse("torch.nn:UpsamplingBilinear2d",
+                               {"scale": "scale_factor", "size": "size"},
+                               sets={"mode": "bilinear", "align_corners": True}))))
 
 
 # ------------------------------------------------------------- conv_transpose
@@ -118,7 +130,11 @@ OPS.add(OpDef(
     "conv_transpose", ConvTransposeArgs, _conv_transpose_shape,
     Lowering("torch.nn:ConvTranspose2d", _conv_transpose_kwargs),
     "transposed 2-D convolution (learned upsampling)", frozenset({"params", "fresh"}),
-    params=lambda s, a: s[0] * (a.out // a.groups) * a.k * a.k + (a.out if a.bias else 0)))
+    params=lambda s, a: s[0] * (a.out // a.groups) * a.k * a.k + (a.out if a.bias else 0),
+    imports=(Inverse("torch.nn:ConvTranspose2d", {
+        "out": "out_channels", "k": "kernel_size", "stride": "stride", "padding": "padding",
+        "output_padding": "output_padding", "groups": "groups", "dilation": "dilation",
+        "bias": "bias"}, {"padding_mode": "zeros"}),)))
 
 
 # ------------------------------------------------------------- adaptive pools
@@ -132,11 +148,20 @@ def _adaptive_shape(op: str):
     return infer
 
 
-for _name, _target, _what in (("adaptive_avgpool", "AdaptiveAvgPool2d", "average"),
-                              ("adaptive_maxpool", "AdaptiveMaxPool2d", "max")):
+_SPATIAL_MEAN = {"dim": {(2, 3), (-2, -1), (3, 2), (-1, -2)}, "keepdim": True}
+for _name, _target, _what, _function, _also in (
+        ("adaptive_avgpool", "AdaptiveAvgPool2d", "average", "adaptive_avg_pool2d",
+         # x.mean((2, 3), keepdim=True) is torch's adaptive average pool to 1x1, bit for bit
+         tuple(Inverse(t, fixed=_SPATIAL_MEAN, sets={"size": 1})
+               for t in ("torch:mean", "torch:Tensor.mean"))),
+        ("adaptive_maxpool", "AdaptiveMaxPool2d", "max", "adaptive_max_pool2d", ())):
     OPS.add(OpDef(_name, AdaptiveArgs, _adaptive_shape(_name),
                   Lowering(f"torch.nn:{_target}", lambda s, a: dict(output_size=pair(a.size))),
-                  f"{_what} pooling to a fixed output size", frozenset({"fresh"})))
+                  f"{_what} pooling to a fixed output size", frozenset({"fresh"}),
+                  imports=(Inverse(f"torch.nn:{_target}", {"size": "output_size"}),
+                           Inverse(f"torch.nn.functional:{_function}", {"size": "output_size"},
+                                   {"return_indices": False} if _what == "max" else {}),
+                           *_also)))
 
 
 # ------------------------------------------------------------ channel_shuffle
@@ -154,4 +179,7 @@ def _shuffle_shape(shape: Shape, a: ShuffleArgs) -> Shape:
 
 OPS.add(OpDef("channel_shuffle", ShuffleArgs, _shuffle_shape,
               Lowering("torch.nn:ChannelShuffle", lambda s, a: dict(groups=a.groups)),
-              "interleave the channels of `groups` groups (ShuffleNet)", frozenset({"fresh"})))
+              "interleave the channels of `groups` groups (ShuffleNet)", frozenset({"fresh"}),
+              imports=tuple(Inverse(t, {"groups": "groups"})
+                            for t in ("torch.nn:ChannelShuffle", "torch.nn.functional:"
+                                      "channel_shuffle", "torch:channel_shuffle"))))

@@ -167,8 +167,14 @@ def test_every_zoo_spec_round_trips(name):
     test_zoo_round_trip_keeps_counts_outputs_and_folding(name, ratio=None)
 
 
+# the zoo writes these stages as one repeat of a block whose shortcut is an `if:` node;
+# the import writes the block's two variants as two blocks
+LONGER = {"mobilenet_v2": 2.2, "efficientnet_b0": 2.2}
+
+
 @pytest.mark.parametrize("name", ZOO)
 def test_zoo_round_trip_keeps_counts_outputs_and_folding(name, ratio=2):
+    ratio = LONGER.get(name, ratio) if ratio is not None else None
     path = SPECS / f"{name}.yaml"
     g = linkc.build(path)
     gm = randomise(compile_graph(g))
@@ -253,8 +259,11 @@ def test_a_layer_without_an_op_names_its_path_class_and_the_plugin_route():
     with pytest.raises(NotImportable) as err:
         import_module(Unknown(), (3, 4, 4))
     assert str(err.value) == (
-        "module 'body.1' (torch.nn.modules.pixelshuffle.PixelShuffle) has no linkc op. A "
-        "plugin op that lowers to this class (see linkc.extend) would cover it.")
+        f"the layer 'body.1' (PixelShuffle), in module 'body' at {__file__}:"
+        f"{Unknown.forward.__code__.co_firstlineno + 1}: `return self.body(x)`: no op is the "
+        "inverse of torch.nn.modules.pixelshuffle.PixelShuffle\n  supported: a plugin op "
+        "that lowers to this class and names it in its `imports` (see linkc.extend) is "
+        "imported like a built-in one")
 
 
 def test_cli_errors_exit_2_with_the_message(tmp_path, capsys):

@@ -1,0 +1,95 @@
+"""`linkc import` on model files written the way popular projects write them
+(tests/importer/corpus): every one imports exactly, and keeps the structure that
+makes the spec editable where the project's structure allows."""
+
+from __future__ import annotations
+
+import pytest
+
+from linkc.importer import import_module
+from tests.importer.corpus_check import CORPUS, compare, load, trained_looking
+
+
+@pytest.mark.parametrize("name, factory", CORPUS)
+def test_the_corpus_imports_exactly(name, factory):
+    module, shape, _ = load(name, factory)
+    module = trained_looking(module)
+    result = import_module(module, shape)
+    outcome = compare(module, result, shape)
+    assert outcome.params_spec == outcome.params_module
+    assert outcome.max_error <= 1e-6, result.spec
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_a_moduledict_dense_block_becomes_a_dense_repeat():
+    """torchvision's _DenseBlock is an nn.ModuleDict: its layers are instances."""
+    module, shape, _ = load("tv_densenet", "build")
+    spec = import_module(trained_looking(module), shape).spec
+    assert spec.count("connect: dense") == 4 and spec.count("repeat: 3") == 4
+    assert len(_lines(spec)) < 30, spec
+
+
+@pytest.mark.zoo
+def test_densenet_121_is_four_dense_repeats_in_under_30_lines():
+    module, _, _ = load("tv_densenet", "build_full")
+    result = import_module(trained_looking(module), (3, 224, 224))
+    assert result.spec.count("connect: dense") == 4 and len(_lines(result.spec)) < 30
+    assert result.params == sum(p.numel() for p in module.parameters()) == 7978856
+
+
+def test_changing_a_mobilenet_v2_stage_depth_is_one_edit():
+    """The residual add of InvertedResidual stays in its block: a stage is its first
+    block and one repeat, so one more block is one number."""
+    import linkc
+
+    module, shape, corpus = load("tv_mobilenetv2", "build")
+    spec = import_module(trained_looking(module), shape).spec
+    lines = [line for line in spec.splitlines() if "repeat: 2" in line]
+    assert len(lines) == 1, spec  # stage (6, 24, 3, 2): its first block, then 2 more
+    deeper = spec.replace(lines[0], lines[0].replace("repeat: 2", "repeat: 3"))
+    one_more = corpus.InvertedResidual(24, 24, 1, expand_ratio=6)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(linkc.compile(deeper)) == count(module) + count(one_more)
+    block = spec[spec.index(lines[0].split("block: ")[1].split(",")[0] + ":"):]
+    assert "merge: add" in block.split("    out:")[0]
+
+
+@pytest.mark.parametrize("name, factory, shape", [("tv_resnet", "build_full", (3, 224, 224)),
+                                                   ("tv_mobilenetv2", "build_full",
+                                                    (3, 224, 224))])
+@pytest.mark.zoo
+def test_full_size_torchvision_networks_import_exactly(name, factory, shape):
+    module, _, _ = load(name, factory)
+    module = trained_looking(module)
+    result = import_module(module, shape)
+    outcome = compare(module, result, shape)
+    assert outcome.exact, outcome
+
+
+def test_layer_scale_drop_path_and_wrapped_norms_become_their_ops():
+    """timm's spellings: LayerNorm2d (a subclass permuting around F.layer_norm), LayerNorm
+    over a channels-last map, a Linear MLP there (1x1 convs), `x.mul(self.gamma)`,
+    GroupNorm1 (a subclass fixing one group), DropPath by its drop_prob."""
+    module, shape, _ = load("timm_convnext", "build")
+    spec = import_module(trained_looking(module), shape).spec
+    for op in ("layernorm", "scale", "drop_path", "gelu", "conv: {out: 64, bias: true, k: 1}"):
+        assert op in spec, (op, spec)
+    module, shape, _ = load("timm_blocks", "build")
+    spec = import_module(trained_looking(module), shape).spec
+    assert "groupnorm: 1" in spec and "scale" in spec and "drop_path: 0.1" in spec, spec
+
+
+def test_option_a_shortcut_padded_on_both_sides_is_an_exact_concat_of_sums():
+    module, shape, _ = load("cifar_resnet_a", "build")
+    spec = import_module(trained_looking(module), shape).spec
+    assert '"conv1[0:8]", add_3_1, "conv1[24:32]"' in spec and "maxpool: {k: 1, stride: 2}" \
+        in spec, spec
+
+
+def test_a_channel_shuffle_written_with_view_and_transpose_is_channel_shuffle():
+    module, shape, _ = load("tv_shufflenetv2", "build")
+    spec = import_module(trained_looking(module), shape).spec
+    assert "channel_shuffle: 2" in spec and '"x[0:' in spec, spec
