@@ -5,7 +5,8 @@ the node's path plus the op's name (`d1.3.h.conv1`), one `call_function` per
 merge (a `call_module` for merges with weights, such as `dwsum`); the
 output is one tensor, or a tuple for several outputs. Each fx node
 carries its spec location (the `Loc` SpecErrors carry, not a string) and inferred
-shape in `node.meta["linkc"]`, so every later stage can quote the YAML line.
+shape in `node.meta["linkc"]`, so every later stage can quote the YAML line; an op's
+node also its checked arguments (`args`), which the rules of its registry row read.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def _lower(g: FlatGraph) -> fx.GraphModule:
             put_module(root, path, module)
             value = _meta(graph.call_module(path, (value,)), node, call.out_shape, call.loc,
                           f"op:{call.op.name}")
+            value.meta["linkc"]["args"] = call.args  # the row's rules read them (passes)
         values[node_id] = value
     outputs = [values[o] for o in g.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))

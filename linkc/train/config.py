@@ -22,6 +22,7 @@ from typing import Any, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..compiler.passes import default_passes
 from ..errors import did_you_mean, UserError
 from .data.spec import DataError, parse_data_arg
 
@@ -80,10 +81,9 @@ class TrainConfig(BaseModel):
                                 "channels_last pass)")
     compile: bool = Field(False, description="torch.compile the training module")
     passes: list[str] = Field([], description="training-mode compiler passes to apply besides "
-                              "the defaults (drop_identity, pool_first, dense_chain, "
-                              "channels_last), e.g. merge_nary,checkpoint_dense, run in the "
-                              "compiler's order (weights stay the spec's); none: no passes "
-                              "at all")
+                              f"the defaults ({', '.join(default_passes('train'))}), e.g. "
+                              "merge_nary,checkpoint_dense, run in the compiler's order "
+                              "(weights stay the spec's); none: no passes at all")
     memory_efficient: bool = Field(False, description="recompute dense layers' concat+BN+ReLU+"
                                    "1x1 conv in backward (the checkpoint_dense pass): less "
                                    "memory, slower steps")

@@ -9,9 +9,9 @@ calls. A pass is usable in training only if every tensor of ``runner`` is one of
 that makes new weights (group_parallel stacks them) is refused, because the
 trained values could not be written back to the spec's module.
 
-Every run applies the compiler's training defaults (drop_identity, pool_first,
-dense_chain, channels_last): exact rewrites that make no new weights, chosen here and
-nowhere else. On the 2-core CPU they make an eager training step 1.48x faster for
+Every run applies the compiler's training defaults (the passes whose row in
+linkc/compiler/passes/table.py says so: drop_identity, pool_first, dense_chain,
+channels_last): rewrites that make no new weights. On the 2-core CPU they make an eager training step 1.48x faster for
 ResNet-110 (52 shortcut copies gone, NHWC convolutions), 1.17x for DenseNet-BC-100
 (1.12-1.14x more with dense_chain) and 1.44x for digits_resnet (benchmarks/RESULTS.md).
 The ``channels_last`` pass converts the 4-D weights and converts the input inside the
@@ -39,7 +39,7 @@ import torch
 from torch import fx
 
 from ..compiler import compile_graph
-from ..compiler.passes import ORDER, PASSES, PassError, _load_all, default_passes, run_passes
+from ..compiler.passes import PassError, check_passes, default_passes, in_run_order, run_passes
 from .config import ConfigError, TrainConfig
 from .distributed import Dist
 from .heads import Trainable
@@ -110,26 +110,20 @@ class StaticBatch(torch.nn.Module):
 
 
 def training_passes(config: TrainConfig) -> list[str]:
-    """The passes a run applies, in the compiler's order: the training defaults (exact,
-    weight-preserving rewrites: drop_identity, pool_first, dense_chain, channels_last), then
-    ``passes`` and ``memory_efficient``; ``channels_last=False`` drops the layout pass,
-    and ``passes: [none]`` every default (the module exactly as lowered)."""
-    _load_all()
+    """The passes a run applies, in the compiler's order: the training defaults
+    (default_passes("train")), then ``passes`` and ``memory_efficient``;
+    ``channels_last=False`` drops the layout pass, and ``passes: [none]`` every default
+    (the module exactly as lowered). A pass that makes new weights is refused."""
     literal = "none" in config.passes
     chosen = [] if literal else list(default_passes("train"))
     chosen += [p for p in config.passes if p != "none"]
     chosen += ["checkpoint_dense"] if config.memory_efficient else []
     if not config.channels_last:
         chosen = [p for p in chosen if p != "channels_last"]
-    known = sorted(name for name, p in PASSES.items() if "train" in p.modes)
-    for name in chosen:
-        if name not in known:
-            why = ("is an inference-only pass" if name in PASSES else "is not a compiler pass")
-            raise ConfigError(f"training setting passes: '{name}' {why}; the training-mode "
-                              f"passes are: {', '.join(known)} (or none).")
-    rank = {name: i for i, name in enumerate(ORDER)}
-    unique = list(dict.fromkeys(chosen))
-    return sorted(unique, key=lambda name: rank.get(name, len(ORDER)))  # the compiler's order
+    try:
+        return in_run_order(check_passes(chosen, "train", keep_weights=True))
+    except PassError as exc:
+        raise ConfigError(f"training setting passes: {exc}") from None
 
 
 def build_model(g, passes: list[str]) -> tuple[fx.GraphModule, fx.GraphModule]:

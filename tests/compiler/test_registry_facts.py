@@ -199,5 +199,6 @@ def test_group_parallel_looks_at_each_node_a_bounded_number_of_times(monkeypatch
     monkeypatch.setattr(gp_module, "_conv", lambda node, modules: calls.append(node) or
                         real(node, modules))
     nodes = len(gm.graph.nodes)
-    gp_module.group_parallel(gm)
+    gp_module.group_siblings(gm)
+    gp_module.group_branches(gm)
     assert len(calls) <= 3 * nodes, (len(calls), nodes)

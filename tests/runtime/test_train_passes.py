@@ -82,12 +82,14 @@ def test_a_run_says_which_passes_it_applies(write_spec, tmp_path, capsys, flags,
 
 @pytest.mark.parametrize("flags, message", [
     (["--passes", "checkpoint_dens"],
-     "training setting passes: 'checkpoint_dens' is not a compiler pass; the training-mode "
-     "passes are: channels_last, checkpoint_dense, dense_chain, drop_identity, group_parallel, "
-     "merge_nary, pool_first (or none)."),
-    (["--passes", "fold_bn"], "'fold_bn' is an inference-only pass; the training-mode passes"),
-    (["--passes", "inplace_merge"],
-     "'inplace_merge' is an inference-only pass; the training-mode passes"),
+     "training setting passes: unknown pass 'checkpoint_dens' (did you mean "
+     "'checkpoint_dense'?)"),
+    (["--passes", "fold_bn"], "pass 'fold_bn' is not valid in train mode (valid in: infer; "
+                              "the train-mode passes: channels_last, checkpoint_dense, "
+                              "dense_buffer, dense_chain, drop_identity, merge_chains, "
+                              "merge_nary, pool_first)"),
+    (["--passes", "inplace_merge"], "pass 'inplace_merge' is not valid in train mode"),
+    (["--passes", "group_parallel"], "pass 'group_parallel' makes new weights"),
 ])
 def test_unknown_or_inference_pass_is_exit_2(write_spec, tmp_path, capsys, flags, message):
     spec = write_spec(DENSE_SPEC, "tinydense.yaml")

@@ -1,9 +1,11 @@
-"""merge_nary: binary merge chains -> n-ary merges; dense concatenations -> one buffer."""
+"""merge_nary, the pair of merge_chains (binary merge chains -> n-ary merges, bit for
+bit) and dense_buffer (dense concatenations -> one buffer)."""
 
 import pytest
+import torch
 
 from linkc.compiler import functional
-from pass_helpers import assert_outputs_match, assert_training_matches, fused_pair, \
+from pass_helpers import assert_outputs_match, assert_training_matches, batch, fused_pair, \
     same_names, small_spec
 
 CHAIN = """
@@ -65,3 +67,41 @@ def test_unrelated_merges_are_left_alone():
     # s has an op after the merge (no chain), p and q are not prefixes of one another
     plain, fused = fused_pair(NEAR_MISS, ["merge_nary"])
     assert fused.code == plain.code
+
+
+ORDER = """
+linkc: 1
+name: order
+input: [3, 8, 8]
+nodes:
+  a: {from: input, ops: [{conv: [4, 3]}]}
+  b: {from: input, ops: [{conv: [4, 1]}]}
+  c: {from: input, ops: [{conv: [4, 3]}, relu]}
+  s: {from: [a, b], merge: add}
+  t: {from: [c, s], merge: add}
+  u: {from: [t, c], merge: add, ops: [gap, {linear: 3}]}
+output: u
+"""
+
+
+def test_a_chain_is_spliced_only_where_the_sum_keeps_its_order():
+    # t = c + (a + b): add(c, a, b) would compute (c + a) + b, another rounding; u = t + c
+    # is t's left-to-right continuation, so add(c, s, c) is the same sum
+    plain, fused = fused_pair(ORDER, ["merge_chains"])
+    assert [[a.name for a in n.args] for n in _calls(fused, functional.add)] == \
+        [["a_conv1", "b_conv1"], ["c_relu1", "s", "c_relu1"]]
+    x = batch(plain, 4)
+    plain.eval(), fused.eval()
+    assert torch.equal(fused(x), plain(x))
+    xs = [x.clone().requires_grad_() for _ in range(2)]
+    plain.train(), fused.train()
+    plain(xs[0]).sum().backward()
+    fused(xs[1]).sum().backward()
+    assert torch.equal(xs[1].grad, xs[0].grad)
+
+
+def test_each_half_alone():
+    plain, chains = fused_pair(small_spec("densenet_bc_100"), ["merge_chains"])
+    assert chains.code == plain.code  # no binary chains in DenseNet: nothing to splice
+    _, buffer = fused_pair(CHAIN, ["dense_buffer"])
+    assert [len(n.args) for n in _calls(buffer, functional.add)] == [2, 2]
