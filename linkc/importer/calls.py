@@ -22,9 +22,27 @@ from torch.fx.node import map_aggregate
 
 from ..ops import OPS
 from . import views
-from .inverse import Mismatch, Spelling, call_arguments, match_call, match_module, \
-    match_product
-from .nodes import BATCH, Batch, Grouped, LinComb, Padded, Param, Permuted, Ref, Value, Viewed
+from .inverse import (
+    Mismatch,
+    Spelling,
+    call_arguments,
+    match_call,
+    match_module,
+    match_product,
+)
+from .nodes import (
+    BATCH,
+    Batch,
+    Grouped,
+    LinComb,
+    Padded,
+    Param,
+    Permuted,
+    Ref,
+    Value,
+    Viewed,
+)
+from .sums import combine
 from .trace import SAMPLE_BATCH, NotImportable, Traced, where
 
 SYMBOLIC = (Value, Ref, LinComb, Padded, Viewed, Permuted, Grouped, Param)
@@ -134,7 +152,6 @@ class Builder:
         """The merge a sum becomes, made once, in the forward that computed it."""
         done = self.materialised.get(id(comb))
         if done is None:
-            from .sums import combine
             done = self.materialised[id(comb)] = combine(self, node, comb)
         return done
 
@@ -242,6 +259,12 @@ class Builder:
             return idiom(self, node, a, kw)
         if spellings:
             return self.op_call(node, spellings, a, kw)
+        params = [x for x in flat if isinstance(x, Param)]
+        if params:
+            raise self.fail(node, f"the call {_call_name(kind, t)} reading the parameter "
+                            f"'{params[0].path}'", "a layer's weights belong to its module: a "
+                            "topology holds layers, not functions of parameters",
+                            "the layer class (nn.Conv2d rather than F.conv2d(x, self.weight))")
         raise self.fail(node, f"the call {_call_name(kind, t)}", "no op or merge is its "
                         "inverse, and a static topology has no other way to hold it",
                         "a plugin op whose `imports` names it (see linkc.extend)")
@@ -254,7 +277,7 @@ class Builder:
                             "keeps it may read it", "x.view(x.size(0), -1)")
         try:
             value = t(*a, **kw) if kind == "call_function" else getattr(a[0], t)(*a[1:], **kw)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the call is the user's, on numbers
             raise self.fail(node, f"the call {_call_name(kind, t)}",
                             f"it failed on constants: {exc}") from None
         if isinstance(value, torch.Tensor):
@@ -458,4 +481,4 @@ def _fetch(root, target: str) -> Any:
     return obj
 
 
-__all__ = ["Builder", "SAMPLE_BATCH", "container_numbers", "sample_shape"]
+__all__ = ["SAMPLE_BATCH", "Builder", "container_numbers", "sample_shape"]

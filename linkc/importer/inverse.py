@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -327,7 +328,7 @@ def match_module(spellings: Iterable[tuple[Spelling, type]], m: nn.Module, in_sh
         if s.kind != "op" or s.inverse.form != "call":
             continue
         try:
-            get = lambda name: _attribute(m, name)  # noqa: E731
+            get = lambda name: _attribute(m, name)
             args = _read(s.name, s.inverse, get)
             return check(s.name, args, in_shape, state, run, permute, stochastic=stateless,
                          layer=m), reasons
@@ -351,7 +352,7 @@ def call_arguments(kind: str, target: Any, args: tuple, kwargs: dict) -> dict | 
     try:
         pair = normalize_function(function, tuple(args), dict(kwargs),
                                   normalize_to_only_use_kwargs=True)
-    except Exception:  # torch's schema matching raises on what it cannot bind
+    except Exception:  # noqa: BLE001 - torch's schema matching raises anything it cannot bind
         return None
     return None if pair is None else dict(pair.kwargs)
 

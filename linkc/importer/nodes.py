@@ -19,7 +19,7 @@ class Value:
     shape: tuple[int, ...]     # per sample
     name: str                  # fx name, for naming
     home: tuple[str, ...]      # module path whose forward produced it
-    refs: tuple["Ref", ...] = ()
+    refs: tuple[Ref, ...] = ()
     op: str | None = None
     args: dict = field(default_factory=dict)
     merge: str | None = None

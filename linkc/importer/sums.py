@@ -11,14 +11,15 @@ zeros changes no value, so this is the same sum, exactly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from itertools import pairwise
+from typing import Any
 
 from torch import fx
 
 from .nodes import LinComb, Ref, Value
 
-if TYPE_CHECKING:
-    from .calls import Builder
+# the reader (calls.Builder) is passed in: it imports these modules, not the reverse
+Builder = Any
 
 __all__ = ["combine"]
 
@@ -47,7 +48,7 @@ def _merge(terms: list[tuple[Ref, float]], shape: tuple, name: str, home: tuple,
                  args={"pad": "zeros"} if pad else {})
 
 
-def combine(builder: "Builder", node: fx.Node, comb: LinComb) -> Value:
+def combine(builder: Builder, node: fx.Node, comb: LinComb) -> Value:
     shape = comb.shape or (max(r.channels for r in comb), *next(iter(comb)).shape[1:])
     if not comb:
         raise builder.fail(node, "a sum whose terms cancel", "it is zero everywhere, which "
@@ -61,7 +62,7 @@ def combine(builder: "Builder", node: fx.Node, comb: LinComb) -> Value:
         edges |= {front, front + r.channels}
     edges = sorted(e for e in edges if 0 <= e <= width)
     pieces: list[Ref] = []
-    for k, (start, stop) in enumerate(zip(edges, edges[1:])):
+    for k, (start, stop) in enumerate(pairwise(edges)):
         terms = []
         for r, w in comb.items():
             front = comb.pads.get(r, (0, 0))[0]

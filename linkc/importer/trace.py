@@ -223,7 +223,7 @@ def trace_module(module: nn.Module, input_shapes: list[tuple[int, ...]]) -> Trac
             graph = tracer.trace(module)
     except UserError:
         raise
-    except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError...
+    except Exception as exc:  # noqa: BLE001 - the user's forward may raise anything
         raise NotImportable(_trace_failure(module, exc, input_shapes)) from None
     gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
     return Traced(module, gm, [tuple(s) for s in input_shapes], spellings)

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import fx
 
 from .nodes import Grouped, Param, Permuted, Ref, Value, Viewed
-from .trace import SAMPLE_BATCH
+from .trace import SAMPLE_BATCH, NotImportable
 
-if TYPE_CHECKING:
-    from .calls import Builder
+# the reader (calls.Builder) is passed in: it imports these modules, not the reverse
+Builder = Any
 
 __all__ = ["idiom", "is_item"]
 
@@ -42,7 +43,7 @@ def is_item(node: fx.Node, a) -> bool:
         isinstance(a[0], (tuple, list))
 
 
-def _base(b: "Builder", node: fx.Node, x: Any, what: str) -> Ref:
+def _base(b: Builder, node: fx.Node, x: Any, what: str) -> Ref:
     if isinstance(x, Viewed):
         return x.ref
     return b.ref(node, x, what)
@@ -55,7 +56,7 @@ def _sub(r: Ref, start: int, stop: int) -> Ref:
     return Ref(r.value, r.weight, (offset + start, offset + stop))
 
 
-def _keeps_batch(b: "Builder", node: fx.Node, what: str) -> None:
+def _keeps_batch(b: Builder, node: fx.Node, what: str) -> None:
     full = node.meta.get("example_shape")
     if full is not None and full[0] != SAMPLE_BATCH:
         raise b.fail(node, what, f"it mixes the samples of a batch (the sample batch of "
@@ -71,7 +72,7 @@ def _same_but_units(a: tuple, b: tuple) -> bool:
 
 
 # --------------------------------------------------------------------- reshapes
-def reshape(b: "Builder", node: fx.Node, a, kw) -> Any:
+def reshape(b: Builder, node: fx.Node, a, kw) -> Any:
     x = a[0]
     what = f"the reshape x.{node.target}()" if node.op == "call_method" else \
         f"the reshape {getattr(node.target, '__name__', node.target)}()"
@@ -100,7 +101,7 @@ def reshape(b: "Builder", node: fx.Node, a, kw) -> Any:
                  f"x.view(x.size(0), -1); {_GATE}")
 
 
-def flatten(b: "Builder", node: fx.Node, base: Ref) -> Value:
+def flatten(b: Builder, node: fx.Node, base: Ref) -> Value:
     """`torch.flatten(x, 1)`; a flattened pool to 1x1 is the global average,
     `torch.mean(x, (2, 3))`, when the registry says both are ops."""
     v = base.value
@@ -111,12 +112,12 @@ def flatten(b: "Builder", node: fx.Node, base: Ref) -> Value:
                 gap = b.canonical(node, v.refs[0], torch.mean, (2, 3), what="a pooled vector")
                 return Value(gap.kind, gap.shape, v.name, v.home, gap.refs, op=gap.op,
                              args=gap.args, module=v.module)
-            except Exception:  # no op is the global mean: flatten the pool as it is
+            except NotImportable:  # no op is the global mean: flatten the pool as it is
                 pass
     return b.canonical(node, base, torch.flatten, 1, what="a flatten")
 
 
-def expand(b: "Builder", node: fx.Node, a, kw) -> Any:
+def expand(b: Builder, node: fx.Node, a, kw) -> Any:
     base = _base(b, node, a[0], "an expand")
     out = tuple(node.meta.get("example_shape", (0,))[1:])
     _keeps_batch(b, node, "an expand")
@@ -127,13 +128,13 @@ def expand(b: "Builder", node: fx.Node, a, kw) -> Any:
                  "only a per-channel gate may be expanded, for a product", _GATE)
 
 
-def permute(b: "Builder", node: fx.Node, a, kw) -> Any:
+def permute(b: Builder, node: fx.Node, a, kw) -> Any:
     dims = a[1] if len(a) == 2 and isinstance(a[1], (tuple, list)) else a[1:]
     dims = tuple(kw.get("dims", dims))
     return _permuted(b, node, a[0], dims)
 
 
-def _permuted(b: "Builder", node: fx.Node, x: Any, dims: tuple) -> Any:
+def _permuted(b: Builder, node: fx.Node, x: Any, dims: tuple) -> Any:
     rank = len(dims)
     dims = tuple(d % rank for d in dims)
     if isinstance(x, Permuted):
@@ -147,7 +148,7 @@ def _permuted(b: "Builder", node: fx.Node, x: Any, dims: tuple) -> Any:
     return Permuted(base, dims) if dims != tuple(range(rank)) else base
 
 
-def transpose(b: "Builder", node: fx.Node, a, kw) -> Any:
+def transpose(b: Builder, node: fx.Node, a, kw) -> Any:
     x, d0, d1 = a[0], a[1], a[2]
     if isinstance(x, Grouped) and {d0, d1} == {1, 2}:
         return Grouped(x.ref, x.groups, not x.swapped)
@@ -158,11 +159,11 @@ def transpose(b: "Builder", node: fx.Node, a, kw) -> Any:
     return _permuted(b, node, x, tuple(dims))
 
 
-def same(b: "Builder", node: fx.Node, a, kw) -> Any:
+def same(b: Builder, node: fx.Node, a, kw) -> Any:
     return a[0]
 
 
-def to_layout(b: "Builder", node: fx.Node, a, kw) -> Any:
+def to_layout(b: Builder, node: fx.Node, a, kw) -> Any:
     if len(a) == 1 and set(kw) == {"memory_format"}:
         return a[0]  # a memory layout (channels_last) is not part of the topology
     raise b.fail(node, "the conversion x.to()", "only a change of memory layout is "
@@ -170,20 +171,20 @@ def to_layout(b: "Builder", node: fx.Node, a, kw) -> Any:
 
 
 # ------------------------------------------------------------- channel ranges
-def _channel_dim(b: "Builder", node: fx.Node, dim: Any, what: str) -> None:
+def _channel_dim(b: Builder, node: fx.Node, dim: Any, what: str) -> None:
     if dim not in (1, -3):
         raise b.fail(node, f"{what} along dim {dim}", "a reference can cut only channels "
                      "(dim 1)", "x.chunk(2, dim=1), x[:, a:b]")
 
 
-def narrow(b: "Builder", node: fx.Node, a, kw) -> Ref:
+def narrow(b: Builder, node: fx.Node, a, kw) -> Ref:
     x, dim, start, length = (list(a) + [kw.get("dim"), kw.get("start"), kw.get("length")])[:4]
     _channel_dim(b, node, dim, "narrow")
     base = b.ref(node, x, "narrow")
     return _sub(base, start, start + length)
 
 
-def chunk(b: "Builder", node: fx.Node, a, kw) -> tuple:
+def chunk(b: Builder, node: fx.Node, a, kw) -> tuple:
     x, chunks = a[0], a[1] if len(a) > 1 else kw["chunks"]
     _channel_dim(b, node, a[2] if len(a) > 2 else kw.get("dim", 0), "chunk")
     base = b.ref(node, x, "chunk")
@@ -192,7 +193,7 @@ def chunk(b: "Builder", node: fx.Node, a, kw) -> tuple:
                  for s in range(0, base.channels, size))
 
 
-def split(b: "Builder", node: fx.Node, a, kw) -> tuple:
+def split(b: Builder, node: fx.Node, a, kw) -> tuple:
     x = a[0]
     sizes = a[1] if len(a) > 1 else kw.get("split_size_or_sections", kw.get("split_size"))
     _channel_dim(b, node, a[2] if len(a) > 2 else kw.get("dim", 0), "split")
@@ -206,7 +207,7 @@ def split(b: "Builder", node: fx.Node, a, kw) -> tuple:
     return tuple(out)
 
 
-def index(b: "Builder", node: fx.Node, a, kw) -> Any:
+def index(b: Builder, node: fx.Node, a, kw) -> Any:
     x, idx = a[0], a[1]
     idx = idx if isinstance(idx, tuple) else (idx,)
     shown = "x[" + ", ".join(_show(i) for i in idx) + "]"
@@ -263,7 +264,7 @@ def _show(i: Any) -> str:
     return "None" if i is None else repr(i)
 
 
-def channel_pad(b: "Builder", node: fx.Node, a, kw) -> Any:
+def channel_pad(b: Builder, node: fx.Node, a, kw) -> Any:
     from .nodes import Padded
 
     x = a[0]

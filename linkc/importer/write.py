@@ -13,7 +13,7 @@ from typing import Any
 
 from ..ops import OPS
 
-__all__ = ["op_item", "format_value", "spec_text"]
+__all__ = ["format_value", "op_item", "spec_text"]
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 

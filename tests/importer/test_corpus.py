@@ -51,7 +51,7 @@ def test_changing_a_mobilenet_v2_stage_depth_is_one_edit():
     assert len(lines) == 1, spec  # stage (6, 24, 3, 2): its first block, then 2 more
     deeper = spec.replace(lines[0], lines[0].replace("repeat: 2", "repeat: 3"))
     one_more = corpus.InvertedResidual(24, 24, 1, expand_ratio=6)
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(linkc.compile(deeper)) == count(module) + count(one_more)
     block = spec[spec.index(lines[0].split("block: ")[1].split(",")[0] + ":"):]
     assert "merge: add" in block.split("    out:")[0]

@@ -1,5 +1,6 @@
 """DPN for CIFAR as the kuangliu repository writes it: the dual path split
 `x[:, :d, :, :] + out[:, :d, :, :]` concatenated with the rest of both."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

@@ -1,5 +1,6 @@
 """GoogLeNet for CIFAR as the kuangliu repository writes it: Inception blocks of four
 branches concatenated with `torch.cat([y1, y2, y3, y4], 1)`."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

@@ -1,6 +1,7 @@
 """ResNet-20 for CIFAR as its best-known repository writes it: the option-A shortcut
 `LambdaLayer(lambda x: F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, planes//4, planes//4),
 "constant", 0))`, `F.avg_pool2d(out, out.size()[3])` and `out.view(out.size(0), -1)`."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch.nn as nn
 import torch.nn.functional as F

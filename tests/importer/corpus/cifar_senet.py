@@ -1,6 +1,7 @@
 """SENet for CIFAR as the kuangliu repository writes it: a pre-activation block whose
 SE squeezes with `F.avg_pool2d(out, out.size(2))`, excites with 1x1 convs and
 `F.sigmoid`, and gates by `out * w`."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch.nn as nn
 import torch.nn.functional as F

@@ -2,6 +2,7 @@
 `F.pad(shortcut, (0, 0, 0, 0, 0, out.shape[1] - shortcut.shape[1]))`, a MixNet-style
 unit that branches on `x.shape[1]` and splits channels with `narrow` and `split`, a
 ShuffleNet-style `torch.chunk`, and `x[:, a:b, ...]`."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

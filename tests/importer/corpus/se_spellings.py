@@ -1,5 +1,6 @@
 """Squeeze-and-excitation in the spellings papers' repositories use: Linear + `view`,
 `unsqueeze`, `[:, :, None, None]`, `expand_as`, the gate first or second."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

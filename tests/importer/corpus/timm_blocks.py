@@ -1,6 +1,7 @@
 """timm-style residual blocks: `GroupNorm1` (a GroupNorm subclass that fixes one group),
 an SE module on `x.mean((2, 3), keepdim=True)` gating by `x * x_se.sigmoid()`, layer
 scale as `x * self.gamma.view(1, -1, 1, 1)` and as a `LayerScale2d` module, DropPath."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

@@ -1,6 +1,7 @@
 """ConvNeXt as timm writes it: `LayerNorm2d` (a LayerNorm subclass that permutes around
 `F.layer_norm`), blocks that permute to channels-last for LayerNorm and a Linear MLP,
 layer scale `x.mul(self.gamma)`, `DropPath`, a stem of a 4x4 patchify conv."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

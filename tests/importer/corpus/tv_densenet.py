@@ -1,6 +1,7 @@
 """DenseNet as torchvision writes it: `_DenseLayer` concatenating its list of inputs,
 `_DenseBlock` an `nn.ModuleDict`, `_Transition` an `nn.Sequential`, the features an
 `nn.Sequential` built from an OrderedDict and `add_module`."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 from collections import OrderedDict
 

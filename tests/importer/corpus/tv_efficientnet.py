@@ -1,6 +1,7 @@
 """EfficientNet as torchvision writes it: MBConv with a SiLU squeeze-and-excitation
 (`scale * input`), `StochasticDepth(p, "row")` on the residual branch, the stage
 table scaled by width and depth multipliers."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import math
 

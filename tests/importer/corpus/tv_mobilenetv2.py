@@ -1,6 +1,7 @@
 """MobileNetV2 as torchvision writes it: `_make_divisible`, a Conv-BN-ReLU6 `Sequential`
 subclass, `InvertedResidual` adding its input in its own forward, and the stages as one
 flat `features` Sequential built from the inverted-residual setting table."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 from torch import nn

@@ -1,5 +1,6 @@
 """MobileNetV3 blocks as torchvision writes them: `SqueezeExcitation` returning
 `scale * input` (the gate first), Hardswish/ReLU by config, `Conv2dNormActivation`."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 from torch import nn

@@ -2,6 +2,7 @@
 rule, `AnyStage` an `nn.Sequential` whose blocks are named `block1-0` by `add_module`,
 `ResBottleneckBlock` with an SE of ReLU and Sigmoid and a projection when the shape
 changes."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 from torch import nn

@@ -1,5 +1,6 @@
 """ResNet as torchvision writes it: BasicBlock and Bottleneck with an optional
 `downsample`, `_make_layer`, `torch.flatten(x, 1)` after an adaptive pool."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

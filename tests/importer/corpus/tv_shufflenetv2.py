@@ -1,6 +1,7 @@
 """ShuffleNetV2 as torchvision writes it: `channel_shuffle` by view/transpose/view with
 `batchsize, num_channels, height, width = x.size()`, `x.chunk(2, dim=1)` and the
 stages as `stage2`... attributes of Sequentials."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

@@ -1,6 +1,7 @@
 """milesial's U-Net: `Up` with `nn.Upsample(scale_factor=2, mode="bilinear",
 align_corners=True)` and the size fix-up `F.pad(x1, [diffX // 2, diffX - diffX // 2,
 diffY // 2, diffY - diffY // 2])` from `x2.size()[2] - x1.size()[2]`."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

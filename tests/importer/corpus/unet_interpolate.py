@@ -1,5 +1,6 @@
 """A U-Net decoder that resizes with `F.interpolate(x, size=skip.shape[2:],
 mode="bilinear", align_corners=False)` and by `scale_factor`, nearest."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn

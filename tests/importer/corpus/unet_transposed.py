@@ -1,5 +1,6 @@
 """The classic U-Net: double conv blocks, max-pool down, `nn.ConvTranspose2d` up, skip
 connections by `torch.cat([skip, x], dim=1)`."""
+# ruff: noqa  (the file keeps its project's own idioms on purpose)
 
 import torch
 import torch.nn as nn
