@@ -91,7 +91,7 @@ def transfer_weights(module: nn.Module, spec: str | os.PathLike,
     try:
         try:
             traced = fx.GraphModule(module, LayerTracer().trace(module))
-        except Exception as exc:  # the user's forward: any failure is theirs
+        except Exception as exc:  # noqa: BLE001 - the user's forward: any failure is theirs
             raise TransferError(f"cannot trace {type(module).__name__} with torch.fx: {exc}",
                                 None, "its forward must run on a symbolic input: no branch "
                                 "on a tensor's value") from None
@@ -119,7 +119,7 @@ def transfer_weights(module: nn.Module, spec: str | os.PathLike,
 def _run_module(traced: fx.GraphModule, xs, g) -> dict[str, Any]:
     try:
         return record(traced, xs)
-    except Exception as exc:  # the user's forward on the spec's input shape
+    except Exception as exc:  # noqa: BLE001 - the user's forward on the spec's input
         shapes = ", ".join(str(list(s)) for s in g.inputs.values())
         raise TransferError(f"the module fails on the spec's input {shapes}: {exc}") from None
 

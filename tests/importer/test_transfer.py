@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 import linkc
 from linkc.importer.transfer import TransferError, transfer_weights
@@ -263,6 +264,101 @@ def test_values_recorded_before_in_place_ops_name_the_right_place():
         transfer_weights(trained_looking(ResNetGeluBlocks()), SPEC)
     assert info.value.message.startswith("the spec and the module compute different values "
                                          "from spec op 'layer3.f.conv2' on")
+
+
+class DenseLayer(nn.Module):
+    """torchvision's _DenseLayer: it concatenates the list of earlier features itself."""
+
+    def __init__(self, cin, growth, bn_size):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(cin)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(cin, bn_size * growth, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, inputs):
+        x = torch.cat(inputs, 1)
+        return self.conv2(self.relu2(self.norm2(self.conv1(self.relu1(self.norm1(x))))))
+
+
+class DenseBlock(nn.ModuleDict):
+    """torchvision's _DenseBlock: the layers under an nn.ModuleDict."""
+
+    def __init__(self, n, cin, growth, bn_size):
+        super().__init__()
+        for i in range(n):
+            self.add_module(f"denselayer{i + 1}", DenseLayer(cin + i * growth, growth, bn_size))
+
+    def forward(self, init):
+        features = [init]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class DenseNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1, bias=False), DenseBlock(3, 16, 8, 4),
+            nn.BatchNorm2d(40), nn.ReLU(inplace=True), nn.Conv2d(40, 20, 1, bias=False),
+            nn.AvgPool2d(2), DenseBlock(3, 20, 8, 4), nn.BatchNorm2d(44))
+        self.classifier = nn.Linear(44, 10)
+
+    def forward(self, x):
+        f = F.relu(self.features(x))
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1))
+
+
+DENSE = """linkc: 1
+name: dn
+params: {k: 8}
+input: [3, 16, 16]
+blocks:
+  layer:
+    in: x
+    nodes:
+      h: {from: x, ops: [bn, relu, {conv: [4*k, 1]}, bn, relu, {conv: [k, 3]}]}
+    out: h
+nodes:
+  stem: {from: input, ops: [{conv: [16, 3]}]}
+  d1: {from: stem, repeat: 3, block: layer, connect: dense}
+  t1: {from: d1, ops: [bn, relu, {conv: [20, 1]}, {avgpool: 2}]}
+  d2: {from: t1, repeat: 3, block: layer, connect: dense}
+  head: {from: d2, ops: [bn, relu, gap, {linear: 10}]}
+output: head
+"""
+
+
+def test_torchvision_densenet_blocks_pair_with_dense_repeats():
+    module = trained_looking(DenseNet())
+    result = transfer_weights(module, DENSE)
+    assert len(result.pairs) == 1 + 2 * 3 * 4 + 2 + 1 + 1  # stem, layers, transition, bn, fc
+    assert ("d2.2.h.conv2", "features.6.denselayer3.conv2") in result.pairs
+    assert result.difference <= 1e-6
+
+
+class DirectWeights(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.extra = nn.Linear(4, 4)  # a child with weights: the module is traced through
+        self.weight = nn.Parameter(torch.randn(16, 16, 3, 3))
+
+    def forward(self, x):
+        return torch.nn.functional.conv2d(self.conv(x), self.weight, padding=1)
+
+
+def test_a_parameter_read_directly_in_a_call_is_named_with_its_line():
+    spec = ("linkc: 1\nname: t\ninput: [3, 8, 8]\nnodes:\n"
+            "  a: {from: input, ops: [\"conv(16, 3)\", \"conv(16, 3)\"]}\noutput: a\n")
+    with pytest.raises(TransferError) as info:
+        transfer_weights(DirectWeights(), spec)
+    line = DirectWeights.forward.__code__.co_firstlineno + 1
+    assert info.value.message == (f"'conv2d' in the module's forward, test_transfer.py:{line} "
+                                  "reads the parameter 'weight' directly in 'conv2d'")
 
 
 class Bottleneck(nn.Module):
