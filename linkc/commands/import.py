@@ -23,6 +23,8 @@ import json
 import sys
 from pathlib import Path
 
+from .specargs import add_override_arguments, spec_options
+
 
 def add_arguments(p) -> None:
     p.add_argument("target", metavar="TARGET", help="FILE.py:FACTORY or package.module:FACTORY")
@@ -37,6 +39,7 @@ def add_arguments(p) -> None:
     p.add_argument("--name", help="the spec's name (default: from the class)")
     p.add_argument("--onto", metavar="SPEC", help="write no spec: carry the module's weights "
                    "onto this spec (a file or zoo name), paired by structure")
+    add_override_arguments(p)  # for the --onto spec
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -60,6 +63,8 @@ def run(args) -> int:
                          "-o, --input and --name")
     if not args.onto and not args.input:
         raise UsageError("--input C,H,W is required (or --onto SPEC)")
+    if not args.onto and (args.set or args.include_path or args.limit):
+        raise UsageError("--set, --include-path and --limit apply to the --onto spec")
     try:
         kwargs = json.loads(args.kwargs)
     except ValueError as exc:
@@ -89,7 +94,7 @@ def run(args) -> int:
 def _onto(module, args) -> int:
     from ..importer.transfer import transfer_weights
 
-    result = transfer_weights(module, args.onto)
+    result = transfer_weights(module, args.onto, **spec_options(args))
     if args.weights_out:
         from safetensors.torch import save_file
 

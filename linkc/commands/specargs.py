@@ -8,6 +8,11 @@ from __future__ import annotations
 def add_spec_arguments(p, optional: bool = False) -> None:
     p.add_argument("spec", nargs="?" if optional else None,
                    help="the spec file (YAML) or a zoo name")
+    add_override_arguments(p)
+
+
+def add_override_arguments(p) -> None:
+    """--set, --include-path and --limit, for a command that names its spec otherwise."""
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a top-level param of the spec, e.g. k=24 or "
                         "'stages=[[1, 16], [6, 24]]' (repeatable)")

@@ -78,13 +78,14 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def transfer_weights(module: nn.Module, spec: str | os.PathLike,
-                     params: Mapping[str, Any] | None = None,
+                     params: Mapping[str, Any] | None = None, limits=None,
                      include_path: Sequence[str | os.PathLike] = (),
                      rtol: float = 1e-5, seed: int = 0) -> TransferResult:
     """The module's weights under the spec's names, paired by the graph both compute;
     raises TransferError (exit 2) where the graphs part or the outputs differ by more
-    than `rtol` of their largest magnitude."""
-    g = build(spec, params=params, include_path=include_path)
+    than `rtol` of their largest magnitude. `params`, `limits` and `include_path` are
+    `linkc.build`'s."""
+    g = build(spec, params=params, limits=limits, include_path=include_path)
     model = compile_graph(g, passes=()).eval()
     was_training = module.training
     module.eval()

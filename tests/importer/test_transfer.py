@@ -241,6 +241,10 @@ def test_the_cli_writes_the_weights_onto_the_spec_or_names_where_it_parts(tmp_pa
         in err  # the block's op, named by its instance
     assert main(["import", f"{source}:build", "--onto", "x.yaml", "--input", "3,8,8"]) == 2
     assert "--onto takes its input shape" in capsys.readouterr().err
+    # the --onto spec takes --set as every spec does: classes=12 is a head the module lacks
+    assert main(["import", f"{source}:build", "--onto", str(tmp_path / "net.yaml"),
+                 "--set", "classes=12"]) == 2
+    assert "part at spec op 'head.linear1' (linear, output [12]" in capsys.readouterr().err
 
 
 def _source(cls) -> str:
