@@ -220,40 +220,49 @@ def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 def _located(before: Probe, after: fx.GraphModule, what: str) -> ValuesChanged:
     """ValuesChanged at the first flat-graph node whose value differs between the
-    modules before and after the pass (both run once more, node by node)."""
-    values_before, _ = _node_values(before.module, before.inputs, before.mode)
-    values_after, nodes = _node_values(after, before.inputs, before.mode)
-    for key, value in values_before.items():
-        got = values_after.get(key)
-        if got is not None and _difference(got, value, before.bound, [value]):
-            return ValuesChanged(nodes[key], f"{what}; the first value that changed is "
-                                             f"{describe_node(nodes[key])}'s")
+    modules before and after the pass (both run once more, node by node), and within
+    it at the first of its fx nodes whose value differs (a conv a BN was folded into
+    differs as it should only where the node's value stays right)."""
+    old = _Recorder(before.module).record(before.inputs, before.mode)
+    new = _Recorder(after).record(before.inputs, before.mode)
+    for node_id, value in old.leaving.items():
+        got = new.leaving.get(node_id)
+        if got is None or not _difference(got, value, before.bound, [value]):
+            continue
+        inside = [n for key, n in new.nodes.items() if key[0] == node_id and key in old.values
+                  and _difference(new.values[key], old.values[key], before.bound, [value])]
+        node = inside[0] if inside else new.last[node_id]
+        return ValuesChanged(node, f"{what}; the first value that changed is "
+                                   f"{describe_node(node)}'s")
     return ValuesChanged(_output_node(after), what)
 
 
-def _node_values(module, inputs, mode: str):
-    """The value leaving each flat-graph node (its last fx node), in graph order."""
-    recorder = _Recorder(module)
-    module.train(mode == "train")
-    with torch.random.fork_rng(devices=_cuda(inputs)), torch.no_grad():
-        torch.manual_seed(_SEED)
-        recorder.run(*inputs)
-    return recorder.values, recorder.nodes
-
-
 class _Recorder(fx.Interpreter):
+    """Runs a graph and keeps the value of each fx node that computes part of a spec
+    node, by (spec node, what it computes), and the value leaving each spec node."""
+
     def __init__(self, module):
         super().__init__(module)
-        self.values: dict[str, torch.Tensor] = {}
-        self.nodes: dict[str, fx.Node] = {}
+        self.values: dict[tuple, torch.Tensor] = {}
+        self.nodes: dict[tuple, fx.Node] = {}  # in graph order
+        self.leaving: dict[str, torch.Tensor] = {}  # in the order spec nodes end
+        self.last: dict[str, fx.Node] = {}
+
+    def record(self, inputs, mode: str) -> "_Recorder":
+        self.module.train(mode == "train")
+        with torch.random.fork_rng(devices=_cuda(inputs)), torch.no_grad():
+            torch.manual_seed(_SEED)
+            self.run(*inputs)
+        return self
 
     def run_node(self, n: fx.Node):
         result = super().run_node(n)
         meta = n.meta.get("linkc")
         if meta is not None and meta.get("loc") is not None and isinstance(result, torch.Tensor):
-            self.values.pop(meta["id"], None)  # the latest value of a node, in graph order
-            self.values[meta["id"]] = result.detach()
-            self.nodes[meta["id"]] = n
+            key = (meta["id"], meta.get("what"))
+            self.values[key], self.nodes[key] = result.detach(), n
+            self.leaving.pop(meta["id"], None)  # a spec node's value is its latest
+            self.leaving[meta["id"]], self.last[meta["id"]] = result.detach(), n
         return result
 
 

@@ -1,0 +1,138 @@
+"""`linkc compile --verify` and LINKC_VERIFY_PASSES: a pass that changes what the module
+computes beyond what its row declares is exit 2, named with the spec position of the
+first node whose value changed; passes that keep their promise pass through."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import fx, nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
+
+import linkc
+from linkc.cli import main
+from linkc.compiler import passes
+from linkc.compiler.passes import Pass, PassError, default_passes, run_passes
+from linkc.extend import Lowering, OpDef, register_op
+from linkc.ops import OPS
+
+
+
+class WSConv(nn.Conv2d):
+    """A plugin's weight-standardised convolution: filters normalised in forward."""
+
+    def forward(self, x):
+        w = self.weight
+        w = (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True) + 1e-5)
+        return self._conv_forward(x, w, self.bias)
+
+
+def fold_into_subclasses(gm: fx.GraphModule) -> fx.GraphModule:
+    """fold_bn as it was: any isinstance(Conv2d) took the BN, a subclass included."""
+    modules = dict(gm.named_modules())
+    for bn_node in list(gm.graph.nodes):
+        bn = modules.get(bn_node.target) if bn_node.op == "call_module" else None
+        conv_node = bn_node.args[0] if bn_node.args else None
+        if not isinstance(bn, nn.BatchNorm2d) or conv_node.op != "call_module":
+            continue
+        conv = modules[conv_node.target]
+        if isinstance(conv, nn.Conv2d) and len(conv_node.users) == 1:
+            with torch.no_grad():
+                conv.weight, conv.bias = fuse_conv_bn_weights(
+                    conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
+                    bn.weight, bn.bias)
+            bn_node.replace_all_uses_with(conv_node)
+            gm.graph.erase_node(bn_node)
+            gm.delete_submodule(bn_node.target)
+    gm.recompile()
+    return gm
+
+
+def swap_merge_inputs(gm: fx.GraphModule) -> fx.GraphModule:
+    """Declared exact, but reorders a sum: (b + a) + c for (a + b) + c."""
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and len(node.args) == 3:
+            a, b, c = node.args
+            node.args = (b, c, a)
+    gm.recompile()
+    return gm
+
+
+@pytest.fixture
+def wrong_passes(monkeypatch):
+    for name, fn, bound in (("old_fold_bn", fold_into_subclasses, 1e-9),
+                            ("swap_inputs", swap_merge_inputs, None)):
+        monkeypatch.setitem(passes.BY_NAME, name, Pass(name, fn, frozenset({"train", "infer"}),
+                                                       frozenset(), bound, True))
+    conv = OPS["conv"]
+    register_op(OpDef("wsconv", conv.args, conv.infer,
+                      Lowering(f"{__name__}:WSConv", conv.lowering.kwargs),
+                      "weight-standardised conv", conv.traits, params=conv.params))
+    yield
+    OPS.remove("wsconv")
+
+
+SPEC = """linkc: 1
+name: small
+input: [3, 8, 8]
+nodes:
+  a: {from: input, ops: [{conv: [8, 3]}, bn, relu]}
+  b: {from: a, ops: [{wsconv: [8, 3]}, bn, relu]}
+  d: {from: input, ops: [{conv: [8, 1]}]}
+  c: {from: [a, b, d], merge: add, ops: [gap, {linear: 3}]}
+output: c
+"""
+
+
+def _randomized(gm):
+    gen = torch.Generator().manual_seed(3)
+    for m in gm.modules():
+        if type(m) is nn.BatchNorm2d:
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+    return gm
+
+
+def test_a_pass_that_changes_values_is_exit_2_at_the_node(wrong_passes, tmp_path, capsys,
+                                                            monkeypatch):
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SPEC)
+    # the lowered module with its fresh BN statistics: folding them is the identity on
+    # the plain conv; the weight-standardised conv undoes any fold, so its output moves
+    assert main(["compile", str(spec), "--mode", "infer", "--passes", "old_fold_bn",
+                 "--verify"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{spec}:6:44: error: pass 'old_fold_bn' changed the values of the "
+                          "network: output 0 is "), err
+    assert "the first value that changed is fx node b_relu1 (node b, op:relu)'s (it is " \
+           "declared within 1e-09 relative error in float64" in err
+    assert "    6 |   b: {from: a, ops: [{wsconv: [8, 3]}, bn, relu]}" in err
+    assert "leave the pass out" in err and "Traceback" not in err
+    # without --verify the same pipeline says nothing: the check is what catches it
+    assert main(["compile", str(spec), "--mode", "infer", "--passes", "old_fold_bn"]) == 0
+    # the environment variable turns the check on for every pipeline, the API's too
+    monkeypatch.setenv("LINKC_VERIFY_PASSES", "1")
+    with pytest.raises(PassError, match="pass 'old_fold_bn' changed the values"):
+        linkc.compile(SPEC, passes=["old_fold_bn"], mode="infer")
+
+
+def test_an_exact_pass_is_held_to_bit_identity(wrong_passes):
+    gm = _randomized(linkc.compile(SPEC))
+    with pytest.raises(PassError) as info:
+        run_passes(gm, ["swap_inputs"], mode="train", verify=True)
+    assert str(info.value).startswith(
+        "<spec>:8:3: error: pass 'swap_inputs' changed the values of the network: output 0 "
+        "differs by up to ")
+    assert "the first value that changed is fx node c (node c, merge:add)'s" in str(info.value)
+    assert "declared bit-identical" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["train", "infer"])
+def test_the_real_passes_verify(mode, wrong_passes):
+    gm = _randomized(linkc.compile(SPEC))
+    chosen = [p.name for p in passes.PASSES if mode in p.modes]
+    verified = run_passes(copy.deepcopy(gm), chosen, mode=mode, verify=True)
+    assert verified.code == run_passes(gm, chosen, mode=mode, verify=False).code
+    assert default_passes(mode)  # the defaults are among those verified
