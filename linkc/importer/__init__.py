@@ -4,13 +4,18 @@
     Path("net.yaml").write_text(result.spec)
     save_file(result.weights, "net.safetensors")   # loads into linkc.compile("net.yaml")
 
-The steps, one module each: `trace` (torch.fx, stopping at layers linkc has ops
-for), `values` (fx nodes -> `ops(merge(refs))` nodes; sums, means, signed sums,
-slices and concatenations recognised), `structure` (blocks, repeats, dense
-patterns from the module tree) and `write` (the YAML). The weights are then
-carried over by compiling the written spec and pairing each of its layers with
-the layer it came from, so the spec's state_dict is the module's under the spec's
-names. The user's code runs (to build and trace the module); the spec never does.
+The steps, one module each: `trace` (torch.fx on a sample of the input's shape,
+stopping at the layers the registry knows; shape reads are numbers, the batch stays
+open), `inverse` (the registry's import inverses: which op a layer or call is, checked
+by running the op's own lowering), `calls` (fx nodes -> values: ops, merges, constants
+and symbolic kinds), `views` (indexing, reshaping and padding idioms), `sums` (a
+linear combination -> add, mean, wsum, or a concat of channel ranges), `values`
+(values -> `ops(merge(refs))` nodes), `structure` and `grouping` (blocks, repeats,
+dense patterns from the module tree) and `write` (the YAML). The weights are then
+carried over by compiling the written spec and giving each of its layers the state of
+the layer (or parameter) it came from, so the spec's state_dict is the module's under
+the spec's names. The user's code runs (to build and trace the module); the spec never
+does.
 """
 
 from __future__ import annotations

@@ -142,8 +142,8 @@ class Builder:
         raise self.fail(node, f"{reader} reading {kind}",
                         "a tensor is expected here")
 
-    def value(self, node: fx.Node, x: Any) -> Value:
-        r = self.ref(node, x)
+    def value(self, node: fx.Node, x: Any, reader: str = "this call") -> Value:
+        r = self.ref(node, x, reader)
         if r.slice is None and r.weight == 1.0:
             return r.value
         return Value("merge", r.shape, node.name, self.home(node), (r,), merge="add")
@@ -169,21 +169,34 @@ class Builder:
 
     # ------------------------------------------------------------------ nodes
     def run(self) -> tuple[list[Value], list[Value]]:
-        inputs, outputs = [], []
+        inputs: list[Value] = []
+        outputs: list[Value] = []
         for node in self.gm.graph.nodes:
-            if node.op == "placeholder":
-                v = Value("input", sample_shape(node), node.name, ())
-                inputs.append(v)
-                self.env[node] = v
-            elif node.op == "output":
-                outputs = [self.value(node, r) for r in _flat(self.resolve(node.args[0]))]
-            elif node.op == "get_attr":
-                self.env[node] = Param(str(node.target), _fetch(self.gm, str(node.target)))
-            elif node.op == "call_module":
-                self.env[node] = self.call_module(node)
-            else:
-                self.env[node] = self.call(node)
+            try:
+                self.read(node, inputs, outputs)
+            except NotImportable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a construct no reader foresaw: say where
+                raise self.fail(node, f"the {node.op.replace('_', ' ')} {node.target}",
+                                f"linkc import cannot read it ({type(exc).__name__}: {exc})",
+                                "report it with this line; the constructs above are read") \
+                    from None
         return inputs, outputs
+
+    def read(self, node: fx.Node, inputs: list[Value], outputs: list[Value]) -> None:
+        if node.op == "placeholder":
+            v = Value("input", sample_shape(node), node.name, ())
+            inputs.append(v)
+            self.env[node] = v
+        elif node.op == "output":
+            outputs += [self.value(node, r, "the model's output")
+                        for r in _flat(self.resolve(node.args[0]))]
+        elif node.op == "get_attr":
+            self.env[node] = Param(str(node.target), _fetch(self.gm, str(node.target)))
+        elif node.op == "call_module":
+            self.env[node] = self.call_module(node)
+        else:
+            self.env[node] = self.call(node)
 
     def resolve(self, a: Any) -> Any:
         return map_aggregate(a, lambda v: self.env[v] if isinstance(v, fx.Node) else v)

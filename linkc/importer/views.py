@@ -293,6 +293,7 @@ _METHODS: dict[str, Callable] = {
     "view": reshape, "reshape": reshape, "flatten": reshape, "unsqueeze": reshape,
     "squeeze": reshape, "unflatten": reshape, "expand": expand, "expand_as": expand,
     "permute": permute, "transpose": transpose, "contiguous": same, "clone": same,
+    "detach": same, "float": same,  # the import is float32 and keeps no autograd history
     "to": to_layout, "narrow": narrow, "chunk": chunk, "split": split,
 }
 _FUNCTIONS: dict[Any, Callable] = {
