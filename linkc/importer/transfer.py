@@ -22,6 +22,8 @@ two compute something else (an activation, a pool, the kind of a merge).
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -55,20 +57,25 @@ def _copy(spec_unit: Unit, mod_unit: Unit, mod: Graph) -> None:
         weight.copy_(mod.gm.get_parameter(mod_unit.param).reshape(weight.shape))
         return
     src, dst = mod_unit.module.state_dict(), target.state_dict()
-    if list(src) != list(dst) and [v.shape for v in src.values()] == \
-            [v.shape for v in dst.values()]:
+    if list(src) != list(dst) and len(src) == len(dst):
         src = dict(zip(dst, src.values()))  # the same state under other names
-    if list(src) != list(dst) or any(src[k].shape != dst[k].shape for k in dst):
+    if list(src) != list(dst) or any(src[k].numel() != dst[k].numel() for k in dst):
         raise TransferError(f"{mod.describe(mod_unit.node)} holds {sorted(src)}, where "
                             f"{describe_spec(spec_unit.node)} holds {sorted(dst)}",
                             spec_loc(spec_unit.node))
-    target.load_state_dict(src)
+    # a Linear's [out, in] is a 1x1 conv's [out, in, 1, 1]
+    target.load_state_dict({k: v.reshape(dst[k].shape) for k, v in src.items()})
 
 
-def _close(a: Any, b: Any, rtol: float) -> bool:
-    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape:
-        return False
-    return _relative(a, b) <= rtol
+def _difference(a: Any, b: Any) -> float:
+    """max |a - b| relative to b's magnitude, b in a's layout (a module may run a stretch
+    channels-last where the spec runs channels-first); inf where no layout fits."""
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or \
+            a.shape[:1] != b.shape[:1]:
+        return math.inf
+    orders = [order for order in itertools.permutations(range(1, b.dim()))
+              if [b.shape[d] for d in order] == list(a.shape[1:])]
+    return min((_relative(a, b.permute(0, *order)) for order in orders), default=math.inf)
 
 
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -130,20 +137,20 @@ def _check_values(spec: Graph, mod: Graph, pair: dict[int, int], s_values, m_val
     """The outputs' difference; where it exceeds rtol, the first unit whose values part."""
     outputs = [(s_values[spec.units[s].node.name], m_values[mod.units[m].node.name])
                for s, m in zip(spec.outputs, mod.outputs)]
-    difference = max((_relative(a, b) for a, b in outputs), default=0.0)
+    difference = max((_difference(a, b) for a, b in outputs), default=0.0)
     if difference <= rtol:
         return difference
     for unit in spec.live():
         a = s_values[unit.node.name]
         b = m_values[mod.units[pair[unit.index]].node.name]
-        if not _close(a, b, rtol):
+        if _difference(a, b) > rtol:
             inputs = ", ".join(spec.describe(spec.units[i].node) for i in unit.inputs)
             raise TransferError(
                 f"the spec and the module compute different values from "
                 f"{spec.describe(unit.node)} on (paired with "
                 f"{mod.describe(mod.units[pair[unit.index]].node)}): its inputs "
                 f"({inputs or 'none'}) agree and its output differs by "
-                f"{_relative(a, b):.2g} of its magnitude", spec_loc(unit.node),
+                f"{_difference(a, b):.2g} of its magnitude", spec_loc(unit.node),
                 "an op between them differs (an activation, a pool, a merge's kind or "
                 "weights): compare the spec's ops there with the module's forward")
     raise TransferError(f"the outputs differ by {difference:.2g} of their magnitude after "

@@ -50,11 +50,23 @@ class Unit:
     state: tuple[tuple[int, ...], ...] = ()
     module: nn.Module | None = None    # a layer's module
     param: str | None = None           # a scale parameter's name (read in a forward)
+    pointwise: bool = False            # a 1x1 conv, stride 1, unpadded, ungrouped
     consumers: list[int] = field(default_factory=list)
 
     @property
     def ordered(self) -> bool:
         return self.kind not in ("sum", "product")
+
+    @property
+    def key(self) -> tuple:
+        """What must agree between partners. Layout is not part of it: a module may run a
+        stretch channels-last (permute, nn.LayerNorm, nn.Linear, permute back, as
+        torchvision's ConvNeXt does) where a spec has layernorm and 1x1 convs, so the
+        output's sizes are compared as a set, a pointwise conv is a linear layer, and
+        weights are compared without their unit dimensions."""
+        kind = "linear" if self.pointwise else self.kind
+        state = tuple(tuple(d for d in s if d != 1) for s in self.state)
+        return kind, tuple(sorted(self.shape)), state
 
 
 class LayerTracer(fx.Tracer):
@@ -140,7 +152,7 @@ class Graph:
             if node.op == "call_module" and _holds_state(gm.get_submodule(node.target)):
                 module = gm.get_submodule(node.target)
                 source[node] = self._add(_family(module), value, feeds, node, module=module,
-                                         state=_state(module))
+                                         state=_state(module), pointwise=_pointwise(module))
             elif read and not feeds and len(read) == 1:
                 params[node] = read[0]  # a view of the parameter (gamma.view(1, -1, 1, 1))
                 source[node] = None
@@ -201,7 +213,7 @@ class Graph:
             readers = sorted(f"{sig[c]}@{self.units[c].inputs.index(unit.index)}"
                              if self.units[c].ordered else sig[c] for c in unit.consumers)
             outputs = [k for k, o in enumerate(self.outputs) if o == unit.index]
-            text = repr((unit.kind, unit.shape, unit.state, readers, outputs))
+            text = repr((unit.key, readers, outputs))
             sig[unit.index] = hashlib.sha1(text.encode()).hexdigest()
         return sig
 
@@ -222,6 +234,13 @@ def _state(module: nn.Module) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(p.shape) for p in module.parameters())
 
 
+def _pointwise(module: nn.Module) -> bool:
+    """A conv that is a linear map of each position's channels."""
+    return isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and \
+        all(k == 1 for k in module.kernel_size) and all(s == 1 for s in module.stride) and \
+        module.padding in ("valid", (0,) * len(module.kernel_size)) and module.groups == 1
+
+
 # ------------------------------------------------------------------------ pairing
 def what(unit: Unit) -> str:
     weights = f", weights {', '.join(str(list(s)) for s in unit.state)}" if unit.state else ""
@@ -229,7 +248,7 @@ def what(unit: Unit) -> str:
 
 
 def _same(a: Unit, b: Unit) -> bool:
-    return (a.kind, a.shape, a.state) == (b.kind, b.shape, b.state)
+    return a.key == b.key
 
 
 def _reads(unit: Unit, other: Unit, partners: list[int]) -> bool:

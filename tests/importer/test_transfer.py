@@ -432,3 +432,48 @@ def test_torchvision_resnet50_onto_the_zoo_spec():
     assert len(result.pairs) == 53 * 2 + 1  # 53 convs with their BNs, and fc
     assert ("stages.1.b.0.proj.conv1", "layer2.0.downsample.0") in result.pairs
     assert result.difference <= 1e-6
+
+
+class Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+class CNBlock(nn.Module):
+    """torchvision's ConvNeXt block: channels-last LayerNorm and Linear layers, and a
+    (C, 1, 1) layer scale multiplied in front."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True),
+            Permute([0, 2, 3, 1]), nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim),
+            nn.GELU(), nn.Linear(4 * dim, dim), Permute([0, 3, 1, 2]))
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+
+    def forward(self, input):
+        result = self.layer_scale * self.block(input)
+        result += input
+        return result
+
+
+CONVNEXT_STAGE = CONVNEXT.split("nodes:\n  b1")[0] + """nodes:
+  b1: {from: input, block: convnext}
+  b2: {from: b1, block: convnext}
+output: b2
+"""
+
+
+def test_torchvision_convnext_channels_last_layers_pair_with_layernorm_and_1x1_convs():
+    module = trained_looking(nn.Sequential(CNBlock(16), CNBlock(16)))
+    result = transfer_weights(module, CONVNEXT_STAGE)
+    assert ("b1.f.conv2", "0.block.3") in result.pairs  # a 1x1 conv and a Linear
+    assert ("b2.f.scale1", "1.layer_scale") in result.pairs
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        got, expected = result.model(x), module(x)
+    assert float((got - expected).abs().max()) <= 1e-6 * float(expected.abs().max())
