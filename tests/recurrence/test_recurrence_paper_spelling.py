@@ -60,3 +60,14 @@ def test_a_state_named_with_an_underscore_is_indexed_as_any_state():
         "    steps: 3", "    steps: 3\n    init: H_1[0]"))
     assert g.order == ["body.W.1", "body.H_1.1", "body.W.2", "body.H_1.2", "body.W.3",
                        "body.H_1.3"]
+
+
+def test_the_out_value_gets_the_spelling_too():
+    text = spec("X[i] = X[i-1] + W[i](X[i-1])").replace(
+        "    steps: 3", '    steps: 3\n    out: "cat(X_{0:n+1})"')
+    with pytest.raises(SpecError) as info:
+        build(text)
+    e = info.value
+    assert (e.loc.line, e.loc.col) == (9, 15)
+    assert e.message == "'X_{0:n+1}' is the paper's subscript; in a recurrence write X[0:n+1]"
+    assert e.hint == "the formula in linkc's spelling: cat(X[0:n+1])"
