@@ -34,8 +34,10 @@ from ..expand.flat_graph import FlatGraph, FlatNode
 
 
 def layer_count(node: FlatNode) -> int:
-    """Weighted layers (parameterised, non-normalisation ops) a node applies."""
-    return sum(1 for c in node.ops if "params" in c.op.traits and "norm" not in c.op.traits)
+    """Weighted layers (parameterised ops, not normalisations or per-channel scales) a
+    node applies."""
+    return sum(1 for c in node.ops if "params" in c.op.traits and
+               not c.op.traits & {"norm", "affine"})
 
 
 def _add_shifted(acc: list, poly: list, scale: int = 1) -> None:

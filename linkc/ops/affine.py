@@ -18,7 +18,7 @@ OPS.add(OpDef(
     Lowering("linkc.compiler.modules:ChannelScale", lambda s, a: dict(
         channels=s[0], init=a.init)),
     "a learnable multiplier per channel (layer scale), initialised to `init`",
-    frozenset({"params", "fresh"}),
+    frozenset({"params", "fresh", "affine"}),
     params=lambda s, a: s[0],
     # the module, and a learnable per-channel parameter multiplied in a forward
     # (`x * self.gamma.view(1, -1, 1, 1)`, timm's `x.mul(self.gamma)`, `x * self.gamma`)

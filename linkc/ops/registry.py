@@ -81,6 +81,8 @@ class Inverse:
 TRAITS = {
     "params": "carries learnable parameters; its `params` rule counts them (analyze, limits)",
     "norm": "a normalisation layer: not a weighted layer in path lengths (analyze.paths)",
+    "affine": "a per-channel scale of its input (layer scale): not a weighted layer in path "
+              "lengths (analyze.paths)",
     "elementwise": "a deterministic, stateless function of each element alone: k copies on "
                    "k tensors equal one copy on their channel concatenation, bit for bit "
                    "(the group_parallel pass stacks it)",

@@ -133,3 +133,10 @@ def test_convnext_block_with_layer_scale_equals_timm_style_module():
             reference.copy_(mine)
     x = torch.randn(2, 16, 8, 8)
     assert torch.equal(gm(x), blocks(x))
+
+
+def test_layer_scale_is_not_a_weighted_layer_in_path_lengths():
+    from linkc.analyze.paths import layer_count
+
+    g = build(CONVNEXT)  # dwconv, layernorm, 1x1, gelu, 1x1, scale, drop_path: 3 layers
+    assert layer_count(g.nodes["stage.0.f"]) == 3
