@@ -164,13 +164,13 @@ class Interpreter:
                             "a negative number has no real fractional power; take abs() first "
                             "or use a whole exponent")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if isinstance(value, float) and math.isnan(value):
-                raise self.fail(node, f"'{self.expr.text}' gives no number (nan)")
             if isinstance(value, float) and not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
                 raise self.fail(node, f"'{self.expr.text}' gives a number too large ({value:.3g})")
         return value
 
     def name(self, node: ast.Name, name: str) -> Any:
+        """The value a name holds; where none does and it names an op, the error says how
+        an op is varied instead."""
         try:
             return self.env.lookup(name, column_loc(self.expr.loc, node.col_offset))
         except SpecError:
