@@ -105,15 +105,17 @@ def check_written_model(gm: fx.GraphModule, model_py: Path) -> None:
         model = _built(model_py, gm)
         model.eval()
         gm.eval()
-        ours, theirs = _Recorder(gm), _Recorder(model)
         with torch.no_grad():
-            want = ours.run(gm, xs, "the compiled module")
-            got = theirs.run(model, xs, f"Model() of {model_py}")
+            if _same(_run(gm, xs, "the compiled module"),
+                     _run(model, xs, f"Model() of {model_py}")):
+                return
+            # again, keeping every module's output (only now: they can be large), to say where
+            ours, theirs = _Recorder(gm), _Recorder(model)
+            with ours, theirs:
+                _run(gm, xs, "the compiled module")
+                _run(model, xs, f"Model() of {model_py}")
     finally:
         gm.train(was_training)
-    pairs = list(zip(_flat(want), _flat(got)))
-    if len(_flat(want)) == len(_flat(got)) and all(torch.equal(a, b) for a, b in pairs):
-        return
     path = ours.first_difference(theirs)
     module = gm.get_submodule(path) if path is not None else None
     origin = plugins.origin_of_module(type(module).__module__) if module is not None else None
@@ -125,6 +127,18 @@ def check_written_model(gm: fx.GraphModule, model_py: Path) -> None:
                             "arguments and its parameters and buffers?)")
     where = f" first at module '{path}'" if path else ""
     raise RuntimeError(f"{model_py} computes other values than the compiled module{where}")
+
+
+def _run(model: nn.Module, xs: list[torch.Tensor], what: str):
+    try:
+        return model(*xs)
+    except Exception as exc:  # noqa: BLE001 - sorted: the plugin's, or linkc's
+        raise _blamed(exc, f"{what} fails on a random input") from exc
+
+
+def _same(want, got) -> bool:
+    a, b = _flat(want), _flat(got)
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
 
 
 def _built(model_py: Path, gm: fx.GraphModule) -> nn.Module:
@@ -142,22 +156,21 @@ def _built(model_py: Path, gm: fx.GraphModule) -> nn.Module:
 
 
 class _Recorder:
-    """Each called module's output, by module path, in call order."""
+    """Each called module's output, by module path, in call order, while in a `with`."""
 
     def __init__(self, root: nn.Module):
-        self.outputs: dict[str, Any] = {}
         self.root = root
+        self.outputs: dict[str, Any] = {}
+        self.hooks: list = []
 
-    def run(self, model: nn.Module, xs: list[torch.Tensor], what: str):
-        hooks = [m.register_forward_hook(self._hook(name))
-                 for name, m in model.named_modules() if name]
-        try:
-            return model(*xs)
-        except Exception as exc:  # noqa: BLE001 - sorted: the plugin's, or linkc's
-            raise _blamed(exc, f"{what} fails on a random input") from exc
-        finally:
-            for h in hooks:
-                h.remove()
+    def __enter__(self) -> "_Recorder":
+        self.hooks = [m.register_forward_hook(self._hook(name))
+                      for name, m in self.root.named_modules() if name]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for hook in self.hooks:
+            hook.remove()
 
     def _hook(self, name: str):
         def record(module, args, output):
@@ -166,9 +179,7 @@ class _Recorder:
 
     def first_difference(self, other: "_Recorder") -> str | None:
         for name, value in self.outputs.items():
-            theirs = other.outputs.get(name)
-            a, b = _flat(value), _flat(theirs)
-            if len(a) != len(b) or not all(torch.equal(x, y) for x, y in zip(a, b)):
+            if not _same(value, other.outputs.get(name)):
                 return name
         return None
 
