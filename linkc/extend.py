@@ -55,14 +55,14 @@ plugin's distribution and entry point, and the way out, `--no-plugins`):
   function for any other merge; and, on a sample input (a (8, 8, 8) map, required
   arguments 4) where the rules accept one, that the shape rule returns a shape and the
   constructor (or function) takes what the kwargs rule gives.
-- at first use, when a spec names the entry: every result of the shape rule is a
-  tuple of positive ints (an exception other than ShapeError is the plugin's), and
-  for each input shape and arguments the module is built on the meta device
-  (`linkc.plugin_rules` guards the rules; `linkc.compiler.plugin_check` builds: torch
-  is imported then, and only then) and its
-  parameters are counted. An op's or learnable merge's parameter rule must give that
-  count (`linkc check` would otherwise print a number the compiled module does not
-  have); an op without a rule gets the count from its module.
+- at first use, when a spec names the entry (`linkc.plugin_rules` guards the rules):
+  every result of the shape rule is a tuple of positive ints (an exception other than
+  ShapeError is the plugin's), and for each input shape and arguments the module is
+  built on the meta device and its parameters counted (`linkc.compiler.plugin_check`:
+  torch is imported then, and only for a spec that uses a plugin entry). An op's or
+  learnable merge's parameter rule must give that count (`linkc check` would otherwise
+  print a number the compiled module does not have); an op without a rule gets the
+  count from its module.
 - when `linkc compile -o` writes model.py: each plugin module is rebuilt from its
   constructor call there and compared, then the written model is run against the
   compiled one (`linkc.compiler.emit.rebuild`).
