@@ -42,10 +42,12 @@ def read_target(target: str) -> Target:
     name that does not exist is a LookupError saying which."""
     module_name, _, attr = target.partition(":")
     loaded = sys.modules.get(module_name)
-    if loaded is not None:
-        if not hasattr(loaded, attr):
-            raise LookupError(f"module '{module_name}' has no attribute '{attr}'")
+    if loaded is not None and hasattr(loaded, attr):
         return _from_object(getattr(loaded, attr))
+    if loaded is not None and not getattr(loaded.__spec__, "_initializing", False):
+        raise LookupError(f"module '{module_name}' has no attribute '{attr}'")
+    # not imported, or being imported (a registration module naming a class it defines
+    # further down): its source tells
     spec = _find_spec(module_name)
     if spec is None:
         raise LookupError(f"there is no module named '{module_name}'")

@@ -140,3 +140,24 @@ def test_compile_names_the_plugin_module_model_py_cannot_rebuild(tmp_path, fault
     if fault == "no extra_repr":
         assert "its extra_repr() must return the constructor's keyword arguments" in err
         assert not out.exists()  # refused before anything was written
+
+
+def test_a_registration_module_may_name_a_class_it_defines_further_down(tmp_path):
+    """While its module is being imported, a target is read from its source."""
+    register = '''
+        from linkc.extend import Lowering, NoArgs, OpDef, register_op
+        register_op(OpDef("later", NoArgs, lambda s, a: s, Lowering("laterplug.register:Later"),
+                          "defined below"))
+        register_op(OpDef("never", NoArgs, lambda s, a: s, Lowering("laterplug.register:Never"),
+                          "defined nowhere"))
+        from torch import nn
+        class Later(nn.Identity):
+            pass
+    '''
+    write_dist(tmp_path, "later-plugin", "laterplug", {"register.py": register})
+    with pytest.raises(PluginError) as info:
+        with loaded(tmp_path, "later-plugin"):
+            pass
+    assert "op 'never': lowering target 'laterplug.register:Never' does not exist: module " \
+           f"'laterplug.register' ({tmp_path}/laterplug/register.py) defines no 'Never'" \
+        in str(info.value)
