@@ -21,11 +21,13 @@ from .ops.plugin_targets import shape_problem
 from .ops.plugins import PluginError
 from .ops.registry import Args, OpDef, Origin, Shape, ShapeError
 
+
 def _fault(origin: Origin, entry: str) -> Callable[[str], PluginError]:
     return lambda problem: plugins.blame(origin, entry, problem)
 
 
-def _checked_shape(rule: Callable[..., Shape], fault, where: Callable[[], str]):
+def _checked_shape(rule: Callable[..., Shape], fault: Callable[[str], PluginError],
+                   where: Callable[..., str]) -> Callable[..., Shape]:
     """`rule` whose every result is a shape, and whose every exception but ShapeError
     (the spec's fault, located by shape inference) is the plugin's."""
     def checked(*rule_args):
@@ -70,7 +72,7 @@ def guarded_op(op: OpDef, entry: str, origin: Origin) -> OpDef:
             except Exception as exc:  # noqa: BLE001 - the plugin's rule
                 raise fault(f"its parameter rule failed for input shape {list(shape)}: "
                             f"{type(exc).__name__}: {exc}") from exc
-            if ruled != built:
+            if not is_count(ruled) or ruled != built:
                 raise fault(f"its parameter rule counts {_count_text(ruled)} for input shape "
                             f"{list(shape)} and {args!r}, but its module "
                             f"{op.lowering.target} has {built:,} (the compiled model "
@@ -79,7 +81,9 @@ def guarded_op(op: OpDef, entry: str, origin: Origin) -> OpDef:
             counted[key] = built
         return built
 
-    where = lambda shape, args: f"for input shape {list(shape)} and {args!r}"  # noqa: E731
+    def where(shape: Shape, args: Args) -> str:
+        return f"for input shape {list(shape)} and {args!r}"
+
     return replace(op, infer=_checked_shape(op.infer, fault, where), params=params)
 
 
@@ -89,17 +93,21 @@ def guarded_merge(merge: MergeDef, entry: str, origin: Origin) -> MergeDef:
     fault = _fault(origin, entry)
     lowerings = [lw for lw in (merge.lowering, merge.pad_lowering, merge.inplace_lowering,
                                merge.pad_inplace_lowering) if lw is not None]
-    resolved: list[bool] = []
-    shape_rule = _checked_shape(merge.infer, fault, lambda inputs, options: "for inputs " +
-                                ", ".join(str(list(x.shape)) for x in inputs))
+    resolved = merge.params  # a learnable merge's module is resolved by count_params
+
+    def where(inputs: list[MergeInput], options: MergeOptions) -> str:
+        return "for inputs " + ", ".join(str(list(x.shape)) for x in inputs)
+
+    shape_rule = _checked_shape(merge.infer, fault, where)
 
     def infer(inputs: list[MergeInput], options: MergeOptions) -> Shape:
-        if not resolved and not merge.params:
+        nonlocal resolved
+        if not resolved:
             from .compiler import plugin_check  # torch: only once a spec uses it
 
             for lowering in lowerings:
                 plugin_check.function(lowering, fault)
-            resolved.append(True)
+            resolved = True
         return shape_rule(inputs, options)
 
     counted: dict[Any, int] = {}
@@ -117,7 +125,7 @@ def guarded_merge(merge: MergeDef, entry: str, origin: Origin) -> MergeDef:
         except Exception as exc:  # noqa: BLE001 - the plugin's rule
             raise fault(f"its count_params rule failed for inputs {shapes}: "
                         f"{type(exc).__name__}: {exc}") from exc
-        if ruled != built:
+        if not is_count(ruled) or ruled != built:
             raise fault(f"its count_params rule counts {_count_text(ruled)} for inputs "
                         f"{', '.join(str(list(s)) for s in shapes)}, but its module "
                         f"{merge.lowering.target} has {built:,} (fix the rule)")
