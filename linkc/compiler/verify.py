@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx
 
-from .fxutil import NodeError, describe_node
+from .fxutil import NodeError, describe_node, node_op
 from .signature import as_tuple, example_inputs
 
 _LINT_NODE = re.compile(r"Node '?([A-Za-z_][\w.]*)'?")
@@ -168,7 +168,7 @@ def _run(module, inputs, mode: str, params: dict) -> tuple[tuple, dict]:
     """(outputs, gradients) of one seeded step: in training the gradients of a fixed
     random weighting of the outputs w.r.t. the inputs and `params` (name -> tensor)."""
     training = mode == "train"
-    module.train(training)
+    train_mode(module, training)
     xs = [x.clone().requires_grad_(training) for x in inputs]
     with torch.random.fork_rng(devices=_cuda(inputs)), torch.set_grad_enabled(training):
         torch.manual_seed(_SEED)
@@ -182,6 +182,17 @@ def _run(module, inputs, mode: str, params: dict) -> tuple[tuple, dict]:
     grads = {f"input {i}": x.grad for i, x in enumerate(xs)}
     grads.update({name: p.grad for name, p in params.items()})
     return tuple(o.detach() for o in outputs), grads
+
+
+def train_mode(module: fx.GraphModule, training: bool) -> None:
+    """module.train(training), except that the ops whose row says they are `random`
+    (dropout, drop_path) run as in eval: a pass may have them draw in another order or
+    memory layout (a channels_last mask), the same distribution, other samples."""
+    module.train(training)
+    for n in module.graph.nodes:
+        op = node_op(n)
+        if training and op is not None and "random" in op.traits and n.op == "call_module":
+            module.get_submodule(n.target).eval()
 
 
 def _cuda(inputs) -> list:
@@ -249,7 +260,7 @@ class _Recorder(fx.Interpreter):
         self.last: dict[str, fx.Node] = {}
 
     def record(self, inputs, mode: str) -> "_Recorder":
-        self.module.train(mode == "train")
+        train_mode(self.module, mode == "train")
         with torch.random.fork_rng(devices=_cuda(inputs)), torch.no_grad():
             torch.manual_seed(_SEED)
             self.run(*inputs)

@@ -89,6 +89,8 @@ TRAITS = {
     "fresh": "its module returns a tensor in storage of its own on every call (never its "
              "input, a view of it, or a tensor it keeps), so a later op may overwrite the "
              "result when nothing else reads it (the inplace_merge pass)",
+    "random": "draws random numbers in training (dropout, drop_path): a rewrite may draw them "
+              "in another order or layout, so value checks of passes run it as in eval",
 }
 
 

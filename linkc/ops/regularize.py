@@ -14,7 +14,7 @@ class DropoutArgs(Args):
 
 OPS.add(OpDef("dropout", DropoutArgs, lambda s, a: s,
               Lowering("torch.nn:Dropout", lambda s, a: dict(p=a.p)),
-              "dropout (training only)",
+              "dropout (training only)", frozenset({"random"}),
               imports=tuple(Inverse(t, {"p": "p"}) for t in ("torch.nn:Dropout",
                                                               "torch.nn.functional:dropout"))))
 
@@ -26,7 +26,7 @@ class DropPathArgs(Args):
 OPS.add(OpDef("drop_path", DropPathArgs, lambda s, a: s,
               Lowering("linkc.compiler.modules:DropPath", lambda s, a: dict(p=a.p)),
               "stochastic depth: drops the whole input of a sample with probability p and "
-              "scales the kept ones by 1/(1-p) (training only)",
+              "scales the kept ones by 1/(1-p) (training only)", frozenset({"random"}),
               # timm's DropPath and torchvision's StochasticDepth (mode "row") by class
               # name: the importer checks in training that they draw and scale as this does
               imports=(Inverse("linkc.compiler.modules:DropPath", {"p": "p"}),

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from .corrupt import checkpoint, rundir
 from .mutate import ZOO, ZOO_NAMES, mutate
 from .oracles import Case, cli_outcome, differential_outcome, spec_outcome
+from .pass_values import passes_by_value
 from .plugin_faults import plugin
 from .specgen import valid_cases, valid_specs
 
@@ -97,4 +98,5 @@ def cli(data, workdir: Path) -> Case:
 TARGETS: dict[str, Callable[..., Case]] = {
     "differential": differential, "zoo": zoo, "mutations": mutations, "bytes": random_bytes,
     "cli": cli, "checkpoint": checkpoint, "rundir": rundir, "plugin": plugin,
+    "passes": passes_by_value,
 }
