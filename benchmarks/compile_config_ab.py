@@ -33,7 +33,7 @@ from linkc.bench import train_step
 from linkc.bench.refs import load_references, match_reference, reference_factory
 from linkc.bench.timing import SETTLE, infer_call, interleaved
 from linkc.bench.variants import onnx_call
-from linkc.compiler.passes import ORDER, default_passes
+from linkc.compiler.passes import default_passes, in_run_order
 from linkc.compiler.emit.torch_compile import compile_module
 
 ALL = ("expert", "expert_nchw", "linkc", "linkc_cpp", "linkc_nchw", "onnxruntime")
@@ -55,7 +55,7 @@ def chosen_passes(name, defaults):
     chosen = set(defaults)
     for sign, pass_name in re.findall(r"([+-])(\w+)", name[len("linkc"):]):
         (chosen.add if sign == "+" else chosen.discard)(pass_name)
-    return sorted(chosen, key=ORDER.index)
+    return in_run_order(chosen)
 
 
 def call_for(mode, module, x, y):
