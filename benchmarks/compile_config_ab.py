@@ -33,7 +33,7 @@ from linkc.bench import train_step
 from linkc.bench.refs import load_references, match_reference, reference_factory
 from linkc.bench.timing import SETTLE, infer_call, interleaved
 from linkc.bench.variants import onnx_call
-from linkc.compiler.passes import default_passes, in_run_order
+from linkc.compiler.passes import default_passes, expand, in_run_order
 from linkc.compiler.emit.torch_compile import compile_module
 
 ALL = ("expert", "expert_nchw", "linkc", "linkc_cpp", "linkc_nchw", "onnxruntime")
@@ -54,7 +54,8 @@ def chosen_passes(name, defaults):
         return [p for p in defaults if p != "channels_last"]
     chosen = set(defaults)
     for sign, pass_name in re.findall(r"([+-])(\w+)", name[len("linkc"):]):
-        (chosen.add if sign == "+" else chosen.discard)(pass_name)
+        for half in expand([pass_name]):  # a pair name (merge_nary) adds or drops both halves
+            (chosen.add if sign == "+" else chosen.discard)(half)
     return in_run_order(chosen)
 
 
