@@ -55,6 +55,7 @@ class _Writer:
         self.text: dict[int, str] = {id(v): name for v, name in zip(inputs, input_names)}
         self.taken: set[str] = set(input_names)
         self.block_of: dict[Any, str] = {}
+        self.shared: dict[tuple, str] = {}  # (group, argument, value) -> top-level param
         self.dense_values = dense_values
 
     def ref_text(self, r: Ref, local: dict[int, str]) -> str:
@@ -146,24 +147,38 @@ class _Writer:
         block.update({"in": ports, "out": [local[id(v)] for v in inst.outs], "nodes": body})
         return name
 
+    def param(self, name: str, value: Any, shared: tuple | None = None) -> str:
+        """A top-level param holding `value`: its name. Runs of one group (a stage's first
+        block and its repeat) share a param for an argument that has one value in both."""
+        if shared is not None and (shared, repr(value)) in self.shared:
+            return self.shared[(shared, repr(value))]
+        name = unique(ident(name), self.taken)
+        self.layout.params[name] = value
+        if shared is not None:
+            self.shared[(shared, repr(value))] = name
+        return name
+
     def write_run(self, name: str, run: list[Instance], base: list[Ref] | None) -> None:
         dense = base is not None
         block = self.write_block(run[0], dense)
         name = unique(ident(name), self.taken)
         info = self.layout.blocks[block]
+        key = run[0].key
+        group = ident("_".join(key[:-1])) if len(key) > 1 and key[-1].isdigit() else name
         args: dict[str, Any] = {}
+        listed = False
         for p in info["params"]:
             j = next(k for k, q in info["slot_param"].items() if q == p)
             values = [i.slots[j] for i in run]
             rule = progression(values) if len(run) > 1 else values[0]
             if rule is None:
-                list_name = unique(f"{name}_{p}", self.taken)
-                self.layout.params[list_name] = values
-                rule = f"{list_name}[i]"
+                rule, listed = f"{self.param(f'{name}_{p}', values)}[i]", True
+            elif numeric(rule):  # a width or rate of this stage: `--set` reaches it
+                rule = self.param(f"{group}_{p}", rule, (group, p))
             args[p] = rule
         fields: dict[str, Any] = {"from": self.from_text(base if dense else run[0].ports, {})}
-        if len(run) > 1:
-            fields["repeat"] = len(run)
+        if len(run) > 1:  # a depth (not where a list param holds one entry per instance)
+            fields["repeat"] = len(run) if listed else self.param(f"{name}_n", len(run))
         if dense:
             fields["connect"] = "dense"
         fields["block"] = block

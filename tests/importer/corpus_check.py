@@ -69,3 +69,13 @@ def compare(module: nn.Module, result, shape) -> Outcome:
     error = float((want - got).abs().max()) / max(scale, 1e-12)
     return Outcome(error, sum(p.numel() for p in module.parameters()),
                    sum(p.numel() for p in gm.parameters()))
+
+
+def repeats(spec: str) -> dict[str, int]:
+    """Top-level node -> its repeat count, read through the spec's params."""
+    import yaml
+
+    doc = yaml.safe_load(spec)
+    params = doc.get("params") or {}
+    return {name: params.get(node["repeat"], node["repeat"])
+            for name, node in doc["nodes"].items() if "repeat" in node}

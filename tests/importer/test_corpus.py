@@ -4,10 +4,12 @@ makes the spec editable where the project's structure allows."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from linkc.importer import import_module
-from tests.importer.corpus_check import CORPUS, compare, load, trained_looking
+from tests.importer.corpus_check import CORPUS, compare, load, repeats, trained_looking
 
 
 @pytest.mark.parametrize("name, factory", CORPUS)
@@ -28,7 +30,7 @@ def test_a_moduledict_dense_block_becomes_a_dense_repeat():
     """torchvision's _DenseBlock is an nn.ModuleDict: its layers are instances."""
     module, shape, _ = load("tv_densenet", "build")
     spec = import_module(trained_looking(module), shape).spec
-    assert spec.count("connect: dense") == 4 and spec.count("repeat: 3") == 4
+    assert spec.count("connect: dense") == 4 and list(repeats(spec).values()) == [3] * 4
     assert len(_lines(spec)) < 30, spec
 
 
@@ -42,19 +44,22 @@ def test_densenet_121_is_four_dense_repeats_in_under_30_lines():
 
 def test_changing_a_mobilenet_v2_stage_depth_is_one_edit():
     """The residual add of InvertedResidual stays in its block: a stage is its first
-    block and one repeat, so one more block is one number."""
+    block and one repeat whose count is a top-level param, so one more block is one
+    `--set`."""
     import linkc
 
     module, shape, corpus = load("tv_mobilenetv2", "build")
     spec = import_module(trained_looking(module), shape).spec
-    lines = [line for line in spec.splitlines() if "repeat: 2" in line]
-    assert len(lines) == 1, spec  # stage (6, 24, 3, 2): its first block, then 2 more
-    deeper = spec.replace(lines[0], lines[0].replace("repeat: 2", "repeat: 3"))
+    counts = repeats(spec)
+    assert list(counts.values()) == [2], spec
+    (stage,) = [name for name, n in counts.items() if n == 2]  # (6, 24, 3, 2): 1 + 2 blocks
+    depth = re.search(rf"  {stage}: {{.*repeat: (\w+)", spec).group(1)
     one_more = corpus.InvertedResidual(24, 24, 1, expand_ratio=6)
     count = lambda m: sum(p.numel() for p in m.parameters())
-    assert count(linkc.compile(deeper)) == count(module) + count(one_more)
-    block = spec[spec.index(lines[0].split("block: ")[1].split(",")[0] + ":"):]
-    assert "merge: add" in block.split("    out:")[0]
+    assert count(linkc.compile(spec, params={depth: 3})) == count(module) + count(one_more)
+    block = re.search(rf"  {stage}: {{.*block: (\w+)", spec).group(1)
+    body = spec.split(f"  {block}:\n", 1)[1].split("    out:")[0]
+    assert "merge: add" in body, spec
 
 
 @pytest.mark.parametrize("name, factory, shape", [("tv_resnet", "build_full", (3, 224, 224)),
