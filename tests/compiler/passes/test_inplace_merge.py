@@ -134,6 +134,7 @@ nodes:
   a: {from: input, ops: [{conv: [4, 3]}, bn, {groupnorm: 2}, layernorm, relu, relu6,
                           leaky_relu, elu, sigmoid, hardsigmoid, gelu, silu, hardswish, tanh,
                           {maxpool: 1}, {avgpool: 1}, {upsample: 2}, {conv_transpose: [4, 2]},
+                          {scale: 0.5},
                           {adaptive_avgpool: 4}, {adaptive_maxpool: 4}, {channel_shuffle: 2}, gap,
                           {linear: 5}]}
 output: a
