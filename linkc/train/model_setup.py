@@ -6,14 +6,14 @@ the written model.py + weights use); ``runner`` is a second GraphModule over the
 same leaf modules with the chosen compiler passes applied, and is what the loop
 calls. A pass is usable in training only if every tensor of ``runner`` is one of
 ``net``'s (checkpoint_dense shares its originals' parameters and buffers); one
-that makes new weights (group_parallel stacks them) is refused, because the
+that makes new weights (its row says so: group_parallel stacks them) is refused, as the
 trained values could not be written back to the spec's module.
 
-Every run applies the compiler's training defaults (the passes whose row in
-linkc/compiler/passes/table.py says so: drop_identity, pool_first, dense_chain,
-channels_last): rewrites that make no new weights. On the 2-core CPU they make an eager training step 1.48x faster for
-ResNet-110 (52 shortcut copies gone, NHWC convolutions), 1.17x for DenseNet-BC-100
-(1.12-1.14x more with dense_chain) and 1.44x for digits_resnet (benchmarks/RESULTS.md).
+Every run applies the compiler's training defaults (``default_passes("train")``: the
+rows of linkc/compiler/passes/table.py that say so), rewrites that make no new weights.
+On the 2-core CPU they make an eager training step 1.48x faster for ResNet-110 (52
+shortcut copies gone, NHWC convolutions), 1.17x for DenseNet-BC-100 (1.12-1.14x more
+with dense_chain) and 1.44x for digits_resnet (benchmarks/RESULTS.md).
 The ``channels_last`` pass converts the 4-D weights and converts the input inside the
 graph, so neither the loop nor evaluation touches the layout; ``channels_last=False``
 leaves it out, ``passes: [none]`` leaves out every default. ``compile=True`` adds
