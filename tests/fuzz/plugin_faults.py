@@ -237,7 +237,8 @@ def plugin_source(names: dict[str, str], learnable: bool, faults: list[str]) -> 
 def plugin(data, workdir: Path) -> Case:
     n = next(_COUNTER)
     package, dist = f"fzplug{n}", f"fz-plugin-{n}"
-    faults = data.draw(st.lists(st.sampled_from(sorted(FAULTS)), max_size=2, unique=True)
+    faults = data.draw(st.lists(st.sampled_from(sorted(FAULTS)), min_size=1, max_size=2,
+                                unique=True)
                        if data.draw(st.integers(0, 3)) else st.just([]))
     learnable = data.draw(st.booleans())
     names = {"PKG": package, "OP": f"fzscale{n}", "MERGE": f"fzmerge{n}"}
