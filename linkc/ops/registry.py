@@ -3,14 +3,14 @@
 An entry is data: a name, a pydantic model of its arguments (field order is the
 positional order), a shape rule, and a `Lowering` that names the torch module or
 function that implements it. The lowering is a dotted name resolved by the
-compiler, so `topology/` stays free of torch while each op is still declared in
+compiler, so `ops/` stays free of torch while each op is still declared in
 exactly one place.
 
 Entries come from linkc itself and from plugins (`linkc.extend` is the public way
 to register one); each registry remembers where every entry came from (`Origin`).
 Every fact a later stage needs about an op lives in its entry, as a field or one
 of the `TRAITS`, never in a stage's own list of names or classes. How a call's
-arguments are read and checked against an entry's model is `opargs`.
+arguments are read and checked against an entry's model is `shapes/bind_args.py`.
 """
 
 from __future__ import annotations
@@ -167,7 +167,18 @@ BUILTIN = Origin("built-in", ("torch", "linkc"))
 
 class Registry(dict):
     """A name -> definition table that refuses duplicate names and aliases and
-    remembers each entry's origin."""
+    remembers each entry's origin. Reading it resolves aliases (`"avg" in MERGES`,
+    `MERGES["avg"]`, `MERGES.get("avg")` are `mean`'s); iterating it gives each entry
+    once, under its own name."""
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, self.aliases.get(name, name))
+
+    def __getitem__(self, name: str):
+        return dict.__getitem__(self, self.aliases.get(name, name))
+
+    def get(self, name: str, default=None):
+        return dict.get(self, self.aliases.get(name, name), default)
 
     def __init__(self, kind: str):
         super().__init__()
@@ -219,7 +230,8 @@ class Registry(dict):
         return [a for a, target in self.aliases.items() if target == name]
 
     def lookup(self, name: str):
-        return self.get(self.aliases.get(name, name))
+        """The entry a name or alias names, else None (the same as `get`)."""
+        return self.get(name)
 
     def names(self) -> list[str]:
         return [*self, *self.aliases]
