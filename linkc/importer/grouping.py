@@ -251,14 +251,15 @@ _GENERIC = {"Module", "Sequential", "ModuleList", "ModuleDict", "GraphModule"}
 
 
 def _repeating_containers(classes: dict[str, str]) -> set[tuple[str, ...]]:
-    """Containers with two consecutive numbered children of one class of the user's."""
+    """Containers with two consecutive numbered children of one class of the user's, or
+    with one (a stage of one block, as EfficientNet's first)."""
     children: dict[tuple[str, ...], dict[int, str]] = {}
     for path, cls in classes.items():
         parts = tuple(p for p in path.split(".") if p)
         if parts and parts[-1].isdigit() and cls not in _GENERIC:
             children.setdefault(parts[:-1], {})[int(parts[-1])] = cls
     return {key for key, kids in children.items()
-            if any(kids.get(j + 1) == cls for j, cls in kids.items())}
+            if len(kids) == 1 or any(kids.get(j + 1) == cls for j, cls in kids.items())}
 
 
 def _feeds(before: Instance, after: Instance) -> bool:
