@@ -36,8 +36,9 @@ from ..fxutil import node_shape
 def dense_buffer(gm: fx.GraphModule) -> fx.GraphModule:
     """Dense concatenations (each a prefix of the next) -> views of one buffer per block."""
     graph = gm.graph
-    position = {n: i for i, n in enumerate(graph.nodes)}
     for family in _dense_families(graph):
+        # taken again for each family: a block that reads the one before reads its view
+        position = {n: i for i, n in enumerate(graph.nodes)}
         sources = list(family[-1].args)
         if len(set(sources)) != len(sources) or any(
                 position[a] >= position[b] for a, b in zip(sources, sources[1:])):

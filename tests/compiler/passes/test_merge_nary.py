@@ -105,3 +105,24 @@ def test_each_half_alone():
     assert chains.code == plain.code  # no binary chains in DenseNet: nothing to splice
     _, buffer = fused_pair(CHAIN, ["dense_buffer"])
     assert [len(n.args) for n in _calls(buffer, functional.add)] == [2, 2]
+
+
+TWO_BLOCKS = """
+linkc: 1
+name: two-blocks
+input: [3, 8, 8]
+nodes:
+  d1: {from: input, repeat: 3, connect: dense, merge: concat, ops: [bn, {conv: [2, 1]}]}
+  d2: {from: d1, repeat: 2, connect: dense, merge: concat, ops: [bn, {conv: [1, 1]}]}
+  head: {from: d2, ops: [gap, {linear: 2}]}
+output: head
+"""
+
+
+def test_a_dense_block_reading_the_one_before_gets_its_own_buffer():
+    # found by the fuzz campaign's passes target: the second block's first input is the
+    # first block's last view, which the positions taken before any rewrite did not know
+    plain, fused = fused_pair(TWO_BLOCKS, ["dense_buffer"])
+    assert len(_calls(fused, functional.dense_start)) == 2
+    assert _calls(fused, functional.concat) == []
+    assert_outputs_match(plain, fused)
