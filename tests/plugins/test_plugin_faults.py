@@ -123,8 +123,8 @@ def test_a_rule_that_fails_on_real_input_is_the_plugins_error_at_first_use(tmp_p
 
 @pytest.mark.parametrize("fault,problem", [
     ("no extra_repr", "model.py would build it as PKG.modules.Scale(), which fails: TypeError: "),
-    ("random forward", "rebuilds it, but it computes other values there from the same input "
-                       "and weights"),
+    ("random forward", "model.py would build it as PKG.modules.Scale(channels=8, bias=False), "
+                       "which computes other values from the same input and weights"),
 ])
 def test_compile_names_the_plugin_module_model_py_cannot_rebuild(tmp_path, fault, problem):
     site, dist, op, spec = _plugin(tmp_path, [fault])

@@ -157,9 +157,10 @@ def model_source(gm: fx.GraphModule, spec_name: str = "a spec") -> str:
     """The text of model.py. A plugin module its constructor call would not rebuild is
     the plugin's error (rebuild.check_plugin_module), raised before anything is written."""
     name = gm.meta.get("linkc", {}).get("name", "model")
+    channels_last = _channels_last_weights(gm)
     for path, module in _leaf_modules(gm):
         if _is_plugin_module(module):
-            check_plugin_module(module, path, _module_ctor(module))
+            check_plugin_module(gm, path, _module_ctor(module), channels_last)
     code = gm.graph.python_code(root_module="self")
     tree = ModuleTree(gm, _module_ctor, unit=_is_plugin_module)
     forward, aliases, used = _forward(code, tree)

@@ -33,26 +33,35 @@ _ADVICE = ("its extra_repr() must return the constructor's keyword arguments as 
            "`name=value, ...` (as torch.nn's modules do), so model.py can rebuild it")
 
 
-def check_plugin_module(module: nn.Module, path: str, text: str) -> None:
-    """`text` (model.py's constructor call for the plugin module at `path`) builds a module
-    like `module`; else a PluginError saying what differs."""
+def check_plugin_module(gm: fx.GraphModule, path: str, text: str,
+                        channels_last: bool = False) -> None:
+    """`text` (model.py's constructor call for the plugin module at `path` of `gm`) builds
+    a module like it, which computes what it computes (`channels_last`: model.py lays the
+    weights out so); else a PluginError saying what differs."""
+    module = gm.get_submodule(path)
     cls = type(module)
     problem = _rebuild_problem(module, text)
+    advice = f"; {_ADVICE} (it returns {module.extra_repr()!r})" if problem else ""
+    problem = problem or _computes_otherwise(module, text, _input_shapes(gm, path),
+                                             channels_last)
     if problem is None:
         return
     origin = plugins.origin_of_module(cls.__module__)
     entry = f"module {cls.__module__}.{cls.__qualname__} at '{path}'"
-    returned = module.extra_repr()
     if origin is None:  # not a registered plugin's class: linkc wrote it wrong
         raise RuntimeError(f"{entry}: model.py would build it as {text}, {problem}")
-    raise plugins.blame(origin, entry, f"model.py would build it as {text}, {problem}; "
-                                       f"{_ADVICE} (it returns {returned!r})")
+    raise plugins.blame(origin, entry, f"model.py would build it as {text}, {problem}{advice}")
+
+
+def _namespace(module: nn.Module) -> dict[str, Any]:
+    """What model.py's text sees: its imports."""
+    importlib.import_module(type(module).__module__)
+    top = type(module).__module__.split(".")[0]
+    return {"torch": torch, "nn": nn, top: sys.modules[top]}
 
 
 def _rebuild_problem(module: nn.Module, text: str) -> str | None:
-    importlib.import_module(type(module).__module__)
-    top = type(module).__module__.split(".")[0]
-    namespace = {"torch": torch, "nn": nn, top: sys.modules[top]}  # model.py's imports
+    namespace = _namespace(module)
     try:
         with torch.device("meta"):
             rebuilt = eval(text, namespace)  # noqa: S307 - the text model.py runs, run alike
@@ -62,6 +71,46 @@ def _rebuild_problem(module: nn.Module, text: str) -> str | None:
         except Exception as exc:  # noqa: BLE001 - the plugin's constructor
             return f"which fails: {type(exc).__name__}: {exc}"
     return _difference(module, rebuilt)
+
+
+def _input_shapes(gm: fx.GraphModule, path: str) -> list[tuple[int, ...]] | None:
+    """The per-sample shapes of what the graph passes to the module at `path`."""
+    for node in gm.graph.nodes:
+        if node.op == "call_module" and node.target == path:
+            shapes = [a.meta.get("linkc", {}).get("shape") if isinstance(a, fx.Node) else None
+                      for a in node.args]
+            return shapes if shapes and all(shapes) and not node.kwargs else None
+    return None
+
+
+def _computes_otherwise(module: nn.Module, text: str, shapes, channels_last: bool) -> str | None:
+    """Whether the rebuilt module, holding the same weights, computes other values from one
+    random input (seen here, not only at the model's output, which may hide it: a max
+    merge that takes the other input)."""
+    if shapes is None:
+        return None
+    device = next((t.device for t in [*module.parameters(), *module.buffers()]),
+                  torch.device("cpu"))
+    rebuilt = eval(text, _namespace(module)).to(device)  # noqa: S307 - as model.py builds it
+    if channels_last:
+        rebuilt.to(memory_format=torch.channels_last)
+    rebuilt.load_state_dict(module.state_dict())
+    generator = torch.Generator().manual_seed(0)
+    xs = [torch.randn(1, *shape, generator=generator).to(device) for shape in shapes]
+    was_training = module.training
+    module.eval()
+    rebuilt.eval()
+    try:
+        with torch.no_grad():
+            same = _same(module(*xs), rebuilt(*xs))
+    except Exception:  # noqa: BLE001 - a random input may not suit it: the model run tells
+        return None
+    finally:
+        module.train(was_training)
+    return None if same else (
+        "which computes other values from the same input and weights (is its forward "
+        "random in eval mode, or does it keep state outside its constructor's arguments, "
+        "parameters and buffers?)")
 
 
 def _difference(original: nn.Module, rebuilt: nn.Module) -> str | None:
