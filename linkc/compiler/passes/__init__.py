@@ -32,8 +32,8 @@ from ..fxutil import NodeError, at_node, describe_node, plugin_origin
 from ..verify import ValuesChanged, check_graph_module, check_values, probe_values
 from .table import BY_NAME, PAIRS, PASSES, RANK, Pass
 
-__all__ = ["PAIRS", "PASSES", "Pass", "PassError", "PassFailure", "VERIFY_ENV",
-           "check_passes", "default_passes", "expand", "in_run_order", "run_passes",
+__all__ = ["PAIRS", "PASSES", "VERIFY_ENV", "Pass", "PassError", "PassFailure",
+           "check_passes", "choices", "default_passes", "expand", "in_run_order", "run_passes",
            "verify_requested"]
 
 VERIFY_ENV = "LINKC_VERIFY_PASSES"
@@ -177,8 +177,8 @@ def _changed_values(row: Pass, exc: ValuesChanged) -> PassError:
     origin = plugin_origin(exc.node)
     if origin is not None:
         hint = (f"the op or merge here comes from {origin.name}, whose traits or rules tell "
-                f"the pass what it may do; fix them there, or run without it (--no-plugins)")
+                "the pass what it may do; fix them there, or run without it (--no-plugins)")
     else:
-        hint = (f"leave the pass out (--passes with the others; `linkc compile --list-passes`), "
+        hint = ("leave the pass out (--passes with the others; `linkc compile --list-passes`), "
                 "and report this: no pass may change what the spec computes")
     return PassError(at_node(exc.node, message, hint))

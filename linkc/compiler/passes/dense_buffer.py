@@ -27,6 +27,8 @@ the spec) when memory is the constraint; benchmarks/RESULTS.md has the measureme
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from torch import fx
 
 from .. import functional
@@ -41,7 +43,7 @@ def dense_buffer(gm: fx.GraphModule) -> fx.GraphModule:
         position = {n: i for i, n in enumerate(graph.nodes)}
         sources = list(family[-1].args)
         if len(set(sources)) != len(sources) or any(
-                position[a] >= position[b] for a, b in zip(sources, sources[1:])):
+                position[a] >= position[b] for a, b in pairwise(sources)):
             continue  # each view is written right after its newest source is computed
         _buffer(graph, family, sources)
     gm.recompile()

@@ -10,7 +10,6 @@ treat as the torch class they derive from."""
 from __future__ import annotations
 
 import copy
-import re
 
 import pytest
 import torch
@@ -76,7 +75,6 @@ def assert_pass_keeps_values(row, gm, mode: str) -> nn.Module:
     name_of = {id(p): name for name, p in work.named_parameters()}
     after = row.fn(work)
     renamed = {name: name_of[id(p)] for name, p in after.named_parameters() if id(p) in name_of}
-    param = next(gm.parameters())
     inputs = example_inputs(gm, 2, torch.randn, generator=torch.Generator().manual_seed(1),
                             dtype=torch.float32 if exact else torch.float64)
     want, want_grads = _step(before, inputs, mode)

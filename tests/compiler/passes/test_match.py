@@ -26,7 +26,7 @@ def _graph(conv: nn.Module):
 
 
 def test_exact_class_one_input_no_kwargs():
-    gm, modules, (x, c, r1, r2, out) = _graph(nn.Conv2d(3, 3, 1))
+    _, modules, (x, c, r1, r2, _) = _graph(nn.Conv2d(3, 3, 1))
     assert module_call(c, modules, nn.Conv2d) is modules["conv"]
     assert module_call(c, modules) is modules["conv"]  # any class
     assert module_call(c, modules, nn.ReLU) is None
@@ -38,7 +38,7 @@ def test_exact_class_one_input_no_kwargs():
 
 
 def test_a_subclass_is_not_its_base():
-    gm, modules, (x, c, *_) = _graph(StandardisedConv(3, 3, 1))
+    _, modules, (_, c, *_) = _graph(StandardisedConv(3, 3, 1))
     assert module_call(c, modules, nn.Conv2d) is None
     assert module_call(c, modules, StandardisedConv) is modules["conv"]
 
