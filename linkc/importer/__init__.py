@@ -106,7 +106,10 @@ def import_module(module, input_shape: Sequence[int] | Sequence[Sequence[int]],
     input_names = ["input"] if len(inputs) == 1 else [v.name for v in inputs]
     renamed = container_numbers(module)  # ModuleDict keys as numbers, as homes have them
     classes = {renamed.get(path, path): type(m).__name__ for path, m in module.named_modules()}
-    layout = fold(nodes, inputs, outputs, classes, input_names)
+    structures = {renamed.get(path, path): (type(m).__name__, tuple(
+        (key, tuple(value.shape)) for key, value in m.state_dict().items()))
+        for path, m in module.named_modules()}
+    layout = fold(nodes, inputs, outputs, classes, input_names, structures)
     spec_name = name or _name_of(module)
     header = f"Imported from {source or type(module).__name__} by linkc import."
     text = spec_text(spec_name, header, layout.params, dict(zip(input_names, shapes)),

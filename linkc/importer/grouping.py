@@ -33,7 +33,8 @@ class Grouper:
     a dense run's value rewires the nodes (`read_dense_value`), so `nodes` and
     `outputs` are the ones to write afterwards."""
 
-    def __init__(self, nodes: list[SpecNode], outputs: list[Value], classes: dict[str, str]):
+    def __init__(self, nodes: list[SpecNode], outputs: list[Value], classes: dict[str, str],
+                 structures: dict[str, Any] | None = None):
         self.nodes, self.outputs, self.classes = nodes, outputs, classes
         self.producer = {id(n.value): n for n in nodes}
         self.output_ids = {id(v) for v in outputs}
@@ -42,6 +43,7 @@ class Grouper:
         # a dense repeat's value (the concatenation of its input and every output)
         self.dense_values: dict[tuple[int, ...], Value] = {}
         self.repeating = _repeating_containers(classes)
+        self.equal_run = _equal_runs(structures or {})
 
     def _index_readers(self) -> None:
         self.readers = {}
@@ -91,9 +93,11 @@ class Grouper:
         Sequential of stages), or its first part when nothing is numbered. A part is
         numbered by `instance_number`: a recurrence's `X.3_1` is in instance 3 of `X`,
         like `X.3`."""
-        for k in range(1, len(home)):
-            if instance_number(home[k]) is not None and home[:k] in self.repeating:
-                return home[:k]
+        candidates = [home[:k] for k in range(1, len(home))
+                      if instance_number(home[k]) is not None and home[:k] in self.repeating]
+        if candidates:  # the one whose children repeat exactly the longest (timm's stage
+            # blocks rather than its stages, which all differ); the outermost on a tie
+            return max(candidates, key=lambda c: (self.equal_run.get(c, 0), -len(c)))
         for k in range(len(home) - 1, 0, -1):
             if instance_number(home[k]) is not None:
                 return home[:k]
@@ -260,6 +264,24 @@ def _repeating_containers(classes: dict[str, str]) -> set[tuple[str, ...]]:
             children.setdefault(parts[:-1], {})[int(parts[-1])] = cls
     return {key for key, kids in children.items()
             if len(kids) == 1 or any(kids.get(j + 1) == cls for j, cls in kids.items())}
+
+
+def _equal_runs(structures: dict[str, Any]) -> dict[tuple[str, ...], int]:
+    """Container -> the longest run of consecutive numbered children with equal structure
+    (class and every parameter's shape), counted in pairs."""
+    children: dict[tuple[str, ...], dict[int, Any]] = {}
+    for path, structure in structures.items():
+        parts = tuple(p for p in path.split(".") if p)
+        if parts and parts[-1].isdigit():
+            children.setdefault(parts[:-1], {})[int(parts[-1])] = structure
+    runs = {}
+    for key, kids in children.items():
+        best = run = 0
+        for j in sorted(kids):
+            run = run + 1 if j - 1 in kids and kids[j - 1] == kids[j] else 0
+            best = max(best, run)
+        runs[key] = best
+    return runs
 
 
 def _feeds(before: Instance, after: Instance) -> bool:

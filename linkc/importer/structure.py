@@ -251,8 +251,9 @@ def _dissolve(plan: list[tuple], cyclic: list[int]) -> list[tuple]:
 
 
 def fold(nodes: list[SpecNode], inputs: list[Value], outputs: list[Value],
-         classes: dict[str, str], input_names: list[str]) -> Layout:
-    grouper = Grouper(nodes, outputs, classes)
+         classes: dict[str, str], input_names: list[str],
+         structures: dict[str, Any] | None = None) -> Layout:
+    grouper = Grouper(nodes, outputs, classes, structures)
     grouper.settle_homes()
     # A first pass finds the dense runs and points their readers at them, so that the
     # blocks that read a dense block's value see one input, not its pieces.

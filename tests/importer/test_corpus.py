@@ -98,3 +98,12 @@ def test_a_channel_shuffle_written_with_view_and_transpose_is_channel_shuffle():
     module, shape, _ = load("tv_shufflenetv2", "build")
     spec = import_module(trained_looking(module), shape).spec
     assert "channel_shuffle: 2" in spec and '"x[0:' in spec, spec
+
+
+def test_a_timm_stage_of_equal_blocks_is_one_repeat_though_the_stages_differ():
+    from tests.importer.corpus.timm_convnext import ConvNeXt
+
+    module = trained_looking(ConvNeXt(depths=(1, 3, 2), dims=(8, 16, 24)))
+    result = import_module(module, (3, 32, 32))
+    assert 3 in repeats(result.spec).values(), result.spec
+    assert compare(module, result, (3, 32, 32)).exact
