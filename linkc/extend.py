@@ -64,8 +64,8 @@ plugin's distribution and entry point, and the way out, `--no-plugins`):
   print a number the compiled module does not have); an op without a rule gets the
   count from its module.
 - when `linkc compile -o` writes model.py: each plugin module is rebuilt from its
-  constructor call there and compared, then the written model is run against the
-  compiled one (`linkc.compiler.emit.rebuild`).
+  constructor call there, compared and run beside the original, then the written model
+  is run against the compiled one (`linkc.compiler.emit.rebuild`).
 """
 
 from __future__ import annotations

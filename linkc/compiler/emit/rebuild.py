@@ -5,7 +5,8 @@ module whose `extra_repr` leaves out a constructor argument, or returns nothing 
 default), would be built there with a default in its place: a different network, or one
 that fails on `Model()`. So before anything is written each plugin module is rebuilt from
 that text, as model.py will evaluate it, and compared with the original (class, plain
-attributes, parameter and buffer shapes, children); a difference is the plugin's error.
+attributes, parameter and buffer shapes, children), then given its weights and run beside
+it on a random input; a difference is the plugin's error.
 
 After writing, `linkc compile -o` imports the file, builds `Model()`, loads the compiled
 module's weights into it and runs both on one random input: every output must be
