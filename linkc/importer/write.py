@@ -37,8 +37,8 @@ def format_value(value: Any) -> str:
 def op_item(name: str, args: dict[str, Any]) -> str:
     """`bn`, `{conv: 16}`, `{conv: {out: 16, stride: 2}}`: the shortest faithful form."""
     fields = OPS[name].args.model_fields
-    given = {k: v for k, v in args.items()
-             if fields[k].is_required() or v != fields[k].default}
+    given = {k: args[k] for k in fields  # in the op's own argument order
+             if k in args and (fields[k].is_required() or args[k] != fields[k].default)}
     if not given:
         return name
     first = next(iter(fields))

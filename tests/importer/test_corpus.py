@@ -80,7 +80,7 @@ def test_layer_scale_drop_path_and_wrapped_norms_become_their_ops():
     GroupNorm1 (a subclass fixing one group), DropPath by its drop_prob."""
     module, shape, _ = load("timm_convnext", "build")
     spec = import_module(trained_looking(module), shape).spec
-    for op in ("layernorm", "scale", "drop_path", "gelu", "conv: {out: 64, bias: true, k: 1}"):
+    for op in ("layernorm", "scale", "drop_path", "gelu", "conv: {out: 64, k: 1, bias: true}"):
         assert op in spec, (op, spec)
     module, shape, _ = load("timm_blocks", "build")
     spec = import_module(trained_looking(module), shape).spec
