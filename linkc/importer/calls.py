@@ -14,6 +14,7 @@ the construct is, why a static topology cannot hold it, and the spelling that wo
 from __future__ import annotations
 
 import operator
+import re
 from typing import Any
 
 import torch
@@ -54,14 +55,21 @@ def sample_shape(node: fx.Node) -> tuple[int, ...]:
 
 
 def container_numbers(module: torch.nn.Module) -> dict[str, str]:
-    """Module path -> the path with each ModuleDict key replaced by its position: the
-    layers of a ModuleDict (torchvision's `_DenseBlock`) are instances, as a
-    Sequential's are."""
+    """Module path -> the path with the keys of a container numbered by position where
+    they name instances: every key of a ModuleDict (torchvision's `_DenseBlock`), and
+    the keys of a Sequential that differ only in a number at their end (RegNet's
+    `block1`, `block2` and `block1-0`, `block1-1`). The layers they hold are then
+    instances, as a ModuleList's are."""
     renamed: dict[str, str] = {"": ""}
     for path, m in module.named_modules():
         base = renamed.get(path, path)
-        for k, (name, child) in enumerate(m.named_children()):
-            part = str(k) if isinstance(m, torch.nn.ModuleDict) else name
+        names = [name for name, _ in m.named_children()]
+        stems = {re.sub(r"\d+$", "", name) for name in names}
+        numbered = isinstance(m, torch.nn.ModuleDict) or (
+            isinstance(m, torch.nn.Sequential) and len(names) > 1 and len(stems) == 1
+            and all(re.search(r"\d$", name) for name in names))
+        for k, name in enumerate(names):
+            part = str(k) if numbered else name
             renamed[f"{path}.{name}" if path else name] = f"{base}.{part}" if base else part
     return renamed
 

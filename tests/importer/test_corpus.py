@@ -107,3 +107,11 @@ def test_a_timm_stage_of_equal_blocks_is_one_repeat_though_the_stages_differ():
     result = import_module(module, (3, 32, 32))
     assert 3 in repeats(result.spec).values(), result.spec
     assert compare(module, result, (3, 32, 32)).exact
+
+
+def test_sequential_keys_that_differ_by_a_number_are_instances():
+    """RegNet's AnyStage names its blocks `block3-0`, `block3-1`, ... with add_module: the
+    last stage's equal blocks are one repeat."""
+    module, shape, _ = load("tv_regnet", "build")
+    result = import_module(trained_looking(module), shape)
+    assert 2 in repeats(result.spec).values(), result.spec
