@@ -28,9 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import linkc  # noqa: E402
-from linkc.compiler import compile_graph  # noqa: E402
-from linkc.importer import import_module  # noqa: E402
+import linkc
+from linkc.compiler import compile_graph
+from linkc.importer import import_module
 
 
 def lines(text: str) -> int:
@@ -115,7 +115,7 @@ def main(names: list[str]) -> int:
     for path in paths:
         try:
             print(row(path), flush=True)
-        except Exception as exc:  # report and go on: one row per spec
+        except Exception as exc:  # noqa: BLE001 - report and go on: one row per spec
             print(f"| {path.stem} | | | | | | failed: {type(exc).__name__}: "
                   f"{str(exc).splitlines()[0][:120]} | |", flush=True)
     return 0

@@ -34,6 +34,9 @@ and merges.py are written with exactly these names) and nothing more:
   returns them from `extra_repr` as `name=value` pairs (as torch.nn's do).
 - traits (`TRAITS`): `params` (with a `params` rule counting the parameters before
   anything is allocated), `norm`, `elementwise` (the passes stack it like relu).
+- `imports=(Inverse("my_plugin.modules:SeparableConv", {"out": "out_channels"}),)`: the
+  layers (or functions) `linkc import` reads as this op, and the attribute each
+  argument comes from; the importer checks that the op computes what the layer does.
 - `MergeDef(name, infer, lowering, glyph, doc, ...)`: `infer(inputs, options)` over
   `MergeInput`s; `associative=True` when merge(merge(a, b), c) == merge(a, b, c)
   and its function takes any number of inputs; `params=True` with `count_params`

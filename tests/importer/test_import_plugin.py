@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pydantic import Field
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 import linkc
@@ -42,7 +42,7 @@ def net() -> nn.Module:
 @pytest.fixture
 def soft_shrink():
     op = OpDef("soft_shrink", ShrinkArgs, lambda s, a: s,
-               Lowering(f"{__name__}:SoftShrink", lambda s, a: dict(lam=a.lam)),
+               Lowering(f"{__name__}:SoftShrink", lambda s, a: {"lam": a.lam}),
                "soft shrinkage: x moved towards 0 by lam, 0 within lam",
                imports=(Inverse(f"{__name__}:SoftShrink", {"lam": "lam"}),))
     register_op(op)
