@@ -281,7 +281,25 @@ def check(op: str, args: dict, in_shape: tuple, state: dict, run, permute=None,
     """A Match when the op with `args` computes what `run(x)` does on a random input of
     shape `in_shape` (channels first; `permute`: the layout `run` reads instead). A
     layer of the very class the op lowers to, with the same settings, is that op
-    without running it."""
+    without running it. A plugin op's rule or module that fails is the plugin's fault,
+    said so."""
+    try:
+        return _check(op, args, in_shape, state, run, permute, stochastic, layer)
+    except Mismatch:
+        raise
+    except Exception as exc:
+        origin = OPS.origin(op)
+        if origin.name == "built-in":
+            raise
+        from .trace import NotImportable
+
+        raise NotImportable(f"op '{op}' of {origin.name} failed while linkc import checked "
+                            f"it against a layer: {type(exc).__name__}: {exc} (a fault of "
+                            "that plugin; --no-plugins imports without it)") from None
+
+
+def _check(op: str, args: dict, in_shape: tuple, state: dict, run, permute, stochastic: bool,
+           layer: nn.Module | None) -> Match:
     model, out_shape = _validated(op, args, in_shape)
     module = _lowered(op, model, in_shape, state)
     if layer is not None and not permute and type(layer) is type(module) and \

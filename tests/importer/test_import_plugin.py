@@ -4,6 +4,8 @@ the route to a plugin. Registered in this process, removed after."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -68,3 +70,22 @@ def test_a_plugin_op_naming_the_layer_imports_it_exactly(soft_shrink):
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
         assert torch.equal(module(x), again.eval()(x))
+
+
+def test_a_plugin_op_that_fails_when_checked_is_named_as_the_plugin_s_fault():
+    def broken(s, a):
+        raise RuntimeError("the plugin's lowering rule is broken")
+
+    register_op(OpDef("soft_shrink", ShrinkArgs, lambda s, a: s,
+                      Lowering(f"{__name__}:SoftShrink", lambda s, a: {"lam": a.lam}),
+                      "soft shrinkage", imports=(Inverse(f"{__name__}:SoftShrink",
+                                                         {"lam": "lam"}),)))
+    try:
+        OPS["soft_shrink"] = replace(OPS["soft_shrink"],
+                                     lowering=Lowering(f"{__name__}:SoftShrink", broken))
+        with pytest.raises(NotImportable) as err:
+            import_module(net(), (3, 8, 8))
+    finally:
+        OPS.remove("soft_shrink")
+    assert str(err.value).startswith(f"op 'soft_shrink' of module {__name__} failed while")
+    assert "a fault of that plugin" in str(err.value)
