@@ -4,6 +4,7 @@ makes the spec editable where the project's structure allows."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pytest
@@ -12,11 +13,18 @@ from linkc.importer import import_module
 from tests.importer.corpus_check import CORPUS, compare, load, repeats, trained_looking
 
 
+@functools.cache
+def imported(name: str, factory: str):
+    """(module with trained-looking weights, its input shape, its file, the import):
+    each corpus model imported once for all the tests that read it."""
+    module, shape, source = load(name, factory)
+    module = trained_looking(module)
+    return module, shape, source, import_module(module, shape)
+
+
 @pytest.mark.parametrize("name, factory", CORPUS)
 def test_the_corpus_imports_exactly(name, factory):
-    module, shape, _ = load(name, factory)
-    module = trained_looking(module)
-    result = import_module(module, shape)
+    module, shape, _, result = imported(name, factory)
     outcome = compare(module, result, shape)
     assert outcome.params_spec == outcome.params_module
     assert outcome.max_error <= 1e-6, result.spec
@@ -28,8 +36,7 @@ def _lines(text: str) -> list[str]:
 
 def test_a_moduledict_dense_block_becomes_a_dense_repeat():
     """torchvision's _DenseBlock is an nn.ModuleDict: its layers are instances."""
-    module, shape, _ = load("tv_densenet", "build")
-    spec = import_module(trained_looking(module), shape).spec
+    spec = imported("tv_densenet", "build")[3].spec
     assert spec.count("connect: dense") == 4 and list(repeats(spec).values()) == [3] * 4
     assert len(_lines(spec)) < 30, spec
 
@@ -48,8 +55,8 @@ def test_changing_a_mobilenet_v2_stage_depth_is_one_edit():
     `--set`."""
     import linkc
 
-    module, shape, corpus = load("tv_mobilenetv2", "build")
-    spec = import_module(trained_looking(module), shape).spec
+    module, _, corpus, result = imported("tv_mobilenetv2", "build")
+    spec = result.spec
     counts = repeats(spec)
     assert list(counts.values()) == [2], spec
     (stage,) = [name for name, n in counts.items() if n == 2]  # (6, 24, 3, 2): 1 + 2 blocks
@@ -78,25 +85,21 @@ def test_layer_scale_drop_path_and_wrapped_norms_become_their_ops():
     """timm's spellings: LayerNorm2d (a subclass permuting around F.layer_norm), LayerNorm
     over a channels-last map, a Linear MLP there (1x1 convs), `x.mul(self.gamma)`,
     GroupNorm1 (a subclass fixing one group), DropPath by its drop_prob."""
-    module, shape, _ = load("timm_convnext", "build")
-    spec = import_module(trained_looking(module), shape).spec
+    spec = imported("timm_convnext", "build")[3].spec
     for op in ("layernorm", "scale", "drop_path", "gelu", "conv: {out: 64, k: 1, bias: true}"):
         assert op in spec, (op, spec)
-    module, shape, _ = load("timm_blocks", "build")
-    spec = import_module(trained_looking(module), shape).spec
+    spec = imported("timm_blocks", "build")[3].spec
     assert "groupnorm: 1" in spec and "scale" in spec and "drop_path: 0.1" in spec, spec
 
 
 def test_option_a_shortcut_padded_on_both_sides_is_an_exact_concat_of_sums():
-    module, shape, _ = load("cifar_resnet_a", "build")
-    spec = import_module(trained_looking(module), shape).spec
+    spec = imported("cifar_resnet_a", "build")[3].spec
     assert '"conv1[0:8]", add_3_1, "conv1[24:32]"' in spec and "maxpool: {k: 1, stride: 2}" \
         in spec, spec
 
 
 def test_a_channel_shuffle_written_with_view_and_transpose_is_channel_shuffle():
-    module, shape, _ = load("tv_shufflenetv2", "build")
-    spec = import_module(trained_looking(module), shape).spec
+    spec = imported("tv_shufflenetv2", "build")[3].spec
     assert "channel_shuffle: 2" in spec and '"x[0:' in spec, spec
 
 
@@ -112,6 +115,5 @@ def test_a_timm_stage_of_equal_blocks_is_one_repeat_though_the_stages_differ():
 def test_sequential_keys_that_differ_by_a_number_are_instances():
     """RegNet's AnyStage names its blocks `block3-0`, `block3-1`, ... with add_module: the
     last stage's equal blocks are one repeat."""
-    module, shape, _ = load("tv_regnet", "build")
-    result = import_module(trained_looking(module), shape)
+    result = imported("tv_regnet", "build")[3]
     assert 2 in repeats(result.spec).values(), result.spec
