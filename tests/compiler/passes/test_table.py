@@ -34,8 +34,10 @@ def test_every_pass_file_has_its_row_in_run_order():
 def test_defaults_and_order_come_from_the_table():
     assert default_passes("train") == ["drop_identity", "pool_first", "dense_chain",
                                        "channels_last"]
-    assert default_passes("infer") == ["drop_identity", "fold_bn", "pool_first", "merge_chains",
-                                       "dense_buffer", "channels_last"]
+    # both halves of merge_nary are inference defaults: the pair runs under its name
+    assert default_passes("infer") == ["drop_identity", "fold_bn", "pool_first", "merge_nary",
+                                       "channels_last"]
+    assert expand(default_passes("infer")) == [p.name for p in PASSES if "infer" in p.defaults]
     assert in_run_order(["channels_last", "merge_nary", "drop_identity", "merge_nary"]) == \
         ["drop_identity", "merge_nary", "channels_last"]
     assert expand(["merge_nary", "group_parallel", "fold_bn"]) == \
