@@ -21,7 +21,9 @@ import torch
 from torch import fx
 from torch.fx.node import map_aggregate
 
-from ..ops import OPS
+from ..ops import MERGES, OPS
+from ..ops.merges import MergeInput, MergeOptions
+from ..ops.registry import ShapeError
 from . import views
 from .inverse import (
     Mismatch,
@@ -378,27 +380,34 @@ class Builder:
         operands = [x for x in _flat(a) if isinstance(x, SYMBOLIC)]
         if form == "first":
             return operands[0]
-        if merge.name == "concat":
-            refs = [leaf for x in operands for leaf in self.cat_leaves(node, x)]
-        elif merge.name == "mul":
-            refs = [self.gate(node, x) for x in operands]
-        else:
-            refs = [self.ref(node, x, name) for x in operands]
+        refs = [leaf for k, x in enumerate(operands)
+                for leaf in self.leaves(node, x, merge.name, first=k == 0)]
         weights = named.get(merge.inverse.args.get("weights", ""), None)
         if weights is not None:
             refs = [Ref(r.value, float(w), r.slice) for r, w in zip(refs, weights)]
+        return self.merged(node, merge.name, refs, dict(merge.inverse.sets))
+
+    def leaves(self, node: fx.Node, x: Any, merge: str, first: bool = False) -> list[Ref]:
+        """The references a merge reads for operand x: for its first operand, the inputs
+        of an associative merge of its own kind (merge(merge(a, b), c) is merge(a, b, c)
+        exactly: a chain of concatenations is one), a gate viewed as (C, 1, 1) or
+        expanded as its value (the merge's shape rule says if it may)."""
+        if first and MERGES[merge].associative and isinstance(x, Value) and \
+                x.kind == "merge" and x.merge == merge and x.module is None and not x.args:
+            return list(x.refs)
+        return [x.ref if isinstance(x, Viewed) else self.ref(node, x, f"a {merge}")]
+
+    def merged(self, node: fx.Node, merge: str, refs: list[Ref], args: dict) -> Value:
+        """The merge of refs, after its own shape rule accepted them (so the spec checks)."""
+        inputs = [MergeInput(r.shape, r.value.name, "an input") for r in refs]
+        try:
+            MERGES[merge].infer(inputs, MergeOptions(pad=args.get("pad"),
+                                                     weights=tuple(r.weight for r in refs)))
+        except ShapeError as exc:
+            raise self.fail(node, f"a {merge} of {[list(r.shape) for r in refs]}", exc.message,
+                            exc.hint or "") from None
         return Value("merge", sample_shape(node), node.name, self.home(node), tuple(refs),
-                     merge=merge.name, args=dict(merge.inverse.sets))
-
-    def cat_leaves(self, node: fx.Node, x: Any) -> list[Ref]:
-        if isinstance(x, Value) and x.kind == "merge" and x.merge == "concat" and \
-                x.module is None:
-            return list(x.refs)  # concatenation is associative: read the leaves
-        return [self.ref(node, x, "a concatenation")]
-
-    def gate(self, node: fx.Node, x: Any) -> Ref:
-        """An input of a product: a gate viewed as (C, 1, 1) or expanded is its value."""
-        return x.ref if isinstance(x, Viewed) else self.ref(node, x, "a product")
+                     merge=merge, args=args)
 
     def signed_sum(self, node: fx.Node, a, sign: float) -> LinComb:
         left, right = a[0], a[1]
@@ -442,9 +451,9 @@ class Builder:
         if params:
             return self.scaled_by_param(node, spellings, left if params[0] is right else right,
                                         params[0])
-        refs = (self.gate(node, left), self.gate(node, right))
-        return Value("merge", sample_shape(node), node.name, self.home(node), refs,
-                     merge=next(s.name for s in spellings if s.kind == "merge"))
+        merge = next(s.name for s in spellings if s.kind == "merge")
+        refs = [*self.leaves(node, left, merge, first=True), *self.leaves(node, right, merge)]
+        return self.merged(node, merge, refs, {})
 
     def scaled_by_param(self, node: fx.Node, spellings: list[Spelling], x: Any,
                         p: Param) -> Any:
