@@ -26,6 +26,7 @@ from typing import Any
 
 import networkx as nx
 
+from ..ops import MERGES
 from .grouping import Grouper, Instance
 from .naming import ident, numeric, progression, snake, unique
 from .nodes import Ref, SpecNode, Value
@@ -76,7 +77,7 @@ class _Writer:
                refs: list[Ref] | None = None) -> dict:
         refs = n.refs if refs is None else refs
         out: dict[str, Any] = {"from": self.from_text(refs, local)}
-        if n.merge and (len(refs) > 1 or n.merge in ("dwsum", "wsum")):
+        if n.merge and (len(refs) > 1 or MERGES[n.merge].weighted or MERGES[n.merge].params):
             out["merge"] = n.merge  # a merge over one input is that input, unless weighted
         if n.pad:
             out["pad"] = n.pad
@@ -140,7 +141,7 @@ class _Writer:
                 fields = {"from": "x", "ops": ops}
             else:
                 fields = self.fields(n, local, ops)
-                if block["pads"][k] and n.merge in ("add", "mean", "wsum"):
+                if block["pads"][k] and n.merge and MERGES[n.merge].padded:
                     fields = {**{key: v for key, v in fields.items() if key != "ops"},
                               "pad": "zeros", "ops": fields["ops"]}
             body.append((nm, fields))
