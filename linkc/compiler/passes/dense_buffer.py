@@ -38,6 +38,7 @@ from ..fxutil import node_shape
 def dense_buffer(gm: fx.GraphModule) -> fx.GraphModule:
     """Dense concatenations (each a prefix of the next) -> views of one buffer per block."""
     graph = gm.graph
+    buffers = 0
     for family in _dense_families(graph):
         # taken again for each family: a block that reads the one before reads its view
         position = {n: i for i, n in enumerate(graph.nodes)}
@@ -46,7 +47,9 @@ def dense_buffer(gm: fx.GraphModule) -> fx.GraphModule:
                 position[a] >= position[b] for a, b in pairwise(sources)):
             continue  # each view is written right after its newest source is computed
         _buffer(graph, family, sources)
-    gm.recompile()
+        buffers += 1
+    if buffers:  # regenerating the code of a large graph is the pass's main cost
+        gm.recompile()
     return gm
 
 

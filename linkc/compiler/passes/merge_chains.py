@@ -23,6 +23,7 @@ from ..lower import resolve_target
 def merge_chains(gm: fx.GraphModule) -> fx.GraphModule:
     """Chains of a binary associative merge (add, concat) -> one n-ary call, bit for bit."""
     graph = gm.graph
+    spliced = False
     for node in list(graph.nodes):  # topological: inner merges are flattened first
         inner = node.args[0] if _plain_merge(node) else None
         if not (_plain_merge(inner) and inner.target is node.target
@@ -31,7 +32,9 @@ def merge_chains(gm: fx.GraphModule) -> fx.GraphModule:
             continue
         node.args = (*inner.args, *node.args[1:])
         graph.erase_node(inner)
-    gm.recompile()
+        spliced = True
+    if spliced:  # regenerating the code of a large graph is the pass's main cost
+        gm.recompile()
     return gm
 
 
