@@ -28,6 +28,7 @@ from torch.fx.operator_schemas import normalize_function
 
 from ..ops import MERGES, OPS
 from ..ops.registry import Inverse, ShapeError
+from .refusal import NotImportable
 
 __all__ = ["Match", "Mismatch", "Spelling", "Spellings", "call_arguments", "match_call",
            "match_module", "match_product"]
@@ -291,8 +292,6 @@ def check(op: str, args: dict, in_shape: tuple, state: dict, run, permute=None,
         origin = OPS.origin(op)
         if origin.name == "built-in":
             raise
-        from .trace import NotImportable
-
         raise NotImportable(f"op '{op}' of {origin.name} failed while linkc import checked "
                             f"it against a layer: {type(exc).__name__}: {exc} (a fault of "
                             "that plugin; --no-plugins imports without it)") from None

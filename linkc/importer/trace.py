@@ -28,14 +28,11 @@ from torch.fx.node import map_aggregate
 
 from ..errors import UserError
 from .inverse import Spellings, match_module
+from .refusal import NotImportable
 
 __all__ = ["NotImportable", "Traced", "trace_module", "where"]
 
 SAMPLE_BATCH = 2  # the sample's batch: not 1, so a reshape that folds samples shows
-
-
-class NotImportable(UserError):
-    """A module linkc cannot express as a spec (or cannot load): exit 2, with where and why."""
 
 
 @dataclass
