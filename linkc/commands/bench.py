@@ -17,7 +17,8 @@ first; each round then times every variant once, so the ratios (medians of
 per-round ratios) hold up on a noisy machine, and a variant whose rounds spread
 over 25% is flagged. Inference and training-step images/s (median, min, max), peak
 memory of a training step, ratios to (1) and (2), compile time separately. `--no-compile`
-drops (2) and (5), for a quick run (CI uses `--reps 1 --batch 4 --no-compile`).
+drops (2) and (5), for a quick run (CI uses `--reps 1 --batch 4 --no-compile`); `--mode
+infer` or `--mode train` times one mode only.
 `--profile` instead profiles one inference call (`--mode train`: one training step)
 per kind of op (linkc.bench.profile).
 """
