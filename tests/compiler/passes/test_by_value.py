@@ -63,7 +63,9 @@ def _step(module: nn.Module, inputs, mode: str):
 
 
 def _relative(got: torch.Tensor, want: torch.Tensor, scale: float) -> float:
-    return float((got - want).norm() / max(want.norm(), 1e-6 * scale, 1e-300))
+    """Relative error; a gradient that is ~0 in real arithmetic (a BN's bias before
+    another BN) is rounding noise, judged against 1e-3 of the largest (`scale`)."""
+    return float((got - want).norm() / max(want.norm(), 1e-3 * scale, 1e-300))
 
 
 def assert_pass_keeps_values(row, gm, mode: str) -> nn.Module:
