@@ -23,7 +23,7 @@ from linkc.ops import OPS
 from linkc.ops.merges import MERGES
 from linkc.compiler.signature import as_tuple, example_inputs
 
-from conftest import ZOO_SAMPLE
+from tests.conftest import ZOO_SAMPLE
 from pass_helpers import randomize_bn_stats, small_spec
 
 MODES = ("train", "infer")
