@@ -12,9 +12,18 @@ The variants, one process, the same input batch for all:
 
 6. ``onnxruntime``    (``--onnx``, inference only) linkc's ONNX export of (4) run by
                       ONNX Runtime with torch's thread count
-2b, 5b                (``--amp``) (2) and (5) under bf16 autocast (1b and 4b with
-                      ``--no-compile``); where the CPU has no bf16 instructions, one
-                      line says so and they are skipped
+7. ``openvino``       (``--openvino``, inference only) the same export in OpenVINO's
+                      CPU plugin, its precision pinned to f32
+5a, 5o, 5r            (``--backend auto,openvino,onnxruntime``) (4) through
+                      ``linkc.optimize`` with that backend (inference only)
+2b, 5b, 7b, 5ab, ...  (``--amp``) (2) and (5) under bf16 autocast (1b and 4b with
+                      ``--no-compile``), OpenVINO's bf16 hint, linkc.optimize's bf16;
+                      where the CPU has no bf16 instructions, one line says so and
+                      they are skipped
+
+Every row reports its precision and, per mode, the median per-round ratio to the
+fastest anchor of that precision (fp32: the expert, ONNX Runtime, OpenVINO; bf16: the
+expert under autocast, OpenVINO's bf16).
 
 For each: inference images/s (no_grad) and training-step images/s (forward,
 cross-entropy, backward, SGD step; forward and loss under autocast for the bf16
