@@ -138,23 +138,12 @@ def _inductor(exports: Exports, mode: str, precision: str) -> nn.Module:
     return compiled
 
 
-#: OpenVINO's names for linkc's precisions (its property reads back as a Type).
-OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
-
-
-def openvino_config(precision: str) -> dict:
-    """The CPU plugin's settings: the precision pinned, torch's thread count."""
-    return {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision],
-            "INFERENCE_NUM_THREADS": torch.get_num_threads()}
-
-
 def compile_openvino(model, precision: str):
-    """An OpenVINO model (or IR path) compiled for the CPU at `precision`; refuses a bf16
-    request that the CPU plugin turns into f32 (a CPU without bf16 instructions)."""
-    import openvino as ov
+    """An OpenVINO model compiled for the CPU at `precision`; refuses a bf16 request that
+    the CPU plugin turns into f32 (a CPU without bf16 instructions)."""
+    from .openvino_cpu import compile_for_cpu
 
-    compiled = ov.Core().compile_model(model, "CPU", openvino_config(precision))
-    got = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    compiled, got = compile_for_cpu(model, precision)
     if precision == "bf16" and "bf16" not in got and "bfloat16" not in got:
         raise BackendError(f"OpenVINO runs this model in {got} on this CPU, not bf16 (the "
                            "CPU has no avx512_bf16 or AMX); use precision='fp32'")
