@@ -5,8 +5,9 @@
     model = linkc.create("densenet-bc", k=24, depth=250)  # a zoo spec, other params
     linkc.draw("dmrnet", "dmrnet.svg")                    # `linkc.render` is the package
 
-The steps are also available one by one in `linkc.frontend` (load, expand,
-infer_shapes; no torch needed) and `linkc.compiler` (lower, passes, codegen).
+The steps are also available one by one: `linkc.spec` (load), `linkc.expand`,
+`linkc.shapes` (infer_shapes; none of them needs torch) and `linkc.compiler` (lower,
+passes, emit).
 Importing `linkc` does not import torch; the functions that need it do.
 """
 
@@ -16,15 +17,17 @@ import os
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from . import zoo
-from .frontend import SpecError, build
+from .errors import SpecError, UserError
+from .frontend import build
+from .limits import Limits
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import fx
 
 __version__ = "0.1.0"
-__all__ = ["SpecError", "build", "compile", "create", "draw", "import_module", "optimize",
-           "transfer_weights", "zoo", "__version__"]
+__all__ = ["Limits", "SpecError", "UserError", "build", "compile", "create", "draw",
+           "import_module", "optimize", "transfer_weights", "zoo", "__version__"]
 
 
 def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
@@ -32,7 +35,7 @@ def compile(spec: str | os.PathLike, passes: Sequence[str] | None = None,
             include_path: Sequence[str | os.PathLike] = ()) -> "fx.GraphModule":
     """Spec path, YAML text or zoo name -> GraphModule (with the given passes, or
     none). `params` overrides top-level params (`{"k": 24}`, checked like the spec's
-    own), `limits` (a `linkc.frontend.Limits`) raises the safety caps on untrusted
+    own), `limits` (a `linkc.Limits`) raises the safety caps on untrusted
     specs, `include_path` adds directories `include:` may read from."""
     from .compiler import compile_graph
 
