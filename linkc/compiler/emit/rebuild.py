@@ -16,6 +16,8 @@ naming the module; anywhere else it is linkc's.
 
 from __future__ import annotations
 
+import ast
+
 import importlib
 import importlib.util
 import sys
@@ -61,14 +63,34 @@ def _namespace(module: nn.Module) -> dict[str, Any]:
     return {"torch": torch, "nn": nn, top: sys.modules[top]}
 
 
+def _constructor_call(text: str, namespace: dict[str, Any]):
+    """`package.module.Class(k=v, ...)` as model.py writes it -> (the class, args, kwargs),
+    read without running the text: the callee is looked up by its dotted name and every
+    argument must be a literal."""
+    call = ast.parse(text, mode="eval").body
+    if not isinstance(call, ast.Call):
+        raise ValueError("it is not a constructor call")
+    parts = ast.unparse(call.func).split(".")
+    target = namespace[parts[0]]
+    for part in parts[1:]:
+        target = getattr(target, part)
+    args = [ast.literal_eval(a) for a in call.args]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    return target, args, kwargs
+
+
 def _rebuild_problem(module: nn.Module, text: str) -> str | None:
     namespace = _namespace(module)
     try:
+        target, args, kwargs = _constructor_call(text, namespace)
+    except (ValueError, SyntaxError, KeyError, AttributeError) as exc:
+        return f"which cannot be read back: {exc}"
+    try:
         with torch.device("meta"):
-            rebuilt = eval(text, namespace)  # noqa: S307 - the text model.py runs, run alike
+            rebuilt = target(*args, **kwargs)
     except Exception:  # noqa: BLE001 - a constructor may read its tensors: try with storage
         try:
-            rebuilt = eval(text, namespace)  # noqa: S307
+            rebuilt = target(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the plugin's constructor
             return f"which fails: {type(exc).__name__}: {exc}"
     return _difference(module, rebuilt)
@@ -92,7 +114,8 @@ def _computes_otherwise(module: nn.Module, text: str, shapes, channels_last: boo
         return None
     device = next((t.device for t in [*module.parameters(), *module.buffers()]),
                   torch.device("cpu"))
-    rebuilt = eval(text, _namespace(module)).to(device)  # noqa: S307 - as model.py builds it
+    target, args, kwargs = _constructor_call(text, _namespace(module))
+    rebuilt = target(*args, **kwargs).to(device)  # as model.py builds it
     if channels_last:
         rebuilt.to(memory_format=torch.channels_last)
     rebuilt.load_state_dict(module.state_dict())
