@@ -73,9 +73,18 @@ def setup(device: str) -> Dist:
     return Dist(rank, world, dev, owns)
 
 
-def teardown(d: Dist) -> None:
-    if d.owns_group and dist.is_initialized():
-        dist.destroy_process_group()
+def teardown(d: Dist, finished: bool) -> None:
+    """Leave the process group setup() created. After a run every rank ``finished``, they
+    meet at a barrier first, so no rank tears down while another still sends; after a
+    failure they do not (a barrier the others never reach would wait for its timeout)."""
+    if not (d.owns_group and dist.is_initialized()):
+        return
+    if finished:
+        # rank 0 still writes the weights and model.py after the last collective; a rank
+        # that tore its group down and exited meanwhile was seen to abort at exit
+        # ("terminate called without an active exception") on a loaded 2-core machine
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def all_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:

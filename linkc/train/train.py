@@ -99,10 +99,13 @@ def train(spec, config: TrainConfig | None = None, resume: str | bool | None = N
         config = resolve_config([(f"{g.source.name} train:", g.train or {})])
     with kept_process_state():
         dist = setup(config.device)
+        finished = False
         try:
-            return _train(g, config, resume, runs_root, dist)
+            result = _train(g, config, resume, runs_root, dist)
+            finished = True
+            return result
         finally:
-            teardown(dist)
+            teardown(dist, finished)
 
 
 def _train(g, config: TrainConfig, resume, runs_root, dist: Dist) -> TrainResult:
