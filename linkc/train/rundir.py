@@ -149,6 +149,23 @@ def step_row(pos, epoch: int, record, images_per_s: float) -> dict[str, Any]:
             "images_per_s": images_per_s, "time_s": pos.time_s}
 
 
+def check_artifacts(g, net, is_main: bool) -> None:
+    """Refuse, before the first step, a network whose model.py write_artifacts could not
+    write at the end: a plugin module model.py would not rebuild (its extra_repr leaves
+    out a constructor argument) is the plugin's PluginError now, not after the run."""
+    from ..compiler.emit.codegen import has_plugin_modules, model_source
+
+    if not is_main or not has_plugin_modules(net):
+        return
+    import copy
+
+    import torch
+
+    # the check runs modules on CPU inputs; the trained net stays where it is
+    model_source(copy.deepcopy(net).to("cpu", memory_format=torch.contiguous_format),
+                 f"{g.source.name}, trained by linkc train")
+
+
 def write_artifacts(run_dir: Path, g, net, config: TrainConfig, log: MetricsLog | None,
                     labels: tuple[str, str]) -> Path:
     """The trained model as `linkc compile` writes it (and the plot, its losses named by

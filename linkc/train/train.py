@@ -54,8 +54,8 @@ from .placement import DeviceData, batch_to, check_fits, place_data
 from .position import RunPosition, StepRecord
 from .process_state import kept_process_state
 from .resume import last_good, read_resumable, restore_run, save_run
-from .rundir import (BEST, LAST, claim_run_dir, open_run_dir, refuse_taken, resume_target,
-                     step_row, write_artifacts, write_plot)
+from .rundir import (BEST, LAST, check_artifacts, claim_run_dir, open_run_dir, refuse_taken,
+                     resume_target, step_row, write_artifacts, write_plot)
 from .schedule import epoch_order, lr_factor, make_optimizer, make_scheduler, param_groups
 from .window import StepWindow
 
@@ -133,6 +133,7 @@ def _train(g, config: TrainConfig, resume, runs_root, dist: Dist) -> TrainResult
     augment_gen = torch.Generator(device=data.train_x.device).manual_seed(config.seed + 1)
     # model, with its passes; optimizer and schedule
     model = setup_model(g, config, dist)
+    check_artifacts(g, model.net, dist.is_main)  # model.py will be writable at the end
     optimizer = make_optimizer(model.net, config)
     n_train, batch = data.train_x.shape[0], config.batch_size
     # a last batch too small to give every process a sample is dropped

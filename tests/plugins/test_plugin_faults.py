@@ -161,3 +161,18 @@ def test_a_registration_module_may_name_a_class_it_defines_further_down(tmp_path
     assert "op 'never': lowering target 'laterplug.register:Never' does not exist: module " \
            f"'laterplug.register' ({tmp_path}/laterplug/register.py) defines no 'Never'" \
         in str(info.value)
+
+
+def test_train_refuses_a_module_model_py_cannot_rebuild_before_the_first_step(tmp_path):
+    """Before: the run trained every epoch and then failed writing model.py."""
+    site, dist, op, spec = _plugin(tmp_path, ["no extra_repr"])
+    run_dir = tmp_path / "run"
+    with loaded(site, dist):
+        code, out, err = run_cli(["train", str(spec), "--data", "synthetic", "--epochs", "1",
+                                  "--batch-size", "4", "--threads", "1", "--no-plot",
+                                  "--run-dir", str(run_dir)])
+    assert code == 2, out + err
+    _refused(err, dist)
+    assert f"at 'a.{op}1'" in err and "model.py would build it as" in err
+    assert "epoch" not in out  # no step ran
+    assert not run_dir.exists()  # nothing claimed

@@ -57,6 +57,11 @@ def _is_plugin_module(module: nn.Module) -> bool:
     return _plugin_module(type(module)) is not None
 
 
+def has_plugin_modules(gm: nn.Module) -> bool:
+    """Whether any module of `gm` is a plugin's (model.py builds those by their repr)."""
+    return any(_is_plugin_module(m) for m in gm.modules())
+
+
 def _module_ctor(module: nn.Module) -> str:
     cls = type(module)
     if cls is nn.Module:
