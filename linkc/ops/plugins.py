@@ -38,6 +38,15 @@ class PluginError(UserError):
     """A plugin's fault (it failed to load, or an entry it registered is wrong); the
     message names its distribution and entry point and the way out."""
 
+    def used_at(self, loc, node_id: str) -> PluginError:
+        """This error with the place in the spec whose use of the entry met the fault,
+        so the user also sees which line to change (or which input shape to avoid)."""
+        if loc is None:
+            return self
+        excerpt = loc.excerpt()
+        return type(self)(f"{self}\n  used by node '{node_id}' at {loc}"
+                          + (f"\n{excerpt}" if excerpt else ""))
+
 
 class RegistrationError(PluginError, ValueError):
     """A declaration refused at registration: a ValueError too, to the code that registers

@@ -17,6 +17,7 @@ from ..expand.flat_graph import FlatGraph, FlatNode
 from ..ops.merges import MergeInput, MergeOptions, add_merge_hint
 from .node_inputs import exists, is_absent, non_empty_inputs, origin, why_absent
 from .bind_args import bind_args
+from ..ops.plugins import PluginError
 from ..ops.registry import ShapeError
 from .limits import ShapeLimits, Totals, check_shape
 
@@ -100,22 +101,26 @@ def _infer_node(g: FlatGraph, node: FlatNode, limits: ShapeLimits, totals: Total
         options = MergeOptions(pad=node.pad, weights=tuple(x.weight for x in node.inputs))
         try:
             shape = merge.infer(inputs, options)
+            totals.charge(merge.count_params(shapes) if merge.params else 0, prod(shape),
+                          node.loc, limits)
         except ShapeError as exc:
             raise SpecError(f"node '{node.id}': {exc.message}", node.loc, exc.hint) from None
-        totals.charge(merge.count_params(shapes) if merge.params else 0, prod(shape),
-                      node.loc, limits)
+        except PluginError as exc:  # a plugin merge's rule, met at this node
+            raise exc.used_at(node.loc, node.id) from exc.__cause__
     node.merged_shape = shape
     for call in node.ops:
         call.in_shape = shape
         call.args = bind_args(call.op, call.raw, node.scope, call.loc, memo)
         try:
             shape = call.op.infer(shape, call.args)
+            check_shape(shape, call.loc, limits)
+            totals.charge(call.op.params(call.in_shape, call.args) if call.op.params else 0,
+                          prod(shape), call.loc, limits)
         except ShapeError as exc:
             raise SpecError(f"node '{node.id}': {exc.message} (input shape {list(call.in_shape)})",
                             call.loc, exc.hint) from None
-        check_shape(shape, call.loc, limits)
-        totals.charge(call.op.params(call.in_shape, call.args) if call.op.params else 0,
-                      prod(shape), call.loc, limits)
+        except PluginError as exc:  # a plugin op's rule, met at this use
+            raise exc.used_at(call.loc, node.id) from exc.__cause__
         call.out_shape = shape
     node.shape = shape
 

@@ -119,6 +119,9 @@ def test_a_rule_that_fails_on_real_input_is_the_plugins_error_at_first_use(tmp_p
     assert code == 2, out
     _refused(err, dist)
     assert problem.replace("PKG", op.replace("chanscale", "faultyplug")) in err
+    # and the use that met the fault, with the spec line (node m is the merge, a the op)
+    node, line, col = ("m", 7, 3) if fault.startswith("merge") else ("a", 5, 42)
+    assert f"\n  used by node '{node}' at {spec}:{line}:{col}\n" in err
 
 
 @pytest.mark.parametrize("fault,problem", [
