@@ -15,7 +15,10 @@ those they left as they were.
 
 What a pass keeps is part of its row, and the tests and `linkc compile --verify` hold
 it to that (verify.check_values): `bound=None` is bit-identical, the outputs and the
-training gradients equal (torch.equal) in the module's own precision. A number is a
+training gradients equal (torch.equal) in the module's own precision. (The gradient of
+a tensor several nodes read is a sum whose order autograd takes from the graph, so a
+pass that removes a node may reorder it: those gradients may differ by a few ulps of
+their largest element, verify.SUM_ORDER_ULPS, and by nothing more.) A number is a
 pass that is equal in real arithmetic and only rounds differently (a folded weight,
 another kernel's summation order): it is checked in float64, where rounding is far
 below any change of meaning, and every output and gradient must be within that
