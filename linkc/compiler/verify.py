@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
+from math import prod
 
 import torch
 from torch import fx
@@ -86,6 +87,10 @@ def _first_line(exc: BaseException) -> str:
 # --- the value check -------------------------------------------------------------
 
 PROBE_BATCH = 2  # BatchNorm in training needs more than one value per channel
+# In training an op with batch statistics normalises each channel over the batch and
+# its positions; with 2 values the float64 result is rounding amplified without bound
+# (a BN over 1x1 maps passed the 1e-9 bound), so the probe batch gives it at least this
+BATCH_VALUES = 8
 _SEED = 20261207
 
 
@@ -124,13 +129,24 @@ def probe_values(gm: fx.GraphModule, mode: str, bound: float | None) -> Probe:
     gen = torch.Generator(device=device).manual_seed(_SEED)
     dtype = torch.float64 if bound is not None else (param.dtype if param is not None
                                                       else torch.float32)
-    inputs = example_inputs(module, PROBE_BATCH, torch.randn, generator=gen, device=device,
-                            dtype=dtype)
+    inputs = example_inputs(module, _probe_batch(gm, mode), torch.randn, generator=gen,
+                            device=device, dtype=dtype)
     twin = _copy(gm, bound) if bound is not None else None
     outputs, grads = _run(module, inputs, mode, dict(module.named_parameters()))
     # the parameters themselves, held so that their ids stay theirs while the pass runs
     params = dict((twin if twin is not None else gm).named_parameters())
     return Probe(module, mode, bound, inputs, outputs, grads, params, twin)
+
+
+def _probe_batch(gm: fx.GraphModule, mode: str) -> int:
+    """PROBE_BATCH, or in training enough samples that every op with batch statistics
+    sees BATCH_VALUES values per channel."""
+    if mode != "train":
+        return PROBE_BATCH
+    positions = [prod(n.args[0].meta["linkc"]["shape"][1:]) for n in gm.graph.nodes
+                 if (op := node_op(n)) is not None and "batch" in op.traits
+                 and n.args and isinstance(n.args[0], fx.Node) and "linkc" in n.args[0].meta]
+    return max([PROBE_BATCH] + [-(-BATCH_VALUES // max(p, 1)) for p in positions])
 
 
 def check_values(before: Probe, gm: fx.GraphModule) -> None:

@@ -17,7 +17,7 @@ OPS.add(OpDef(
     "bn", BNArgs, lambda s, a: s,
     Lowering("linkc.compiler.modules:BatchNorm", lambda s, a: dict(
         num_features=s[0], eps=a.eps, momentum=a.momentum, rank=len(s))),
-    "batch normalisation over channels", frozenset({"norm", "params", "fresh"}),
+    "batch normalisation over channels", frozenset({"norm", "params", "fresh", "batch"}),
     params=lambda s, a: 2 * s[0],
     imports=tuple(Inverse(f"torch.nn:{cls}", {"eps": "eps", "momentum": "momentum"},
                           {"affine": True, "track_running_stats": True})

@@ -89,6 +89,9 @@ TRAITS = {
     "fresh": "its module returns a tensor in storage of its own on every call (never its "
              "input, a view of it, or a tensor it keeps), so a later op may overwrite the "
              "result when nothing else reads it (the inplace_merge pass)",
+    "batch": "in training its output depends on the other samples of the batch (batch "
+             "statistics): the value check of passes gives it at least 8 values per channel, "
+             "as two would make a float64 comparison meet rounding amplified without bound",
     "random": "draws random numbers in training (dropout, drop_path): a rewrite may draw them "
               "in another order or layout, so value checks of passes run it as in eval",
 }

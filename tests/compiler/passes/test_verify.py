@@ -305,3 +305,23 @@ def test_only_a_gradient_may_differ_by_its_sum_order():
     eps = torch.finfo(torch.float32).eps  # of the largest element, 1.0
     off = expected + torch.tensor([0.0, 4 * SUM_ORDER_ULPS * eps, 0.0])
     assert _difference(off, expected, None, [expected], summed=True).startswith("differs")
+
+
+ONE_PIXEL_BN = """linkc: 1
+name: pixel
+input: [3, 4, 4]
+nodes:
+  a: {from: input, ops: [{conv: [8, 3]}, bn, relu]}
+  b: {from: a, ops: [{conv: {out: 8, k: 4, stride: 4}}, bn, relu, gap, {linear: 3}]}
+output: b
+"""
+
+
+def test_the_probe_gives_each_batch_norm_eight_values_per_channel(wrong_passes):
+    """b's BN normalises 1x1 maps: with the 2 samples of the plain probe, float64 rounding
+    there is amplified without bound (EfficientNet-B0 at 8x8 passed 1e-9 under pool_first)."""
+    from linkc.compiler.verify import _probe_batch
+    gm = linkc.compile(ONE_PIXEL_BN)
+    assert _probe_batch(gm, "train") == 8
+    assert _probe_batch(gm, "infer") == 2  # running statistics: one sample is enough
+    assert _probe_batch(linkc.compile(SPEC), "train") == 2  # 8x8 maps
