@@ -14,7 +14,7 @@ SPECS = ROOT / "specs"
 def _deterministic():
     try:
         import torch
-    except ImportError:  # topology tests do not need torch
+    except ImportError:  # the spec, expand and shapes tests do not need torch
         yield
         return
     torch.manual_seed(0)

@@ -37,6 +37,6 @@ def test_check_imports_no_torch(spec):
 
 
 def test_check_reports_a_bad_spec_without_torch():
-    code, modules, err = imported_modules("check", "tests/specs/unknown_node.yaml")
+    code, modules, err = imported_modules("check", "tests/broken_specs/unknown_node.yaml")
     assert code == 2 and "error: unknown node" in err
     assert "torch" not in modules

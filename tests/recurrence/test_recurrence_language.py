@@ -206,11 +206,11 @@ def test_located_errors(text, message):
 
 
 def test_broken_formula_catalogue():
-    """tests/specs/ holds a broken formula for each check the recurrence adds (their
-    messages are checked by tests/topology/test_broken_specs.py)."""
+    """tests/broken_specs/ holds a broken formula for each check the recurrence adds (their
+    messages are checked by tests/spec/test_broken_specs.py)."""
     from pathlib import Path
 
-    names = {p.stem for p in (Path(__file__).resolve().parents[1] / "specs").glob("*.yaml")}
+    names = {p.stem for p in (Path(__file__).resolve().parents[1] / "broken_specs").glob("*.yaml")}
     assert {"recur_unknown_state", "recur_unknown_map", "recur_never_initial",
             "recur_two_arguments", "recur_not_earlier", "recur_parentheses",
             "recur_cat_shapes", "recur_out_of_range"} <= names

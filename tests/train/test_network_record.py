@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
+from train_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 from linkc.cli import main
 from linkc.frontend import build

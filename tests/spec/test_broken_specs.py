@@ -1,9 +1,9 @@
-"""Every broken spec in tests/specs/ fails with exactly the expected message and position.
+"""Every broken spec in tests/broken_specs/ fails with exactly the expected message and position.
 
 Each `NAME.yaml` sits beside `NAME.expected`: the first line is
 `LINE:COL: error: MESSAGE`, an optional second line `hint: HINT`. An error in a
-file the spec includes (tests/specs/parts/) starts with that file's path relative
-to tests/specs: `parts/bad_block.yaml:7:46: error: ...`.
+file the spec includes (tests/broken_specs/parts/) starts with that file's path relative
+to tests/broken_specs: `parts/bad_block.yaml:7:46: error: ...`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from linkc.cli import main
 from linkc.frontend import SpecError, build
 
-BROKEN = Path(__file__).resolve().parent.parent / "specs"
+BROKEN = Path(__file__).resolve().parent.parent / "broken_specs"
 CASES = sorted(p.stem for p in BROKEN.glob("*.yaml"))
 
 

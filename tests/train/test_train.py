@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
+from train_fixtures import PLAIN_SPEC, SMALL_SPEC
 from linkc.cli import main
 from linkc.train.checkpoint import read_checkpoint
 from linkc.train.config import resolve_config

@@ -11,7 +11,7 @@ from torch import nn
 
 from linkc.cli import main
 from linkc.train.model_setup import StaticBatch
-from runtime_fixtures import SMALL_SPEC
+from train_fixtures import SMALL_SPEC
 
 
 class Calls(nn.Module):

@@ -1,4 +1,4 @@
-"""Runtime test setup: one CPU thread, and a fixture that writes spec files.
+"""Training test setup: one CPU thread, and a fixture that writes spec files.
 
 The tests run training on a small shared CPU. One torch thread keeps tiny
 models fast (OpenMP threads spin against each other on a busy 2-core machine)

@@ -18,7 +18,7 @@ from linkc.train.checkpoint import (CheckpointError, capture_rng, read_checkpoin
                                       read_weights, restore_rng, save_checkpoint)
 from linkc.train.config import resolve_config
 from linkc.train.train import train
-from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
+from train_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 
 def _optimizer():

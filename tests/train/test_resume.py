@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from linkc.cli import main
 from linkc.train.checkpoint import read_checkpoint
-from runtime_fixtures import PYTHON, SMALL_SPEC, subprocess_env
+from train_fixtures import PYTHON, SMALL_SPEC, subprocess_env
 
 SPEC = SMALL_SPEC.replace("[3, 8, 8]", "[3, 16, 16]")
 STEPS_PER_EPOCH, EPOCHS = 64, 3

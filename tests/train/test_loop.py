@@ -21,7 +21,7 @@ from linkc.train.model_setup import training_passes
 from linkc.train.position import RunPosition, StepRecord
 from linkc.train.train import TrainingDiverged, train
 from linkc.train.window import StepWindow
-from runtime_fixtures import PLAIN_SPEC, SMALL_SPEC
+from train_fixtures import PLAIN_SPEC, SMALL_SPEC
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

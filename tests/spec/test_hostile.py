@@ -1,6 +1,6 @@
 """Hostile specs: each fails fast with exit 2, its expected message and position, no traceback.
 
-The catalogue is tests/specs/hostile/: one file per attack, and `expected.yaml`
+The catalogue is tests/broken_specs/hostile/: one file per attack, and `expected.yaml`
 with, for each file, a fragment of the error message, its LINE:COL (null where
 the input has no position) and a bound on the time of the whole `linkc check`.
 """
@@ -19,7 +19,7 @@ from linkc.cli import main
 from linkc.frontend import Limits, SpecError, build
 from linkc.spec.load import load
 
-HOSTILE = Path(__file__).resolve().parent.parent / "specs" / "hostile"
+HOSTILE = Path(__file__).resolve().parent.parent / "broken_specs" / "hostile"
 LOAD = importlib.import_module("linkc.spec.load")
 EXPECTED = yaml.safe_load((HOSTILE / "expected.yaml").read_text())
 CASES = sorted(p.name for p in HOSTILE.glob("*.yaml") if p.name != "expected.yaml")

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file
 
 from linkc.cli import main
-from runtime_fixtures import PLAIN_SPEC, PYTHON, subprocess_env
+from train_fixtures import PLAIN_SPEC, PYTHON, subprocess_env
 
 FLAGS = ["--data", "digits", "--batch-size", "33", "--epochs", "2", "--lr", "0.1",
          "--threads", "1", "--no-plot"]
