@@ -36,11 +36,11 @@ def test_random_bytes_in_a_spec_file(tmp_path_factory, text, junk, data):
 
 def test_cli_turns_a_non_spec_error_into_exit_1(monkeypatch, tmp_path, capsys):
     """The oracle the fuzzers rely on: a crash is exit 1 'internal error', not exit 2."""
-    import linkc.frontend as topology
+    import linkc.frontend as frontend
 
     spec = tmp_path / "ok.yaml"
     spec.write_text("linkc: 1\nname: ok\ninput: [3, 8, 8]\n"
                     "nodes:\n  a: {from: input, ops: [relu]}\noutput: a\n")
-    monkeypatch.setattr(topology, "build", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(frontend, "build", lambda *a, **k: 1 / 0)
     assert main(["check", str(spec)]) == 1
     assert "internal error" in capsys.readouterr().err
