@@ -49,6 +49,7 @@ def fold_bn(gm: fx.GraphModule) -> fx.GraphModule:
                 conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
                 bn.weight, bn.bias)
         put_module(gm, conv_node.target, fused)
+        modules[conv_node.target] = fused  # a second BN after this one folds into `fused`
         bn_node.replace_all_uses_with(conv_node)
         gm.graph.erase_node(bn_node)
         gm.delete_submodule(bn_node.target)
