@@ -27,7 +27,7 @@ from torch import nn
 from torch.fx.operator_schemas import normalize_function
 
 from ..ops import MERGES, OPS
-from ..ops.registry import Inverse, ShapeError
+from ..ops.registry import BUILTIN, Inverse, ShapeError
 from .refusal import NotImportable
 
 __all__ = ["Match", "Mismatch", "Spelling", "Spellings", "call_arguments", "match_call",
@@ -290,7 +290,7 @@ def check(op: str, args: dict, in_shape: tuple, state: dict, run, permute=None,
         raise
     except Exception as exc:
         origin = OPS.origin(op)
-        if origin.name == "built-in":
+        if origin == BUILTIN:
             raise
         raise NotImportable(f"op '{op}' of {origin.name} failed while linkc import checked "
                             f"it against a layer: {type(exc).__name__}: {exc} (a fault of "

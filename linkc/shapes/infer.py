@@ -15,11 +15,11 @@ import networkx as nx
 from ..errors import SpecError
 from ..expand.flat_graph import FlatGraph, FlatNode
 from ..ops.merges import MergeInput, MergeOptions, add_merge_hint
-from .node_inputs import exists, is_absent, non_empty_inputs, origin, why_absent
-from .bind_args import bind_args
 from ..ops.plugins import PluginError
 from ..ops.registry import ShapeError
+from .bind_args import bind_args
 from .limits import ShapeLimits, Totals, check_shape
+from .node_inputs import exists, is_absent, non_empty_inputs, origin, why_absent
 
 __all__ = ["ShapeLimits", "check_graph", "infer_shapes", "to_networkx"]
 

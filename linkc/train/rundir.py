@@ -149,21 +149,14 @@ def step_row(pos, epoch: int, record, images_per_s: float) -> dict[str, Any]:
             "images_per_s": images_per_s, "time_s": pos.time_s}
 
 
-def check_artifacts(g, net, is_main: bool) -> None:
+def check_artifacts(net, is_main: bool) -> None:
     """Refuse, before the first step, a network whose model.py write_artifacts could not
     write at the end: a plugin module model.py would not rebuild (its extra_repr leaves
     out a constructor argument) is the plugin's PluginError now, not after the run."""
-    from ..compiler.emit.codegen import has_plugin_modules, model_source
+    if is_main:
+        from ..compiler.emit.codegen import check_plugin_modules
 
-    if not is_main or not has_plugin_modules(net):
-        return
-    import copy
-
-    import torch
-
-    # the check runs modules on CPU inputs; the trained net stays where it is
-    model_source(copy.deepcopy(net).to("cpu", memory_format=torch.contiguous_format),
-                 f"{g.source.name}, trained by linkc train")
+        check_plugin_modules(net)
 
 
 def write_artifacts(run_dir: Path, g, net, config: TrainConfig, log: MetricsLog | None,

@@ -133,7 +133,7 @@ def _train(g, config: TrainConfig, resume, runs_root, dist: Dist) -> TrainResult
     augment_gen = torch.Generator(device=data.train_x.device).manual_seed(config.seed + 1)
     # model, with its passes; optimizer and schedule
     model = setup_model(g, config, dist)
-    check_artifacts(g, model.net, dist.is_main)  # model.py will be writable at the end
+    check_artifacts(model.net, dist.is_main)  # model.py will be writable at the end
     optimizer = make_optimizer(model.net, config)
     n_train, batch = data.train_x.shape[0], config.batch_size
     # a last batch too small to give every process a sample is dropped

@@ -57,11 +57,6 @@ def _is_plugin_module(module: nn.Module) -> bool:
     return _plugin_module(type(module)) is not None
 
 
-def has_plugin_modules(gm: nn.Module) -> bool:
-    """Whether any module of `gm` is a plugin's (model.py builds those by their repr)."""
-    return any(_is_plugin_module(m) for m in gm.modules())
-
-
 def _module_ctor(module: nn.Module) -> str:
     cls = type(module)
     if cls is nn.Module:
@@ -162,10 +157,7 @@ def model_source(gm: fx.GraphModule, spec_name: str = "a spec") -> str:
     """The text of model.py. A plugin module its constructor call would not rebuild is
     the plugin's error (rebuild.check_plugin_module), raised before anything is written."""
     name = gm.meta.get("linkc", {}).get("name", "model")
-    channels_last = _channels_last_weights(gm)
-    for path, module in _leaf_modules(gm):
-        if _is_plugin_module(module):
-            check_plugin_module(gm, path, _module_ctor(module), channels_last)
+    check_plugin_modules(gm)
     code = gm.graph.python_code(root_module="self")
     tree = ModuleTree(gm, _module_ctor, unit=_is_plugin_module)
     forward, aliases, used = _forward(code, tree)
@@ -174,6 +166,16 @@ def model_source(gm: fx.GraphModule, spec_name: str = "a spec") -> str:
                                              _model_class(gm, tree, forward)) if part)
     return (_HEADER.format(name=name, spec=spec_name) + "\n" + imports_for(body)
             + _plugin_imports(gm, code) + "\n\n\n" + body + "\n")
+
+
+def check_plugin_modules(gm: fx.GraphModule) -> None:
+    """Each plugin module of gm is rebuilt from the constructor call model.py would
+    write for it and must compute what it computes, on the module's own device
+    (rebuild.check_plugin_module); else the plugin's PluginError."""
+    channels_last = _channels_last_weights(gm)
+    for path, module in _leaf_modules(gm):
+        if _is_plugin_module(module):
+            check_plugin_module(gm, path, _module_ctor(module), channels_last)
 
 
 def _plugin_imports(gm: fx.GraphModule, code) -> str:

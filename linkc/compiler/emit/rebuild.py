@@ -17,7 +17,6 @@ naming the module; anywhere else it is linkc's.
 from __future__ import annotations
 
 import ast
-
 import importlib
 import importlib.util
 import sys
@@ -43,9 +42,14 @@ def check_plugin_module(gm: fx.GraphModule, path: str, text: str,
     weights out so); else a PluginError saying what differs."""
     module = gm.get_submodule(path)
     cls = type(module)
-    problem = _rebuild_problem(module, text)
+    try:
+        call = _constructor_call(text, _namespace(module))
+    except (ValueError, SyntaxError, KeyError, AttributeError) as exc:
+        call, problem = None, f"which cannot be read back: {exc}"
+    else:
+        problem = _rebuild_problem(module, call)
     advice = f"; {_ADVICE} (it returns {module.extra_repr()!r})" if problem else ""
-    problem = problem or _computes_otherwise(module, text, _input_shapes(gm, path),
+    problem = problem or _computes_otherwise(module, call, _input_shapes(gm, path),
                                              channels_last)
     if problem is None:
         return
@@ -79,12 +83,9 @@ def _constructor_call(text: str, namespace: dict[str, Any]):
     return target, args, kwargs
 
 
-def _rebuild_problem(module: nn.Module, text: str) -> str | None:
-    namespace = _namespace(module)
-    try:
-        target, args, kwargs = _constructor_call(text, namespace)
-    except (ValueError, SyntaxError, KeyError, AttributeError) as exc:
-        return f"which cannot be read back: {exc}"
+def _rebuild_problem(module: nn.Module, call) -> str | None:
+    """How the module `call` (class, args, kwargs) builds differs from `module`, or None."""
+    target, args, kwargs = call
     try:
         with torch.device("meta"):
             rebuilt = target(*args, **kwargs)
@@ -106,7 +107,7 @@ def _input_shapes(gm: fx.GraphModule, path: str) -> list[tuple[int, ...]] | None
     return None
 
 
-def _computes_otherwise(module: nn.Module, text: str, shapes, channels_last: bool) -> str | None:
+def _computes_otherwise(module: nn.Module, call, shapes, channels_last: bool) -> str | None:
     """Whether the rebuilt module, holding the same weights, computes other values from one
     random input (seen here, not only at the model's output, which may hide it: a max
     merge that takes the other input)."""
@@ -114,7 +115,7 @@ def _computes_otherwise(module: nn.Module, text: str, shapes, channels_last: boo
         return None
     device = next((t.device for t in [*module.parameters(), *module.buffers()]),
                   torch.device("cpu"))
-    target, args, kwargs = _constructor_call(text, _namespace(module))
+    target, args, kwargs = call
     rebuilt = target(*args, **kwargs).to(device)  # as model.py builds it
     if channels_last:
         rebuilt.to(memory_format=torch.channels_last)
